@@ -1,0 +1,23 @@
+//! Channel adapters for Pintu.
+//!
+//! Every provider a citizen can reach the service through (SMS gateways, e-mail,
+//! social platforms) has one adapter here. An adapter is a pure function from the
+//! provider's request or message to [`Inbound`] complaint fields: no storage, no
+//! broker, no network. That keeps every adapter testable from recorded provider
+//! payloads with one shared table-driven harness (`tests/harness.rs`), the way
+//! RapidPro Courier tests its handlers.
+//!
+//! The runtime (`pintu` crate) owns HTTP routing, durability and replies; it only
+//! sees the [`WebhookAdapter`] trait.
+
+pub mod adapter;
+pub mod auth;
+pub mod form;
+pub mod inbound;
+pub mod normalize;
+pub mod sms;
+
+pub use adapter::{
+    AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter,
+};
+pub use inbound::{Attachment, Channel, Inbound, Segment, Sender, SenderKind};

@@ -1,0 +1,160 @@
+//! Sender numbers to E.164.
+//!
+//! Indonesian citizens write their number every way there is: `0812…`, `62812…`,
+//! `+62 812-…`, `00628…`, `(0812) …`. All of them must become `+62812…` so that
+//! dedupe and replies see one citizen. Short codes (`1708`) and alphanumeric
+//! sender ids (`BANK-XYZ`) are kept as they are, with a kind that says so.
+
+use crate::inbound::{Sender, SenderKind};
+
+/// Longest alphanumeric sender id kept; longer strings are cut (never rejected).
+const MAX_ALNUM: usize = 64;
+
+/// Normalise any sender string. Never panics; never fails.
+pub fn normalize_sender(raw: &str) -> Sender {
+    let trimmed: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control() && *c != '\u{200b}' && *c != '\u{feff}')
+        .collect();
+    let cleaned: String = trimmed
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '/' | '\u{a0}'))
+        .collect();
+    let (plus, digits) = match cleaned.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, cleaned.as_str()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        let address: String = trimmed.chars().take(MAX_ALNUM).collect();
+        return Sender {
+            kind: SenderKind::Alphanumeric,
+            address,
+            display_name: None,
+        };
+    }
+    let international = if plus {
+        Some(digits.to_string())
+    } else if let Some(rest) = digits.strip_prefix("00") {
+        Some(rest.to_string())
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        (rest.len() >= 7).then(|| format!("62{rest}"))
+    } else if digits.starts_with("62") && digits.len() >= 10 {
+        Some(digits.to_string())
+    } else if digits.starts_with('8') && (9..=12).contains(&digits.len()) {
+        // A mobile number typed without its trunk 0 (`812…`).
+        Some(format!("62{digits}"))
+    } else {
+        None
+    };
+    match international {
+        Some(mut intl) if (8..=15).contains(&intl.len()) || intl.starts_with("620") => {
+            // `+62 (0)812…`: the trunk prefix written after the country code.
+            while intl.starts_with("620") {
+                intl.replace_range(2..3, "");
+            }
+            if !(8..=15).contains(&intl.len()) {
+                return shortcode_or_alnum(&trimmed, digits);
+            }
+            Sender {
+                kind: SenderKind::Msisdn,
+                address: e164(&intl),
+                display_name: None,
+            }
+        }
+        _ => shortcode_or_alnum(&trimmed, digits),
+    }
+}
+
+fn shortcode_or_alnum(trimmed: &str, digits: &str) -> Sender {
+    if digits.len() <= 8 {
+        Sender {
+            kind: SenderKind::Shortcode,
+            address: digits.to_string(),
+            display_name: None,
+        }
+    } else {
+        Sender {
+            kind: SenderKind::Alphanumeric,
+            address: trimmed.chars().take(MAX_ALNUM).collect(),
+            display_name: None,
+        }
+    }
+}
+
+/// Format through libphonenumber's metadata when it recognises the number, so
+/// country-specific quirks are handled; otherwise keep the digits as given.
+fn e164(digits: &str) -> String {
+    let plus = format!("+{digits}");
+    match phonenumber::parse(None, &plus) {
+        Ok(n) => n.format().mode(phonenumber::Mode::E164).to_string(),
+        Err(_) => plus,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> (SenderKind, String) {
+        let s = normalize_sender(s);
+        (s.kind, s.address)
+    }
+
+    #[test]
+    fn indonesian_forms() {
+        for raw in [
+            "08123456789",
+            "628123456789",
+            "+62 812-3456-789",
+            "00628123456789",
+            "(0812) 3456 789",
+            "+62 (0)812 3456789",
+            "8123456789",
+        ] {
+            assert_eq!(
+                addr(raw),
+                (SenderKind::Msisdn, "+628123456789".to_string()),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn foreign_and_special() {
+        assert_eq!(
+            addr("+15551234567"),
+            (SenderKind::Msisdn, "+15551234567".into())
+        );
+        assert_eq!(addr("1708"), (SenderKind::Shortcode, "1708".into()));
+        assert_eq!(
+            addr("BANK-XYZ"),
+            (SenderKind::Alphanumeric, "BANK-XYZ".into())
+        );
+        assert_eq!(addr(""), (SenderKind::Alphanumeric, "".into()));
+        assert_eq!(addr("+"), (SenderKind::Alphanumeric, "+".into()));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in "\\PC*") {
+            let _ = normalize_sender(&s);
+        }
+
+        #[test]
+        fn digit_soup_never_panics(s in "[+0-9 ()-]{0,40}") {
+            let out = normalize_sender(&s);
+            if out.kind == SenderKind::Msisdn {
+                proptest::prop_assert!(out.address.starts_with('+'));
+            }
+        }
+
+        #[test]
+        fn all_forms_agree(n in "8[1-9][0-9]{7,10}") {
+            let a = normalize_sender(&format!("0{n}")).address;
+            proptest::prop_assert_eq!(&a, &normalize_sender(&format!("+62{n}")).address);
+            proptest::prop_assert_eq!(&a, &normalize_sender(&format!("0062{n}")).address);
+            proptest::prop_assert_eq!(&a, &normalize_sender(&format!("62{n}")).address);
+        }
+    }
+}

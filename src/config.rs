@@ -1,0 +1,480 @@
+//! Configuration: `config/pintu.toml`, every key overridable from the
+//! environment as `PINTU_` + the key path upper-cased with `__` between levels
+//! (`PINTU_HTTP__ADDR`, `PINTU_CHANNELS__KANNEL__TOKEN`).
+//!
+//! Unknown keys are errors, so a typo in a deployment is caught by `pintu check`
+//! instead of silently falling back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use pintu_channels::sms::generic::GenericConfig;
+use pintu_channels::sms::twilio::TwilioConfig;
+use pintu_channels::sms::SmsAuth;
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Environment variables with the prefix that are not configuration keys.
+const NOT_KEYS: &[&str] = &["CONFIG", "LOG"];
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Load(Box<figment::Error>),
+    #[error("`{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+impl ConfigError {
+    pub fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where this process keeps its sled databases; one process per directory.
+    pub data_dir: PathBuf,
+    pub http: HttpConfig,
+    pub amqp: AmqpConfig,
+    #[serde(default)]
+    pub dedupe: DedupeConfig,
+    #[serde(default)]
+    pub outbox: OutboxConfig,
+    #[serde(default)]
+    pub sms: SmsConfig,
+    #[serde(default)]
+    pub channels: ChannelsConfig,
+    #[serde(default)]
+    pub replies: RepliesConfig,
+    #[serde(default)]
+    pub routing: RoutingConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Directory of the config file; relative paths of other files resolve here.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub addr: SocketAddr,
+    /// Largest request body accepted (bytes); larger gets 413.
+    #[serde(default = "default_body_limit")]
+    pub body_limit: usize,
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// URL providers use to reach this server (signature schemes sign it).
+    #[serde(default)]
+    pub public_base_url: Option<String>,
+    /// Bearer token for ops/admin endpoints; required when not bound to loopback.
+    #[serde(default)]
+    pub ops_token: Option<String>,
+}
+
+fn default_body_limit() -> usize {
+    256 * 1024
+}
+fn default_request_timeout_ms() -> u64 {
+    10_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpConfig {
+    pub url: String,
+    /// Prefix of every exchange and queue name, so tenants and tests do not collide.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// Deliveries of one message before the broker dead-letters it.
+    #[serde(default = "default_delivery_limit")]
+    pub delivery_limit: u32,
+    /// Publishes awaiting confirmation at once (relay and router).
+    #[serde(default = "default_window")]
+    pub publish_window: usize,
+    /// Agency codes that get their own queue (`kemenkes`, `3171.dinkes`, or a
+    /// pattern such as `3171.#` for every unit of one city); `triage` always has one.
+    #[serde(default)]
+    pub agency_queues: Vec<String>,
+    /// RabbitMQ management API base (`http://guest:guest@127.0.0.1:15672`) for ops views.
+    #[serde(default)]
+    pub management_url: Option<String>,
+}
+
+fn default_prefix() -> String {
+    "pintu".into()
+}
+fn default_delivery_limit() -> u32 {
+    5
+}
+fn default_window() -> usize {
+    1024
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupeConfig {
+    #[serde(default = "default_window_secs")]
+    pub window_secs: u64,
+    /// Key that hashes sender addresses; when unset a random one is created in
+    /// `data_dir/sender.key` on first start and kept.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+impl Default for DedupeConfig {
+    fn default() -> Self {
+        DedupeConfig {
+            window_secs: default_window_secs(),
+            secret: None,
+        }
+    }
+}
+
+fn default_window_secs() -> u64 {
+    24 * 3600
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// `/readyz` fails when more entries than this wait for the broker.
+    #[serde(default = "default_ready_backlog")]
+    pub ready_max_backlog: u64,
+    /// sled page cache (bytes).
+    #[serde(default = "default_cache")]
+    pub cache_bytes: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            ready_max_backlog: default_ready_backlog(),
+            cache_bytes: default_cache(),
+        }
+    }
+}
+
+fn default_ready_backlog() -> u64 {
+    10_000
+}
+fn default_cache() -> u64 {
+    32 * 1024 * 1024
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    /// Parts of a concatenated SMS still missing after this are ingested as one
+    /// partial complaint.
+    #[serde(default = "default_concat_timeout")]
+    pub concat_timeout_secs: u64,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            concat_timeout_secs: default_concat_timeout(),
+        }
+    }
+}
+
+fn default_concat_timeout() -> u64 {
+    300
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsConfig {
+    #[serde(default)]
+    pub kannel: KannelConfig,
+    #[serde(default)]
+    pub jasmin: JasminConfig,
+    #[serde(default)]
+    pub twilio: TwilioConfig,
+    #[serde(default)]
+    pub generic: GenericConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KannelConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(flatten)]
+    pub auth: SmsAuth,
+    /// smsbox sendsms endpoint for replies (`http://127.0.0.1:13013/cgi-bin/sendsms`).
+    #[serde(default)]
+    pub sendsms_url: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Sender of replies (the short code).
+    #[serde(default = "default_short_code")]
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JasminConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(flatten)]
+    pub auth: SmsAuth,
+    /// Jasmin HTTP API send endpoint (`http://127.0.0.1:1401/send`).
+    #[serde(default)]
+    pub send_url: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default = "default_short_code")]
+    pub from: String,
+}
+
+fn default_short_code() -> String {
+    "1708".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepliesConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Reply templates (TOML), relative to the config directory.
+    #[serde(default = "default_templates")]
+    pub templates: PathBuf,
+    /// Concurrent sends.
+    #[serde(default = "default_reply_concurrency")]
+    pub concurrency: usize,
+    /// Longest wait between retries of one reply (seconds).
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff_secs: u64,
+}
+
+impl Default for RepliesConfig {
+    fn default() -> Self {
+        RepliesConfig {
+            enabled: true,
+            templates: default_templates(),
+            concurrency: default_reply_concurrency(),
+            max_backoff_secs: default_max_backoff(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_templates() -> PathBuf {
+    "replies.toml".into()
+}
+fn default_reply_concurrency() -> usize {
+    32
+}
+fn default_max_backoff() -> u64 {
+    60
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// Directory of the routing tables (lexicon, aliases, regions), relative to
+    /// the config directory.
+    #[serde(default = "default_routing_dir")]
+    pub dir: PathBuf,
+    /// Router's own sled directory, under `data_dir` unless absolute.
+    #[serde(default = "default_router_data")]
+    pub data_subdir: PathBuf,
+    /// Messages the router works on at once.
+    #[serde(default = "default_prefetch")]
+    pub prefetch: u16,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            dir: default_routing_dir(),
+            data_subdir: default_router_data(),
+            prefetch: default_prefetch(),
+        }
+    }
+}
+
+fn default_routing_dir() -> PathBuf {
+    "routing".into()
+}
+fn default_router_data() -> PathBuf {
+    "router".into()
+}
+fn default_prefetch() -> u16 {
+    512
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `json` (default, for collectors) or `pretty`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_log_format() -> String {
+    "json".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+impl Config {
+    /// Load a config file with environment overrides and validate it.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let figment = Figment::new().merge(Toml::file_exact(path)).merge(
+            Env::prefixed("PINTU_")
+                .split("__")
+                .filter(|k| !NOT_KEYS.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))),
+        );
+        let mut cfg: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// A path from the config, resolved against the config file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    pub fn router_data_dir(&self) -> PathBuf {
+        self.data_dir.join(&self.routing.data_subdir)
+    }
+
+    pub fn gateway_data_dir(&self) -> PathBuf {
+        self.data_dir.join("gateway")
+    }
+
+    /// Checks serde cannot express: cross-field rules, parseable rules and URLs.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.amqp.url.starts_with("amqp://") && !self.amqp.url.starts_with("amqps://") {
+            return Err(ConfigError::invalid(
+                "amqp.url",
+                "must start with amqp:// or amqps://",
+            ));
+        }
+        let p = &self.amqp.prefix;
+        if p.is_empty()
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(ConfigError::invalid(
+                "amqp.prefix",
+                "must be non-empty ASCII letters, digits, '-', '_' or '.'",
+            ));
+        }
+        if self.amqp.publish_window == 0 {
+            return Err(ConfigError::invalid(
+                "amqp.publish_window",
+                "must be at least 1",
+            ));
+        }
+        if self.amqp.delivery_limit == 0 {
+            return Err(ConfigError::invalid(
+                "amqp.delivery_limit",
+                "must be at least 1",
+            ));
+        }
+        if self.dedupe.window_secs == 0 {
+            return Err(ConfigError::invalid(
+                "dedupe.window_secs",
+                "must be at least 1",
+            ));
+        }
+        if !self.http.addr.ip().is_loopback()
+            && self.http.ops_token.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(ConfigError::invalid(
+                "http.ops_token",
+                "required when http.addr is not a loopback address",
+            ));
+        }
+        let ch = &self.channels;
+        ch.kannel
+            .auth
+            .rules()
+            .map_err(|e| ConfigError::invalid("channels.kannel.allow_ips", e))?;
+        ch.jasmin
+            .auth
+            .rules()
+            .map_err(|e| ConfigError::invalid("channels.jasmin.allow_ips", e))?;
+        ch.generic
+            .auth
+            .rules()
+            .map_err(|e| ConfigError::invalid("channels.generic.allow_ips", e))?;
+        for (key, enabled, token) in [
+            (
+                "channels.kannel.token",
+                ch.kannel.enabled,
+                &ch.kannel.auth.token,
+            ),
+            (
+                "channels.jasmin.token",
+                ch.jasmin.enabled,
+                &ch.jasmin.auth.token,
+            ),
+        ] {
+            if enabled && token.as_deref().is_none_or(str::is_empty) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "required when the channel is enabled",
+                ));
+            }
+        }
+        if ch.twilio.enabled && ch.twilio.auth_token.as_deref().is_none_or(str::is_empty) {
+            return Err(ConfigError::invalid(
+                "channels.twilio.auth_token",
+                "required when the channel is enabled",
+            ));
+        }
+        for code in &self.amqp.agency_queues {
+            if code.is_empty() || code.contains(char::is_whitespace) {
+                return Err(ConfigError::invalid(
+                    "amqp.agency_queues",
+                    format!("`{code}` is not an agency code or pattern"),
+                ));
+            }
+        }
+        if !matches!(self.log.format.as_str(), "json" | "pretty") {
+            return Err(ConfigError::invalid(
+                "log.format",
+                "must be `json` or `pretty`",
+            ));
+        }
+        Ok(())
+    }
+}

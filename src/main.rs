@@ -1,0 +1,3 @@
+//! `pintu` command line.
+
+fn main() {}
