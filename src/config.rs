@@ -353,9 +353,7 @@ impl Config {
                 .split("__")
                 .filter(|k| !NOT_KEYS.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))),
         );
-        let mut cfg: Config = figment
-            .extract()
-            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        let mut cfg: Config = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
         cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         cfg.validate()?;
         Ok(cfg)
@@ -381,10 +379,7 @@ impl Config {
     /// Checks serde cannot express: cross-field rules, parseable rules and URLs.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !self.amqp.url.starts_with("amqp://") && !self.amqp.url.starts_with("amqps://") {
-            return Err(ConfigError::invalid(
-                "amqp.url",
-                "must start with amqp:// or amqps://",
-            ));
+            return Err(ConfigError::invalid("amqp.url", "must start with amqp:// or amqps://"));
         }
         let p = &self.amqp.prefix;
         if p.is_empty()
@@ -398,26 +393,15 @@ impl Config {
             ));
         }
         if self.amqp.publish_window == 0 {
-            return Err(ConfigError::invalid(
-                "amqp.publish_window",
-                "must be at least 1",
-            ));
+            return Err(ConfigError::invalid("amqp.publish_window", "must be at least 1"));
         }
         if self.amqp.delivery_limit == 0 {
-            return Err(ConfigError::invalid(
-                "amqp.delivery_limit",
-                "must be at least 1",
-            ));
+            return Err(ConfigError::invalid("amqp.delivery_limit", "must be at least 1"));
         }
         if self.dedupe.window_secs == 0 {
-            return Err(ConfigError::invalid(
-                "dedupe.window_secs",
-                "must be at least 1",
-            ));
+            return Err(ConfigError::invalid("dedupe.window_secs", "must be at least 1"));
         }
-        if !self.http.addr.ip().is_loopback()
-            && self.http.ops_token.as_deref().is_none_or(str::is_empty)
-        {
+        if !self.http.addr.ip().is_loopback() && self.http.ops_token.as_deref().is_none_or(str::is_empty) {
             return Err(ConfigError::invalid(
                 "http.ops_token",
                 "required when http.addr is not a loopback address",
@@ -437,22 +421,11 @@ impl Config {
             .rules()
             .map_err(|e| ConfigError::invalid("channels.generic.allow_ips", e))?;
         for (key, enabled, token) in [
-            (
-                "channels.kannel.token",
-                ch.kannel.enabled,
-                &ch.kannel.auth.token,
-            ),
-            (
-                "channels.jasmin.token",
-                ch.jasmin.enabled,
-                &ch.jasmin.auth.token,
-            ),
+            ("channels.kannel.token", ch.kannel.enabled, &ch.kannel.auth.token),
+            ("channels.jasmin.token", ch.jasmin.enabled, &ch.jasmin.auth.token),
         ] {
             if enabled && token.as_deref().is_none_or(str::is_empty) {
-                return Err(ConfigError::invalid(
-                    key,
-                    "required when the channel is enabled",
-                ));
+                return Err(ConfigError::invalid(key, "required when the channel is enabled"));
             }
         }
         if ch.twilio.enabled && ch.twilio.auth_token.as_deref().is_none_or(str::is_empty) {
@@ -470,10 +443,7 @@ impl Config {
             }
         }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
-            return Err(ConfigError::invalid(
-                "log.format",
-                "must be `json` or `pretty`",
-            ));
+            return Err(ConfigError::invalid("log.format", "must be `json` or `pretty`"));
         }
         Ok(())
     }

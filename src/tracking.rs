@@ -35,9 +35,7 @@ pub fn find_in(text: &str) -> Option<String> {
         }
         let code: Vec<u8> = bytes[j..].iter().take(LEN).copied().collect();
         let boundary_ok = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
-        let end_ok = bytes
-            .get(j + LEN)
-            .is_none_or(|b| !b.is_ascii_alphanumeric());
+        let end_ok = bytes.get(j + LEN).is_none_or(|b| !b.is_ascii_alphanumeric());
         if boundary_ok && end_ok && code.len() == LEN && code.iter().all(|c| ALPHABET.contains(c)) {
             return Some(format!("{PREFIX}{}", String::from_utf8_lossy(&code)));
         }

@@ -16,11 +16,7 @@ pub fn secret_eq(presented: &[u8], expected: &[u8]) -> bool {
 }
 
 /// Check a shared token; `None` configured means the profile has no token check.
-pub fn check_token(
-    presented: Option<&str>,
-    expected: Option<&str>,
-    what: &'static str,
-) -> Result<(), AuthError> {
+pub fn check_token(presented: Option<&str>, expected: Option<&str>, what: &'static str) -> Result<(), AuthError> {
     match expected {
         None => Ok(()),
         Some(expected) => match presented {
@@ -56,15 +52,9 @@ fn unreachable_hmac() -> ! {
 }
 
 /// Verify `sha256=<hex>` (Meta `X-Hub-Signature-256`) over the raw body.
-pub fn verify_hex_sha256(
-    header: Option<&str>,
-    secret: &[u8],
-    body: &[u8],
-) -> Result<(), AuthError> {
+pub fn verify_hex_sha256(header: Option<&str>, secret: &[u8], body: &[u8]) -> Result<(), AuthError> {
     let header = header.ok_or(AuthError::Missing("signature"))?;
-    let hex_sig = header
-        .strip_prefix("sha256=")
-        .ok_or(AuthError::Invalid("signature"))?;
+    let hex_sig = header.strip_prefix("sha256=").ok_or(AuthError::Invalid("signature"))?;
     let presented = hex_decode(hex_sig).ok_or(AuthError::Invalid("signature"))?;
     if secret_eq(&presented, &hmac_sha256(secret, body)) {
         Ok(())

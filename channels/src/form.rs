@@ -20,10 +20,7 @@ pub fn parse_bytes(input: &[u8]) -> Vec<(String, Vec<u8>)> {
 }
 
 fn decode(s: &[u8]) -> Vec<u8> {
-    let plus: Vec<u8> = s
-        .iter()
-        .map(|b| if *b == b'+' { b' ' } else { *b })
-        .collect();
+    let plus: Vec<u8> = s.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
     percent_encoding::percent_decode(&plus).collect()
 }
 
@@ -44,23 +41,17 @@ impl Fields {
     }
 
     pub fn raw(&self, name: &str) -> Option<&[u8]> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_slice())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
     }
 
     /// The field as UTF-8 text; invalid bytes become U+FFFD.
     pub fn text(&self, name: &str) -> Option<String> {
-        self.raw(name)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
+        self.raw(name).map(|v| String::from_utf8_lossy(v).into_owned())
     }
 
     /// The field, trimmed, treating empty as absent.
     pub fn non_empty(&self, name: &str) -> Option<String> {
-        self.text(name)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
+        self.text(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
     }
 
     pub fn pairs(&self) -> &[(String, Vec<u8>)] {

@@ -17,7 +17,5 @@ pub mod inbound;
 pub mod normalize;
 pub mod sms;
 
-pub use adapter::{
-    AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter,
-};
+pub use adapter::{AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter};
 pub use inbound::{Attachment, Channel, Inbound, Segment, Sender, SenderKind};

@@ -43,9 +43,7 @@ pub struct ConfirmedPublisher {
 
 impl ConfirmedPublisher {
     pub async fn new(channel: Channel) -> Result<ConfirmedPublisher, lapin::Error> {
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
         Ok(ConfirmedPublisher { channel })
     }
 
@@ -83,9 +81,7 @@ impl ConfirmedPublisher {
         Ok(async move {
             match confirm.await? {
                 Confirmation::Ack(None) => Ok(()),
-                Confirmation::Ack(Some(ret)) => {
-                    Err(PublishError::Returned(ret.reply_text.to_string()))
-                }
+                Confirmation::Ack(Some(ret)) => Err(PublishError::Returned(ret.reply_text.to_string())),
                 Confirmation::Nack(_) => Err(PublishError::Nacked),
                 Confirmation::NotRequested => Err(PublishError::NoConfirm),
             }

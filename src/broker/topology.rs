@@ -73,11 +73,7 @@ impl Names {
                 .filter(|c| c.as_str() != "triage")
                 .map(|c| self.agency_queue(c)),
         );
-        q.extend([
-            self.unbound_queue(),
-            self.outbound_queue(),
-            self.dead_queue(),
-        ]);
+        q.extend([self.unbound_queue(), self.outbound_queue(), self.dead_queue()]);
         q
     }
 }
@@ -143,12 +139,7 @@ impl Topology {
         let mut queues = vec![work(n.intake_queue())];
         let mut bindings = vec![bind(n.intake_exchange(), n.intake_queue(), "intake.#")];
         let mut agencies = vec!["triage".to_string()];
-        agencies.extend(
-            cfg.agency_queues
-                .iter()
-                .filter(|c| c.as_str() != "triage")
-                .cloned(),
-        );
+        agencies.extend(cfg.agency_queues.iter().filter(|c| c.as_str() != "triage").cloned());
         for code in agencies {
             queues.push(work(n.agency_queue(&code)));
             bindings.push(bind(
@@ -160,11 +151,7 @@ impl Topology {
         queues.push(work(n.unbound_queue()));
         bindings.push(bind(n.unbound_exchange(), n.unbound_queue(), ""));
         queues.push(work(n.outbound_queue()));
-        bindings.push(bind(
-            n.outbound_exchange(),
-            n.outbound_queue(),
-            "outbound.#",
-        ));
+        bindings.push(bind(n.outbound_exchange(), n.outbound_queue(), "outbound.#"));
         // The dead-letter queue has no limit and no DLX: it is the end of the line.
         queues.push(QueueSpec {
             name: n.dead_queue(),
@@ -182,15 +169,9 @@ impl Topology {
 
     fn queue_args(q: &QueueSpec) -> FieldTable {
         let mut args = FieldTable::default();
-        args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString(LongString::from("quorum")),
-        );
+        args.insert("x-queue-type".into(), AMQPValue::LongString(LongString::from("quorum")));
         if let Some(limit) = q.delivery_limit {
-            args.insert(
-                "x-delivery-limit".into(),
-                AMQPValue::LongLongInt(limit as i64),
-            );
+            args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(limit as i64));
         }
         if let Some(dlx) = &q.dead_letter_exchange {
             args.insert(
@@ -208,11 +189,7 @@ impl Topology {
             ..Default::default()
         };
         // Alternate exchanges first, so `agency` never exists without its AE.
-        let mut ordered: Vec<&ExchangeSpec> = self
-            .exchanges
-            .iter()
-            .filter(|e| e.alternate.is_none())
-            .collect();
+        let mut ordered: Vec<&ExchangeSpec> = self.exchanges.iter().filter(|e| e.alternate.is_none()).collect();
         ordered.extend(self.exchanges.iter().filter(|e| e.alternate.is_some()));
         for e in ordered {
             let mut args = FieldTable::default();
@@ -234,8 +211,7 @@ impl Topology {
             ..Default::default()
         };
         for q in &self.queues {
-            ch.queue_declare(&q.name, qopts, Self::queue_args(q))
-                .await?;
+            ch.queue_declare(&q.name, qopts, Self::queue_args(q)).await?;
         }
         for b in &self.bindings {
             ch.queue_bind(

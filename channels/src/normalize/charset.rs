@@ -25,12 +25,8 @@ impl Charset {
         match l.as_str() {
             "utf-8" | "utf8" => Some(Charset::Utf8),
             "gsm" | "gsm7" | "gsm-7" | "gsm0338" | "gsm-03.38" | "gsm03.38" => Some(Charset::Gsm7),
-            "ucs-2" | "ucs2" | "utf-16be" | "utf16be" | "utf-16" | "ucs-2be" => {
-                Some(Charset::Utf16Be)
-            }
-            "iso-8859-1" | "latin1" | "latin-1" | "windows-1252" | "cp1252" | "iso8859-1" => {
-                Some(Charset::Latin1)
-            }
+            "ucs-2" | "ucs2" | "utf-16be" | "utf16be" | "utf-16" | "ucs-2be" => Some(Charset::Utf16Be),
+            "iso-8859-1" | "latin1" | "latin-1" | "windows-1252" | "cp1252" | "iso8859-1" => Some(Charset::Latin1),
             _ => None,
         }
     }
@@ -41,10 +37,7 @@ pub fn decode(bytes: &[u8], charset: Charset) -> String {
     match charset {
         Charset::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
         Charset::Gsm7 => decode_gsm7(bytes),
-        Charset::Utf16Be => encoding_rs::UTF_16BE
-            .decode_without_bom_handling(bytes)
-            .0
-            .into_owned(),
+        Charset::Utf16Be => encoding_rs::UTF_16BE.decode_without_bom_handling(bytes).0.into_owned(),
         Charset::Latin1 => encoding_rs::WINDOWS_1252
             .decode_without_bom_handling(bytes)
             .0
@@ -148,8 +141,7 @@ mod tests {
     fn ucs2_with_emoji() {
         // "Jalan 🚧" as UTF-16BE with a surrogate pair.
         let b = [
-            0x00, 0x4A, 0x00, 0x61, 0x00, 0x6C, 0x00, 0x61, 0x00, 0x6E, 0x00, 0x20, 0xD8, 0x3D,
-            0xDE, 0xA7,
+            0x00, 0x4A, 0x00, 0x61, 0x00, 0x6C, 0x00, 0x61, 0x00, 0x6E, 0x00, 0x20, 0xD8, 0x3D, 0xDE, 0xA7,
         ];
         assert_eq!(decode(&b, Charset::Utf16Be), "Jalan 🚧");
         // Odd length: the dangling byte becomes U+FFFD.

@@ -112,25 +112,15 @@ mod tests {
             "+62 (0)812 3456789",
             "8123456789",
         ] {
-            assert_eq!(
-                addr(raw),
-                (SenderKind::Msisdn, "+628123456789".to_string()),
-                "{raw}"
-            );
+            assert_eq!(addr(raw), (SenderKind::Msisdn, "+628123456789".to_string()), "{raw}");
         }
     }
 
     #[test]
     fn foreign_and_special() {
-        assert_eq!(
-            addr("+15551234567"),
-            (SenderKind::Msisdn, "+15551234567".into())
-        );
+        assert_eq!(addr("+15551234567"), (SenderKind::Msisdn, "+15551234567".into()));
         assert_eq!(addr("1708"), (SenderKind::Shortcode, "1708".into()));
-        assert_eq!(
-            addr("BANK-XYZ"),
-            (SenderKind::Alphanumeric, "BANK-XYZ".into())
-        );
+        assert_eq!(addr("BANK-XYZ"), (SenderKind::Alphanumeric, "BANK-XYZ".into()));
         assert_eq!(addr(""), (SenderKind::Alphanumeric, "".into()));
         assert_eq!(addr("+"), (SenderKind::Alphanumeric, "+".into()));
     }

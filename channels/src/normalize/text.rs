@@ -43,11 +43,7 @@ fn is_invisible(c: char) -> bool {
 
 /// Hash of the text with case and spacing folded: the "same text again" key.
 pub fn fingerprint_text(text: &str) -> String {
-    let folded: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase();
+    let folded: String = text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
     let digest = Sha256::digest(folded.as_bytes());
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -70,9 +66,6 @@ mod tests {
             fingerprint_text("Jalan  RUSAK\n di sini"),
             fingerprint_text("jalan rusak di sini")
         );
-        assert_ne!(
-            fingerprint_text("jalan rusak"),
-            fingerprint_text("jalan bagus")
-        );
+        assert_ne!(fingerprint_text("jalan rusak"), fingerprint_text("jalan bagus"));
     }
 }

@@ -72,9 +72,7 @@ impl WebhookAdapter for Generic {
     fn authenticate(&self, req: &WebRequest<'_>) -> Result<(), AuthError> {
         check_shared(req, self.token.as_deref(), &self.allow)?;
         match &self.hmac {
-            Some(secret) => {
-                verify_hex_sha256(req.header("x-pintu-signature"), secret.as_bytes(), req.body)
-            }
+            Some(secret) => verify_hex_sha256(req.header("x-pintu-signature"), secret.as_bytes(), req.body),
             None => Ok(()),
         }
     }
@@ -83,8 +81,7 @@ impl WebhookAdapter for Generic {
         if *req.method != Method::POST {
             return Err(AdapterError::Method(req.method.to_string()));
         }
-        let body: Body =
-            serde_json::from_slice(req.body).map_err(|e| AdapterError::Malformed(e.to_string()))?;
+        let body: Body = serde_json::from_slice(req.body).map_err(|e| AdapterError::Malformed(e.to_string()))?;
         let text = body.text.ok_or(AdapterError::MissingField("text"))?;
         check_size(text.as_bytes())?;
         let segment = match body.concat {

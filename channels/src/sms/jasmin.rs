@@ -7,9 +7,7 @@
 use http::Method;
 
 use super::{check_shared, check_size, finish_sms, SmsAuth, SmsFields};
-use crate::adapter::{
-    AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter,
-};
+use crate::adapter::{AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter};
 use crate::auth::{hex_decode, IpRule};
 use crate::form::Fields;
 use crate::inbound::Channel;
@@ -61,9 +59,7 @@ impl WebhookAdapter for Jasmin {
         // `binary` is the hex of the exact PDU bytes; prefer it over `content`,
         // which a proxy may have re-encoded.
         let bytes = match fields.non_empty("binary") {
-            Some(hexs) => {
-                hex_decode(&hexs).ok_or_else(|| AdapterError::invalid("binary", "not hex"))?
-            }
+            Some(hexs) => hex_decode(&hexs).ok_or_else(|| AdapterError::invalid("binary", "not hex"))?,
             None => fields
                 .raw("content")
                 .ok_or(AdapterError::MissingField("content"))?

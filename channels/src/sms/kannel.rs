@@ -9,9 +9,7 @@
 use http::Method;
 
 use super::{check_shared, check_size, finish_sms, parse_time, udh, SmsAuth, SmsFields};
-use crate::adapter::{
-    AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter,
-};
+use crate::adapter::{AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter};
 use crate::auth::{hex_decode, IpRule};
 use crate::form::Fields;
 use crate::inbound::Channel;
@@ -64,22 +62,17 @@ impl WebhookAdapter for Kannel {
     }
 
     fn parse(&self, req: &WebRequest<'_>) -> Result<Parsed, AdapterError> {
-        let is_form = req
-            .content_type()
-            .starts_with("application/x-www-form-urlencoded");
+        let is_form = req.content_type().starts_with("application/x-www-form-urlencoded");
         let fields = match *req.method {
             Method::GET => Fields::from_bytes(req.query()),
             Method::POST if is_form => Fields::merged(req.query(), req.body),
             Method::POST => return self.parse_post_url(req),
             ref m => return Err(AdapterError::Method(m.to_string())),
         };
-        let raw = fields
-            .raw("text")
-            .ok_or(AdapterError::MissingField("text"))?;
+        let raw = fields.raw("text").ok_or(AdapterError::MissingField("text"))?;
         check_size(raw)?;
         let udh_bytes = fields.raw("udh").unwrap_or_default();
-        let segment =
-            udh::parse(udh_bytes).map_err(|e| AdapterError::invalid("udh", e.to_string()))?;
+        let segment = udh::parse(udh_bytes).map_err(|e| AdapterError::invalid("udh", e.to_string()))?;
         let sms = SmsFields {
             provider: "kannel",
             external_id: fields.non_empty("id"),
@@ -100,10 +93,7 @@ impl WebhookAdapter for Kannel {
     fn accepted(&self, receipts: &[Receipt]) -> WebResponse {
         // smsbox runs with max-messages = 0, so this body is never sent as an SMS;
         // it is for logs and for people calling the endpoint by hand.
-        let codes: Vec<&str> = receipts
-            .iter()
-            .filter_map(|r| r.tracking.as_deref())
-            .collect();
+        let codes: Vec<&str> = receipts.iter().filter_map(|r| r.tracking.as_deref()).collect();
         WebResponse::text(
             200,
             if codes.is_empty() {
@@ -125,25 +115,17 @@ impl Kannel {
                 .map(str::to_string)
         };
         let udh_bytes = match h("x-kannel-udh") {
-            Some(hexs) => {
-                hex_decode(&hexs).ok_or_else(|| AdapterError::invalid("X-Kannel-UDH", "not hex"))?
-            }
+            Some(hexs) => hex_decode(&hexs).ok_or_else(|| AdapterError::invalid("X-Kannel-UDH", "not hex"))?,
             None => Vec::new(),
         };
-        let segment =
-            udh::parse(&udh_bytes).map_err(|e| AdapterError::invalid("udh", e.to_string()))?;
+        let segment = udh::parse(&udh_bytes).map_err(|e| AdapterError::invalid("udh", e.to_string()))?;
         let charset = charset_param(req.content_type()).map(str::to_string);
         let sms = SmsFields {
             provider: "kannel",
-            external_id: h("x-kannel-id")
-                .or_else(|| Fields::from_bytes(req.query()).non_empty("id")),
+            external_id: h("x-kannel-id").or_else(|| Fields::from_bytes(req.query()).non_empty("id")),
             from: h("x-kannel-from"),
             to: h("x-kannel-to"),
-            text: text_of(
-                req.body,
-                h("x-kannel-coding").as_deref(),
-                charset.as_deref(),
-            ),
+            text: text_of(req.body, h("x-kannel-coding").as_deref(), charset.as_deref()),
             segment,
             sent_at: h("x-kannel-time").as_deref().and_then(parse_time),
             smsc: h("x-kannel-smsc"),

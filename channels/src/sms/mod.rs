@@ -39,11 +39,7 @@ impl SmsAuth {
 }
 
 /// Check the source address, then the token from the query or a bearer header.
-pub(crate) fn check_shared(
-    req: &WebRequest<'_>,
-    token: Option<&str>,
-    allow: &[IpRule],
-) -> Result<(), AuthError> {
+pub(crate) fn check_shared(req: &WebRequest<'_>, token: Option<&str>, allow: &[IpRule]) -> Result<(), AuthError> {
     check_source(allow, req.remote)?;
     let query = crate::form::Fields::from_bytes(req.query());
     let presented = query
@@ -79,19 +75,14 @@ impl SmsFields {
         let text = normalize_text(&self.text);
         let mut inbound = Inbound::new(Channel::Sms, self.provider, sender, text);
         inbound.external_id = self.external_id.filter(|s| !s.is_empty());
-        inbound.recipient = self
-            .to
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty());
+        inbound.recipient = self.to.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
         inbound.segment = self.segment;
         inbound.sent_at = self.sent_at;
         if let Some(smsc) = self.smsc.filter(|s| !s.is_empty()) {
             inbound.reply_context.insert("smsc".into(), smsc);
         }
         if let Some(to) = &inbound.recipient {
-            inbound
-                .reply_context
-                .insert("reply_from".into(), to.clone());
+            inbound.reply_context.insert("reply_from".into(), to.clone());
         }
         Ok(inbound)
     }

@@ -8,9 +8,7 @@ use http::Method;
 use serde::Deserialize;
 
 use super::{check_size, finish_sms, SmsFields};
-use crate::adapter::{
-    AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter,
-};
+use crate::adapter::{AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter};
 use crate::auth::{check_source, hmac_sha1, secret_eq, IpRule};
 use crate::form::Fields;
 use crate::inbound::{Attachment, Channel};
@@ -43,11 +41,7 @@ pub struct Twilio {
 
 impl Twilio {
     pub fn new(cfg: &TwilioConfig) -> Result<Twilio, String> {
-        let allow = cfg
-            .allow_ips
-            .iter()
-            .map(|s| s.parse())
-            .collect::<Result<_, _>>()?;
+        let allow = cfg.allow_ips.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
         Ok(Twilio {
             auth_token: cfg.auth_token.clone(),
             allow,
@@ -69,8 +63,7 @@ pub fn signature(auth_token: &str, url: &str, form_body: &[u8]) -> String {
         data.push_str(&k);
         data.push_str(&v);
     }
-    base64::engine::general_purpose::STANDARD
-        .encode(hmac_sha1(auth_token.as_bytes(), data.as_bytes()))
+    base64::engine::general_purpose::STANDARD.encode(hmac_sha1(auth_token.as_bytes(), data.as_bytes()))
 }
 
 impl WebhookAdapter for Twilio {

@@ -45,11 +45,7 @@ pub fn parse(udh: &[u8]) -> Result<Option<Segment>, UdhError> {
             if total == 0 || seq == 0 || seq > total {
                 return Err(UdhError::BadSequence { total, seq });
             }
-            return Ok(Some(Segment {
-                reference,
-                total,
-                seq,
-            }));
+            return Ok(Some(Segment { reference, total, seq }));
         }
         ies = &ies[2 + len..];
     }
@@ -80,8 +76,7 @@ mod tests {
         );
         // Port addressing first, then concatenation.
         assert_eq!(
-            parse(&[0x0A, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0, 0x00, 0x03, 0x07, 0x02, 0x02])
-                .unwrap(),
+            parse(&[0x0A, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0, 0x00, 0x03, 0x07, 0x02, 0x02]).unwrap(),
             Some(Segment {
                 reference: 7,
                 total: 2,
