@@ -9,4 +9,8 @@
 pub mod broker;
 pub mod complaint;
 pub mod config;
+pub mod intake;
+pub mod obs;
+pub mod replies;
+pub mod store;
 pub mod tracking;

@@ -1,0 +1,66 @@
+//! Replies to citizens: the acknowledgement carrying the tracking code.
+//!
+//! Intake renders the reply and writes it to the outbox in the same transaction
+//! as the complaint, so a complaint is never durable without its reply. The
+//! relay publishes it to `pintu.outbound`; [`sender`] consumes that queue and
+//! hands each reply to the [`ReplyTransport`] of its provider.
+
+pub mod sender;
+pub mod sms;
+pub mod templates;
+
+use std::collections::BTreeMap;
+
+use futures_util::future::BoxFuture;
+use pintu_channels::Channel;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use templates::Templates;
+
+/// A reply waiting to be sent; the body of messages on `pintu.outbound`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboundReply {
+    /// ULID of the reply (AMQP `message_id`).
+    pub id: String,
+    pub complaint_id: String,
+    pub tracking: String,
+    pub channel: Channel,
+    /// Provider that must send it (the one the complaint came through).
+    pub provider: String,
+    /// Address of the citizen (E.164, e-mail, platform user id).
+    pub to: String,
+    pub subject: Option<String>,
+    pub text: String,
+    /// Provider-specific facts from the inbound message (chat id, Message-ID, …).
+    pub context: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Error)]
+pub enum SendError {
+    /// Worth retrying (network, 5xx, rate limit).
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Retrying cannot help (4xx, bad address): dead-letter at once.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// Sends replies for one provider.
+pub trait ReplyTransport: Send + Sync {
+    fn provider(&self) -> &str;
+    fn send<'a>(&'a self, reply: &'a OutboundReply) -> BoxFuture<'a, Result<(), SendError>>;
+}
+
+/// Classify an HTTP status from a provider's send API.
+pub fn classify_status(status: u16, body: &str) -> Result<(), SendError> {
+    match status {
+        200..=299 => Ok(()),
+        408 | 425 | 429 | 500..=599 => Err(SendError::Transient(format!("HTTP {status}: {}", short(body)))),
+        _ => Err(SendError::Permanent(format!("HTTP {status}: {}", short(body)))),
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(200).collect()
+}

@@ -1,0 +1,56 @@
+//! Group commit: many concurrent requests share one `fsync`.
+//!
+//! sled 0.34.7's `flush_async` deadlocks when several tasks call it at once
+//! (spacejam/sled#1308), so one dedicated thread runs the blocking `flush()`
+//! and wakes every request that was waiting when the flush started. A request
+//! that arrives during a flush waits for the next one, because its write may
+//! not be covered by the flush in progress.
+
+use std::sync::mpsc;
+use std::thread;
+
+use tokio::sync::oneshot;
+
+use super::StoreError;
+
+type Waiter = oneshot::Sender<Result<(), String>>;
+
+pub struct GroupCommit {
+    tx: mpsc::Sender<Waiter>,
+}
+
+impl GroupCommit {
+    pub fn start(db: sled::Db) -> GroupCommit {
+        let (tx, rx) = mpsc::channel::<Waiter>();
+        let spawned = thread::Builder::new().name("sled-group-commit".into()).spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut waiters = vec![first];
+                waiters.extend(rx.try_iter());
+                let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
+                metrics::counter!("pintu_store_flushes_total").increment(1);
+                metrics::histogram!("pintu_store_flush_batch").record(waiters.len() as f64);
+                for w in waiters {
+                    let _ = w.send(result.clone());
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            // Without the thread every flush() below reports an error, so intake
+            // answers 503 instead of acknowledging what is not durable.
+            tracing::error!(error = %e, "cannot start the group-commit thread");
+        }
+        GroupCommit { tx }
+    }
+
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(tx)
+            .map_err(|_| StoreError::Flush("group-commit thread is gone".into()))?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Flush(e)),
+            Err(_) => Err(StoreError::Flush("group-commit thread is gone".into())),
+        }
+    }
+}

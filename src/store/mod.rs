@@ -1,0 +1,79 @@
+//! The gateway's sled database: dedupe records, the outbox, tracking codes and
+//! SMS parts waiting for their siblings.
+//!
+//! sled locks its directory, so each process opens its own (`data_dir/gateway`
+//! for `serve`, `data_dir/router` for `route`).
+
+pub mod commit;
+pub mod dedupe;
+pub mod outbox;
+pub mod parts;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use thiserror::Error;
+
+pub use commit::GroupCommit;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("storage: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("storage flush failed: {0}")]
+    Flush(String),
+    #[error("corrupt record in `{tree}`: {reason}")]
+    Corrupt { tree: &'static str, reason: String },
+    #[error("secret key file {path}: {reason}")]
+    Secret { path: String, reason: String },
+}
+
+/// Open trees of the gateway database.
+#[derive(Clone)]
+pub struct Store {
+    pub db: sled::Db,
+    pub dedupe: sled::Tree,
+    /// `expires_at (BE u64 secs) ++ dedupe key` → (): walk in time order to expire.
+    pub dedupe_exp: sled::Tree,
+    pub outbox: sled::Tree,
+    /// tracking code → complaint id; kept forever so codes stay unique.
+    pub tracking: sled::Tree,
+    pub parts: sled::Tree,
+    pub part_groups: sled::Tree,
+    pub committer: Arc<GroupCommit>,
+    /// Outbox entries not yet confirmed by the broker (sled's `len` is a full scan).
+    pub outbox_depth: Arc<AtomicU64>,
+}
+
+impl Store {
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .flush_every_ms(Some(500))
+            .open()?;
+        let outbox = db.open_tree("outbox")?;
+        let depth = outbox.len() as u64;
+        Ok(Store {
+            dedupe: db.open_tree("dedupe")?,
+            dedupe_exp: db.open_tree("dedupe_exp")?,
+            outbox,
+            tracking: db.open_tree("tracking")?,
+            parts: db.open_tree("parts")?,
+            part_groups: db.open_tree("part_groups")?,
+            committer: Arc::new(GroupCommit::start(db.clone())),
+            outbox_depth: Arc::new(AtomicU64::new(depth)),
+            db,
+        })
+    }
+
+    pub fn outbox_depth(&self) -> u64 {
+        self.outbox_depth.load(Ordering::Relaxed)
+    }
+
+    /// Wait until everything written so far is on disk (shared flush).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.committer.flush().await
+    }
+}
