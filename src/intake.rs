@@ -13,12 +13,12 @@ use pintu_channels::normalize::{fingerprint_text, strip_markers};
 use pintu_channels::{Inbound, Receipt, SenderKind};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use thiserror::Error;
-use tokio::sync::Notify;
 use tracing::{debug, info_span, Instrument};
 
 use crate::broker::Names;
 use crate::complaint::{Complaint, Flags, SCHEMA_VERSION};
 use crate::obs::mask;
+use crate::relay::FeedTx;
 use crate::replies::{OutboundReply, Templates};
 use crate::store::dedupe::{expiry_key, provider_key, sender_key, Record, SenderHasher};
 use crate::store::outbox::{new_key, Envelope, Target};
@@ -45,8 +45,8 @@ pub struct Intake {
     hasher: SenderHasher,
     templates: Option<Arc<Templates>>,
     window: Duration,
-    /// Woken whenever the outbox has something new for the relay.
-    pub outbox_notify: Arc<Notify>,
+    /// Announces committed outbox keys to the relay.
+    feed: FeedTx,
 }
 
 enum Outcome {
@@ -72,13 +72,19 @@ fn now_secs() -> u64 {
 }
 
 impl Intake {
-    pub fn new(store: Store, hasher: SenderHasher, templates: Option<Arc<Templates>>, window: Duration) -> Intake {
+    pub fn new(
+        store: Store,
+        hasher: SenderHasher,
+        templates: Option<Arc<Templates>>,
+        window: Duration,
+        feed: FeedTx,
+    ) -> Intake {
         Intake {
             store,
             hasher,
             templates,
             window,
-            outbox_notify: Arc::new(Notify::new()),
+            feed,
         }
     }
 
@@ -233,7 +239,11 @@ impl Intake {
                             .outbox_depth
                             .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
                         metrics::gauge!("pintu_outbox_depth").set(self.store.outbox_depth() as f64);
-                        self.outbox_notify.notify_one();
+                        for (k, _) in &envelopes {
+                            // A closed feed means the relay is gone; its next start
+                            // rescans the outbox, so nothing is lost.
+                            let _ = self.feed.send(sled::IVec::from(&k[..]));
+                        }
                         debug!(tracking = %code, sender = %mask(&inbound.sender.address), "complaint accepted");
                         return Ok(Receipt {
                             id: Some(id),

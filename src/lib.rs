@@ -7,10 +7,14 @@
 //! sends the citizen the tracking code.
 
 pub mod broker;
+pub mod check;
 pub mod complaint;
 pub mod config;
+pub mod http;
 pub mod intake;
 pub mod obs;
+pub mod relay;
 pub mod replies;
+pub mod serve;
 pub mod store;
 pub mod tracking;
