@@ -59,7 +59,8 @@ pub struct Got {
     pub json: serde_json::Value,
 }
 
-/// Consume until `n` messages arrived or `timeout` passed (acking them).
+/// Consume until `n` distinct message ids arrived or `timeout` passed (acking
+/// them). Redeliveries (same id, at-least-once) are returned but not counted.
 pub async fn take(queue: &str, n: usize, timeout: Duration) -> Vec<Got> {
     let conn = connect(AMQP, "pintu-test-take").await.expect("broker");
     let ch = conn.create_channel().await.expect("channel");
@@ -74,8 +75,9 @@ pub async fn take(queue: &str, n: usize, timeout: Duration) -> Vec<Got> {
         .await
         .expect("consume");
     let mut out = Vec::new();
+    let mut distinct: std::collections::HashSet<String> = std::collections::HashSet::new();
     let deadline = Instant::now() + timeout;
-    while out.len() < n {
+    while distinct.len() < n {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
@@ -89,6 +91,7 @@ pub async fn take(queue: &str, n: usize, timeout: Duration) -> Vec<Got> {
                     .map(|s| s.to_string())
                     .unwrap_or_default();
                 let json = serde_json::from_slice(&d.data).unwrap_or(serde_json::Value::Null);
+                distinct.insert(message_id.clone());
                 out.push(Got {
                     message_id,
                     body: d.data.clone(),
