@@ -52,6 +52,9 @@
     }
   };
 
+  // ?lang=en|id (a shareable link) wins over the remembered choice.
+  var qlang = new URL(window.location.href).searchParams.get("lang");
+  if (qlang === "en" || qlang === "id") { localStorage.setItem(LANG_KEY, qlang); }
   var lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "id";
   var last = null;
   var timer = null;
