@@ -116,11 +116,13 @@
   // series: [{name, values[60], color, kind: "line"|"bar"}]
   function chart(boxId, legendId, series) {
     var box = $(boxId), legend = $(legendId);
-    var W = 600, H = 170, L = 34, R = 6, TP = 8, B = 18;
+    // viewBox in real pixels, so tick labels are not stretched.
+    var W = Math.max(box.clientWidth || 600, 200), H = 170, L = 34, R = 6, TP = 8, B = 18;
     var n = 60, max = 1;
     series.forEach(function (s) { s.values.forEach(function (v) { if (v > max) { max = v; } }); });
     var step = Math.pow(10, Math.floor(Math.log10(max)));
     var top = Math.ceil(max / step) * step;
+    if (top % 2 !== 0) { top += step; } // the middle grid line stays a whole number
     var g = svg("svg", { viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none", role: "img" });
     function x(i) { return L + (W - L - R) * i / (n - 1); }
     function y(v) { return TP + (H - TP - B) * (1 - v / top); }
