@@ -194,3 +194,58 @@ async fn list_and_replay_dead_letters() {
     let _ = conn.close(200, "bye").await;
     cleanup(&cfg).await;
 }
+
+/// Why the ops monitor does not peek at the intake queue's head to date the
+/// oldest unrouted complaint: on a quorum queue every `basic.get` +
+/// `basic.nack(requeue)` counts as a delivery, so polling would push the head
+/// complaint over `x-delivery-limit` into the dead-letter queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peeking_at_a_quorum_queue_head_dead_letters_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.amqp.delivery_limit = 2;
+    let names = Names::new(&cfg.amqp.prefix);
+    let conn = connect(&cfg.amqp.url, "ops-peek-test").await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    Topology::new(&cfg.amqp).declare(&ch).await.unwrap();
+    let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
+        .await
+        .unwrap();
+    let exchange = names.intake_exchange();
+    publisher
+        .publish(&Outgoing {
+            exchange: &exchange,
+            routing_key: "intake.sms",
+            message_id: "peek-1",
+            body: COMPLAINT.as_bytes(),
+            headers: vec![],
+        })
+        .await
+        .unwrap();
+    let mut peeks = 0;
+    for _ in 0..10 {
+        match ch
+            .basic_get(&names.intake_queue(), BasicGetOptions { no_ack: false })
+            .await
+            .unwrap()
+        {
+            Some(m) => {
+                peeks += 1;
+                m.delivery
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+            }
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    wait_depth(&ch, &names.dead_queue(), 1).await;
+    wait_depth(&ch, &names.intake_queue(), 0).await;
+    assert!(peeks <= 3, "{peeks} peeks before it was dead-lettered");
+    let _ = conn.close(200, "bye").await;
+    cleanup(&cfg).await;
+}
