@@ -55,7 +55,9 @@ async fn chromium(profile: &Path, extra: &[String], url: &str) -> String {
 
 /// The text content of the element with `id`, from a dumped DOM.
 fn text_of(dom: &str, id: &str) -> String {
-    let start = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in DOM"));
+    let start = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in DOM"));
     let rest = &dom[start..];
     let open_end = rest.find('>').unwrap() + 1;
     let close = rest[open_end..].find('<').unwrap();
@@ -77,13 +79,18 @@ async fn ops_page_renders_live_figures() {
     let token = generic_token(&cfg);
 
     for i in 0..3 {
-        assert_eq!(send_sms(&http, addr, &token, &format!("p-{i}"), &format!("banjir di RT {i}")).await, 200);
+        assert_eq!(
+            send_sms(&http, addr, &token, &format!("p-{i}"), &format!("banjir di RT {i}")).await,
+            200
+        );
     }
     assert_eq!(send_sms(&http, addr, &token, "p-0", "banjir di RT 0").await, 200);
     assert_eq!(send_sms(&http, addr, "wrong", "p-9", "x").await, 403);
     // One routed complaint seen by the tap, so the top lists have content.
     let conn = connect(&cfg.amqp.url, "ops-page-test").await.unwrap();
-    let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap()).await.unwrap();
+    let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
+        .await
+        .unwrap();
     let routed = serde_json::json!({"id": "01JPAGETEST", "routing": {"category": "bencana", "region": "3273", "agency": "3273.bpbd"}});
     let exchange = names.agency_exchange();
     publisher
@@ -105,7 +112,10 @@ async fn ops_page_renders_live_figures() {
     let profile = tempfile::tempdir().unwrap();
     let url = format!("http://{addr}/ops?token={OPS_TOKEN}");
     let dom = chromium(profile.path(), &["--dump-dom".into()], &url).await;
-    assert!(dom.contains("data-loaded=\"1\""), "the script never rendered a summary:\n{dom}");
+    assert!(
+        dom.contains("data-loaded=\"1\""),
+        "the script never rendered a summary:\n{dom}"
+    );
     assert_eq!(text_of(&dom, "v-received"), "3");
     assert_eq!(text_of(&dom, "v-duplicates"), "1");
     assert_eq!(text_of(&dom, "v-rejected"), "1");
@@ -131,7 +141,10 @@ async fn ops_page_renders_live_figures() {
     // Without the token the page asks for one and shows no figures.
     let profile_nt = tempfile::tempdir().unwrap();
     let dom_nt = chromium(profile_nt.path(), &["--dump-dom".into()], &format!("http://{addr}/ops")).await;
-    assert!(dom_nt.contains("id=\"token-form\" class=\"banner\""), "token form shown");
+    assert!(
+        dom_nt.contains("id=\"token-form\" class=\"banner\""),
+        "token form shown"
+    );
     assert_eq!(text_of(&dom_nt, "v-received"), "–");
 
     let shots = artifacts_dir();
@@ -141,7 +154,10 @@ async fn ops_page_renders_live_figures() {
     let profile_shot = tempfile::tempdir().unwrap();
     chromium(
         profile_shot.path(),
-        &[format!("--screenshot={}", png.display()), "--window-size=1280,1600".into()],
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1280,1600".into(),
+        ],
         &url,
     )
     .await;
