@@ -35,6 +35,18 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, addr.port())
 }
 
+/// An error with its causes (`reqwest` puts "connection refused" in a source).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        src = s.source();
+    }
+    text
+}
+
 /// Fetch the summary from the gateway at `base` (`http://host:port`).
 pub async fn fetch(base: &str, token: Option<&str>) -> Result<Summary, OpsError> {
     let http = reqwest::Client::builder()
@@ -45,9 +57,9 @@ pub async fn fetch(base: &str, token: Option<&str>) -> Result<Summary, OpsError>
     if let Some(t) = token.filter(|t| !t.is_empty()) {
         req = req.bearer_auth(t);
     }
-    let resp = req.send().await.map_err(|e| OpsError::Gateway(e.to_string()))?;
+    let resp = req.send().await.map_err(|e| OpsError::Gateway(chain(&e)))?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| OpsError::Gateway(e.to_string()))?;
+    let body = resp.bytes().await.map_err(|e| OpsError::Gateway(chain(&e)))?;
     if !status.is_success() {
         let text: String = String::from_utf8_lossy(&body).trim().chars().take(200).collect();
         return Err(OpsError::Gateway(format!("HTTP {status}: {text}")));
