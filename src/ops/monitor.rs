@@ -135,8 +135,13 @@ impl Monitor {
                 }
             }
             let tap_connected = tap_task.as_ref().is_some_and(|t| !t.is_finished());
+            // Outbox first: an entry published while the queues are being read is
+            // then counted twice (harmless) instead of not at all, which would make
+            // reconciliation forget a complaint that is still unrouted.
+            let started = now_ms();
+            let outbox_before = self.store.outbox_depth();
             let view = self.read(conn.as_ref(), conn_error.as_deref(), tap_connected).await;
-            self.publish(view);
+            self.publish(view, outbox_before, started);
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(period) => {}
@@ -294,11 +299,11 @@ impl Monitor {
     }
 
     /// Store the reading, reconcile the unrouted set with it, export gauges.
-    fn publish(&self, view: BrokerView) {
+    fn publish(&self, view: BrokerView, outbox_before: u64, started_ms: u64) {
         let stats = stats::global();
         let intake = view.queues.iter().find(|q| q.role == Role::Intake);
         if let Some(depth) = intake.and_then(|q| q.messages) {
-            let dropped = stats.reconcile_unrouted(depth + self.store.outbox_depth());
+            let dropped = stats.reconcile_unrouted(depth + outbox_before, started_ms);
             if dropped > 0 {
                 debug!(dropped, "ops: complaints left intake without being seen routed");
             }

@@ -137,15 +137,18 @@ impl Unrouted {
         }
     }
 
-    /// Keep at most the `live` newest entries.
-    fn trim_to(&mut self, live: u64) -> usize {
+    /// Of the entries recorded before `before_ms`, keep at most the `live` newest.
+    /// Later entries are not covered by a broker reading started at `before_ms`.
+    fn trim_to(&mut self, live: u64, before_ms: u64) -> usize {
+        let old = self.by_time.range(..(before_ms, String::new())).count() as u64;
+        let excess = old.saturating_sub(live);
         let mut dropped = 0;
-        while self.by_id.len() as u64 > live {
+        while dropped < excess {
             let Some(first) = self.by_time.pop_first() else { break };
             self.by_id.remove(&first.1);
             dropped += 1;
         }
-        dropped
+        dropped as usize
     }
 }
 
@@ -287,13 +290,15 @@ impl Stats {
         }
     }
 
-    /// Reconcile with the broker: at most `live` complaints (intake queue plus
-    /// outbox) can still be unrouted. Queues are FIFO, so the ones that left
-    /// without being seen routed (dead-lettered, dropped as duplicates by the
-    /// router, routed while the tap was down) are the oldest. Returns how many
-    /// entries were dropped.
-    pub fn reconcile_unrouted(&self, live: u64) -> usize {
-        self.unrouted.lock().trim_to(live)
+    /// Reconcile with the broker: of the complaints accepted before `before_ms`
+    /// (when the outbox depth was read, just before the queues), at most `live`
+    /// (outbox then + intake queue after) can still be unrouted. Queues are
+    /// FIFO, so the ones that left without being seen routed (dead-lettered,
+    /// dropped as duplicates by the router, routed while the tap was down) are
+    /// the oldest. Complaints accepted during the reading are left alone: the
+    /// reading may have missed them. Returns how many entries were dropped.
+    pub fn reconcile_unrouted(&self, live: u64, before_ms: u64) -> usize {
+        self.unrouted.lock().trim_to(live, before_ms)
     }
 
     pub fn snapshot(&self, top: usize) -> StatsSnapshot {
@@ -426,9 +431,16 @@ mod tests {
                 count: 1
             }]
         );
-        // The broker says only one is still in the pipeline: the oldest left unseen.
-        assert_eq!(s.reconcile_unrouted(1), 1);
+        // A reading that started before "c" was accepted says one is still in the
+        // pipeline: of the older two ("b" and "c" is newer), nothing to drop...
+        assert_eq!(s.reconcile_unrouted(1, T0 + 2000), 0);
+        // ...one that started after all of them drops the oldest, unseen one.
+        assert_eq!(s.reconcile_unrouted(1, T0 + 10_000), 1);
         assert_eq!(s.snapshot_at(T0, 5).oldest_unrouted_ms, Some(T0 + 2000));
+        // A complaint accepted during the reading is never dropped by it.
+        s.intake_at("sms", &receipt("d", false), T0 + 20_000);
+        assert_eq!(s.reconcile_unrouted(0, T0 + 20_000), 1);
+        assert_eq!(s.snapshot_at(T0, 5).unrouted_tracked, 1);
     }
 
     #[test]
