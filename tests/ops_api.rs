@@ -18,6 +18,7 @@ use pintu::ops::queues::Role;
 async fn summary_matches_what_went_through_rabbitmq() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
+    let _cleanup = BrokerCleanup(cfg.clone());
     let names = Names::new(&cfg.amqp.prefix);
     let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     let addr = gw.addr;
@@ -205,5 +206,4 @@ async fn summary_matches_what_went_through_rabbitmq() {
     let _ = conn.close(200, "bye").await;
     gw.stop().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    cleanup(&cfg).await;
 }

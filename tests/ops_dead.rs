@@ -44,6 +44,7 @@ async fn wait_depth(ch: &lapin::Channel, q: &str, want: u32) {
 async fn list_and_replay_dead_letters() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
+    let _cleanup = BrokerCleanup(cfg.clone());
     let names = Names::new(&cfg.amqp.prefix);
 
     // No dead queue yet: a clear error, not an empty list.
@@ -192,7 +193,6 @@ async fn list_and_replay_dead_letters() {
     ));
 
     let _ = conn.close(200, "bye").await;
-    cleanup(&cfg).await;
 }
 
 /// Why the ops monitor does not peek at the intake queue's head to date the
@@ -204,6 +204,7 @@ async fn peeking_at_a_quorum_queue_head_dead_letters_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path());
     cfg.amqp.delivery_limit = 2;
+    let _cleanup = BrokerCleanup(cfg.clone());
     let names = Names::new(&cfg.amqp.prefix);
     let conn = connect(&cfg.amqp.url, "ops-peek-test").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
@@ -247,5 +248,4 @@ async fn peeking_at_a_quorum_queue_head_dead_letters_it() {
     wait_depth(&ch, &names.intake_queue(), 0).await;
     assert!(peeks <= 3, "{peeks} peeks before it was dead-lettered");
     let _ = conn.close(200, "bye").await;
-    cleanup(&cfg).await;
 }

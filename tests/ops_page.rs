@@ -72,6 +72,7 @@ async fn ops_page_renders_live_figures() {
     }
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
+    let _cleanup = BrokerCleanup(cfg.clone());
     let names = Names::new(&cfg.amqp.prefix);
     let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     let addr = gw.addr;
@@ -167,5 +168,4 @@ async fn ops_page_renders_live_figures() {
 
     let _ = conn.close(200, "bye").await;
     gw.stop().await;
-    cleanup(&cfg).await;
 }

@@ -102,3 +102,20 @@ pub async fn cleanup(cfg: &Config) {
     }
     let _ = conn.close(200, "bye").await;
 }
+
+/// Deletes the test's broker objects when dropped, also when the test panics
+/// (the broker is shared with other engineers' test runs).
+pub struct BrokerCleanup(pub Config);
+
+impl Drop for BrokerCleanup {
+    fn drop(&mut self) {
+        let cfg = self.0.clone();
+        // A runtime cannot be started inside the test's runtime thread.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                rt.block_on(cleanup(&cfg));
+            }
+        })
+        .join();
+    }
+}
