@@ -57,6 +57,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub ops: OpsConfig,
     /// Directory of the config file; relative paths of other files resolve here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -343,6 +345,33 @@ fn default_log_format() -> String {
 }
 fn default_log_level() -> String {
     "info".into()
+}
+
+/// The ops page and its broker view (`crate::ops`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// How often queue depths and consumer counts are read from the broker (ms);
+    /// viewers of `/ops` share that one reading, so many open pages cost nothing extra.
+    #[serde(default = "default_ops_refresh")]
+    pub refresh_ms: u64,
+    /// Watch routed complaints through a private auto-delete tap queue (top
+    /// categories/regions, and which complaints are no longer unrouted).
+    #[serde(default = "default_true")]
+    pub tap: bool,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            refresh_ms: default_ops_refresh(),
+            tap: true,
+        }
+    }
+}
+
+fn default_ops_refresh() -> u64 {
+    2000
 }
 
 /// One line per problem, each naming the key as it is written in the file

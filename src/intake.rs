@@ -130,6 +130,7 @@ impl Intake {
         } else {
             metrics::counter!("pintu_sms_parts_waiting_total", &labels).increment(1);
         }
+        crate::ops::stats::global().intake(&labels[0].1, &receipt);
         Ok(receipt)
     }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod http;
 pub mod intake;
 pub mod obs;
+pub mod ops;
 pub mod relay;
 pub mod replies;
 pub mod serve;

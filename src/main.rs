@@ -35,6 +35,41 @@ enum Command {
     Check,
     /// Print the RabbitMQ definitions (JSON) of the configured topology.
     Topology,
+    /// Show the ops summary (asks the running gateway; falls back to the broker).
+    Status {
+        /// Print the summary JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Gateway base URL (default: http://<http.addr>).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Inspect and replay dead-lettered messages.
+    Dead {
+        #[command(subcommand)]
+        command: DeadCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadCommand {
+    /// List dead-lettered messages (nothing is removed).
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-publish dead-lettered messages to where they came from, then remove them.
+    Replay {
+        /// Message ids as shown by `pintu dead list`.
+        ids: Vec<String>,
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Read at most this many messages of the dead queue.
+        #[arg(long, default_value_t = 10_000)]
+        limit: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -64,6 +99,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load(&cli.config)?;
             let defs = pintu::broker::Topology::new(&cfg.amqp).definitions();
             println!("{}", serde_json::to_string_pretty(&defs)?);
+            Ok(())
+        }
+        Command::Status { json, url } => {
+            let cfg = load(&cli.config)?;
+            let out =
+                tokio::runtime::Runtime::new()?.block_on(pintu::ops::status::run_cli(&cfg, json, url.as_deref()))?;
+            print!("{out}");
+            Ok(())
+        }
+        Command::Dead { command } => {
+            let cfg = load(&cli.config)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let out = match command {
+                DeadCommand::List { limit, json } => rt.block_on(pintu::ops::dead::list_cli(&cfg.amqp, limit, json))?,
+                DeadCommand::Replay { ids, all, limit } => {
+                    rt.block_on(pintu::ops::dead::replay_cli(&cfg.amqp, ids, all, limit))?
+                }
+            };
+            print!("{out}");
             Ok(())
         }
         Command::Serve => {

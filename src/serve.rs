@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use pintu_channels::sms::generic::Generic;
 use pintu_channels::sms::jasmin::Jasmin;
 use pintu_channels::sms::kannel::Kannel;
@@ -178,6 +177,9 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         shutdown.clone(),
     )));
 
+    let (monitor, monitor_task) = crate::ops::start(cfg.clone(), store.clone(), shutdown.clone());
+    tasks.push(monitor_task);
+
     let mounts = sms_mounts(&cfg)?;
     let state = AppState {
         cfg: cfg.clone(),
@@ -185,7 +187,8 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         relay: relay_status.clone(),
         metrics: crate::obs::metrics_handle(),
     };
-    let app = crate::http::router(state, mounts, Router::new());
+    let ops_api = crate::ops::api_routes(monitor, relay_status.clone());
+    let app = crate::http::router(state, mounts, ops_api).merge(crate::ops::page_routes());
     let listener = tokio::net::TcpListener::bind(cfg.http.addr)
         .await
         .map_err(|source| ServeError::Listen {

@@ -20,6 +20,7 @@ fn reject(adapter: &dyn WebhookAdapter, reason: &'static str) {
         "reason" => reason
     )
     .increment(1);
+    crate::ops::stats::global().rejected(adapter.channel().as_str());
 }
 
 fn respond(r: WebResponse) -> Response {

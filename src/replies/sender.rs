@@ -120,16 +120,19 @@ impl ReplySender {
             match transport.send(&reply).await {
                 Ok(()) => {
                     metrics::counter!("pintu_replies_sent_total", &labels).increment(1);
+                    crate::ops::stats::global().reply(true);
                     if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
                         warn!(error = %e, "reply sent but ack failed; it may be sent again");
                     }
                 }
                 Err(SendError::Permanent(reason)) => {
                     metrics::counter!("pintu_replies_failed_total", &labels).increment(1);
+                    crate::ops::stats::global().reply(false);
                     self.dead_letter(delivery, dead, &reason).await;
                 }
                 Err(SendError::Transient(reason)) => {
                     metrics::counter!("pintu_replies_failed_total", &labels).increment(1);
+                    crate::ops::stats::global().reply(false);
                     let attempt = delivery_count(&delivery);
                     let wait = backoff(attempt, self.max_backoff);
                     warn!(%reason, attempt, wait_ms = wait.as_millis() as u64, "reply failed, will retry");
