@@ -254,7 +254,12 @@ fn wa_media(kind: &str, m: &WaMedia) -> Result<Attachment, String> {
     let name = m
         .filename
         .as_deref()
-        .map(|f| f.chars().filter(|c| !c.is_control() && *c != '/' && *c != '\\').take(200).collect())
+        .map(|f| {
+            f.chars()
+                .filter(|c| !c.is_control() && *c != '/' && *c != '\\')
+                .take(200)
+                .collect()
+        })
         .filter(|f: &String| !f.is_empty())
         .unwrap_or_else(|| kind.to_string());
     let mut a = media(&name, m.mime_type.as_deref(), None, &m.id);
@@ -283,9 +288,7 @@ impl MetaWebhook {
                     out.ignore("error notification");
                 }
                 let metadata = value.metadata.as_ref();
-                let phone_number_id = metadata
-                    .and_then(|m| m.phone_number_id.as_deref())
-                    .filter(|p| id_ok(p));
+                let phone_number_id = metadata.and_then(|m| m.phone_number_id.as_deref()).filter(|p| id_ok(p));
                 for raw in value.messages.iter().cloned() {
                     let msg: WaMessage = match serde_json::from_value(raw) {
                         Ok(m) => m,
@@ -302,7 +305,11 @@ impl MetaWebhook {
                         .contacts
                         .iter()
                         .find(|c| c.wa_id.as_deref() == Some(msg.from.as_str()))
-                        .or(if value.contacts.len() == 1 { value.contacts.first() } else { None })
+                        .or(if value.contacts.len() == 1 {
+                            value.contacts.first()
+                        } else {
+                            None
+                        })
                         .and_then(|c| c.profile.as_ref())
                         .and_then(|p| p.name.as_deref());
                     let display_phone = metadata.and_then(|m| m.display_phone_number.as_deref());
@@ -407,7 +414,8 @@ fn wa_inbound(
         .as_deref()
         .and_then(|t| t.trim().parse().ok())
         .and_then(unix_secs);
-    m.reply_context.insert("phone_number_id".into(), phone_number_id.to_string());
+    m.reply_context
+        .insert("phone_number_id".into(), phone_number_id.to_string());
     m.reply_context.insert("message_id".into(), msg.id.clone());
     if let Some(ctx) = msg.context.as_ref().and_then(|c| c.id.as_deref()).filter(|c| id_ok(c)) {
         m.reply_context.insert("context_message_id".into(), ctx.to_string());
@@ -559,7 +567,12 @@ fn messaging_inbound(channel: Channel, ev: MsgEvent) -> Result<Result<Inbound, S
             continue;
         }
         if let Some(url) = p.url.as_deref().filter(|u| url_ok(u)) {
-            let kind: String = a.kind.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(32).collect();
+            let kind: String = a
+                .kind
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(32)
+                .collect();
             attachments.push(media(
                 if kind.is_empty() { "attachment" } else { &kind },
                 Some(fb_content_type(&a.kind)),

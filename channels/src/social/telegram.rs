@@ -164,10 +164,23 @@ fn file_id_ok(s: &str) -> bool {
 /// Text without a leading bot command (`/start`, `/lapor@LaporBot …`).
 /// Entity offsets count UTF-16 units; a command at offset 0 is ASCII, so its
 /// length in UTF-16 units equals its length in bytes.
+/// Without entities (older clients, hand-made updates) a leading `/word` or
+/// `/word@bot` token counts as a command too.
 fn strip_command(text: &str, entities: &[Entity]) -> (Option<String>, String) {
-    match entities.iter().find(|e| e.kind == "bot_command" && e.offset == 0) {
-        Some(e) if e.length <= text.len() && text.is_char_boundary(e.length) => {
-            let (cmd, rest) = text.split_at(e.length);
+    let len = match entities.iter().find(|e| e.kind == "bot_command" && e.offset == 0) {
+        Some(e) => Some(e.length),
+        None if entities.is_empty() && text.starts_with('/') => {
+            let end = text.find(char::is_whitespace).unwrap_or(text.len());
+            let token = &text[1..end];
+            let (name, bot) = token.split_once('@').unwrap_or((token, ""));
+            let word = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            (!name.is_empty() && name.len() <= 32 && word(name) && word(bot)).then_some(end)
+        }
+        None => None,
+    };
+    match len {
+        Some(n) if n > 1 && n <= text.len() && text.is_char_boundary(n) => {
+            let (cmd, rest) = text.split_at(n);
             (Some(cmd.to_string()), rest.trim().to_string())
         }
         _ => (None, text.to_string()),
@@ -177,7 +190,11 @@ fn strip_command(text: &str, entities: &[Entity]) -> (Option<String>, String) {
 fn attachments(msg: &Message) -> Result<Vec<Attachment>, AdapterError> {
     let mut out = Vec::new();
     // Telegram sends one photo in several sizes; the largest is the evidence.
-    if let Some(p) = msg.photo.iter().max_by_key(|p| u64::from(p.width) * u64::from(p.height)) {
+    if let Some(p) = msg
+        .photo
+        .iter()
+        .max_by_key(|p| u64::from(p.width) * u64::from(p.height))
+    {
         if !file_id_ok(&p.file_id) {
             return Err(AdapterError::invalid("photo.file_id", "not a file id"));
         }
@@ -193,7 +210,10 @@ fn attachments(msg: &Message) -> Result<Vec<Attachment>, AdapterError> {
     for (kind, file, default_type) in files {
         let Some(f) = file else { continue };
         if !file_id_ok(&f.file_id) {
-            return Err(AdapterError::invalid("file_id", format!("{kind} without a usable file id")));
+            return Err(AdapterError::invalid(
+                "file_id",
+                format!("{kind} without a usable file id"),
+            ));
         }
         let name: String = f
             .file_name
@@ -252,7 +272,9 @@ impl WebhookAdapter for TelegramWebhook {
             }
         };
         let Some(from) = &msg.from else {
-            return Ok(Parsed::Ignored("message without a user (channel or anonymous admin)".into()));
+            return Ok(Parsed::Ignored(
+                "message without a user (channel or anonymous admin)".into(),
+            ));
         };
         if from.is_bot {
             return Ok(Parsed::Ignored("message from a bot".into()));
@@ -316,13 +338,34 @@ mod tests {
         }];
         assert_eq!(strip_command("/start", &e), (Some("/start".into()), String::new()));
         assert_eq!(
-            strip_command("/lapor jalan rusak", &[Entity { kind: "bot_command".into(), offset: 0, length: 6 }]),
+            strip_command(
+                "/lapor jalan rusak",
+                &[Entity {
+                    kind: "bot_command".into(),
+                    offset: 0,
+                    length: 6
+                }]
+            ),
             (Some("/lapor".into()), "jalan rusak".into())
         );
         assert_eq!(strip_command("halo", &[]), (None, "halo".into()));
+        assert_eq!(
+            strip_command("/start@LaporBot", &[]),
+            (Some("/start@LaporBot".into()), String::new())
+        );
+        assert_eq!(strip_command("/ jalan", &[]), (None, "/ jalan".into()));
+        assert_eq!(strip_command("/jalan/rusak", &[]), (None, "/jalan/rusak".into()));
         // A lying length must not panic.
         assert_eq!(
-            strip_command("/é", &[Entity { kind: "bot_command".into(), offset: 0, length: 2 }]).0,
+            strip_command(
+                "/é",
+                &[Entity {
+                    kind: "bot_command".into(),
+                    offset: 0,
+                    length: 2
+                }]
+            )
+            .0,
             None
         );
     }

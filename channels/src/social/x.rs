@@ -203,11 +203,13 @@ fn tweet_inbound(account: &XAccount, t: TweetFacts<'_>) -> Result<Inbound, Strin
     let raw = unescape(t.text);
     if t.retweet {
         let own = format!("RT @{}:", account.username);
-        return Err(if raw.len() >= own.len() && raw[..own.len()].eq_ignore_ascii_case(&own) {
-            "retweet of our own tweet".into()
-        } else {
-            "retweet".into()
-        });
+        return Err(
+            if raw.len() >= own.len() && raw[..own.len()].eq_ignore_ascii_case(&own) {
+                "retweet of our own tweet".into()
+            } else {
+                "retweet".into()
+            },
+        );
     }
     let text = clean_text("text", &strip_own_mention(&raw, &account.username)).map_err(|e| e.to_string())?;
     if text.is_empty() {
@@ -294,7 +296,7 @@ pub fn parse_mentions_page(json: &[u8], account: &XAccount) -> Result<MentionsPa
                 continue;
             }
         };
-        if is_tweet_id(&tweet.id) && newest_id.as_deref().is_none_or(|n| id_newer(&tweet.id, n)) {
+        if is_tweet_id(&tweet.id) && newest_id.as_deref().map_or(true, |n| id_newer(&tweet.id, n)) {
             newest_id = Some(tweet.id.clone());
         }
         let author = tweet.author_id.as_deref().unwrap_or("");
@@ -322,7 +324,8 @@ pub fn parse_mentions_page(json: &[u8], account: &XAccount) -> Result<MentionsPa
                     .and_then(|r| r.id.as_deref())
                     .filter(|id| is_tweet_id(id))
                 {
-                    m.reply_context.insert("in_reply_to_tweet_id".into(), quoted.to_string());
+                    m.reply_context
+                        .insert("in_reply_to_tweet_id".into(), quoted.to_string());
                 }
                 page.messages.push(m)
             }
@@ -348,8 +351,7 @@ pub fn signature(consumer_secret: &str, data: &[u8]) -> String {
 fn crc_token_ok(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 256
-        && t
-            .bytes()
+        && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=' | b'+' | b'/' | b'.'))
 }
 
@@ -498,7 +500,10 @@ impl WebhookAdapter for XWebhook {
                     }
                     out.messages.push(m);
                 }
-                Err(reason) => out.ignore(format!("tweet {}: {reason}", tweet.id_str.chars().take(24).collect::<String>())),
+                Err(reason) => out.ignore(format!(
+                    "tweet {}: {reason}",
+                    tweet.id_str.chars().take(24).collect::<String>()
+                )),
             }
         }
         Ok(out.finish())
