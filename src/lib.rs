@@ -16,5 +16,7 @@ pub mod obs;
 pub mod relay;
 pub mod replies;
 pub mod serve;
+pub mod sim;
+pub mod social;
 pub mod store;
 pub mod tracking;
