@@ -316,7 +316,9 @@ impl Intake {
             .external_id
             .as_deref()
             .map(|e| provider_key(&inbound.provider, e));
-        let encoded = bincode::serialize(&inbound).unwrap_or_default();
+        // JSON, not bincode: `Inbound` uses skip_serializing_if, which a
+        // non-self-describing format cannot read back.
+        let encoded = serde_json::to_vec(&inbound).unwrap_or_default();
         let now = now_secs();
         let s = &self.store;
         let result: Result<Result<Group, Record>, TransactionError<()>> = (&s.dedupe, &s.parts, &s.part_groups)
@@ -399,7 +401,7 @@ impl Intake {
             let k = part_key(gkey, seq);
             match self.store.parts.get(&k)? {
                 Some(v) => {
-                    let part: Inbound = bincode::deserialize(&v).map_err(|e| StoreError::Corrupt {
+                    let part: Inbound = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
                         tree: "parts",
                         reason: e.to_string(),
                     })?;

@@ -47,14 +47,30 @@ pub struct Gateway {
     pub relay: Arc<RelayStatus>,
     pub shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    closed: crate::store::Closed,
 }
 
 impl Gateway {
-    /// Stop accepting, let the tasks finish, close the store.
+    /// Stop accepting, let the tasks finish, close the store (the data
+    /// directory can be opened again when this returns).
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        for t in self.tasks {
+        let Gateway {
+            intake,
+            relay,
+            shutdown,
+            tasks,
+            closed,
+            ..
+        } = self;
+        shutdown.cancel();
+        for t in tasks {
             let _ = t.await;
+        }
+        tracing::debug!(refs = Arc::strong_count(&intake), "intake references at shutdown");
+        drop((intake, relay));
+        let closed = tokio::task::spawn_blocking(move || closed.wait(Duration::from_secs(10))).await;
+        if !matches!(closed, Ok(true)) {
+            warn!("store still open after shutdown");
         }
     }
 
@@ -121,7 +137,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         path: dir.display().to_string(),
         source,
     })?;
-    let store = Store::open(&dir, cfg.outbox.cache_bytes)?;
+    let (store, closed) = Store::open(&dir, cfg.outbox.cache_bytes)?;
     let hasher = SenderHasher::load_or_create(cfg.dedupe.secret.as_deref(), &dir)?;
     let templates = if cfg.replies.enabled {
         let path = cfg.resolve(&cfg.replies.templates);
@@ -182,12 +198,14 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         }
     }));
     info!(%addr, "pintu gateway listening");
+    drop(store);
     Ok(Gateway {
         addr,
         intake,
         relay: relay_status,
         shutdown,
         tasks,
+        closed,
     })
 }
 
