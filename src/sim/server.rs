@@ -101,6 +101,8 @@ struct Inner {
     requests: Vec<MentionsRequest>,
     sent: Vec<Sent>,
     fail_sends: VecDeque<(u16, Value)>,
+    /// Scripted answers of the next mentions requests: `None` = normal.
+    fail_mentions: VecDeque<Option<u16>>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -147,6 +149,7 @@ impl Sim {
             requests: Vec::new(),
             sent: Vec::new(),
             fail_sends: VecDeque::new(),
+            fail_mentions: VecDeque::new(),
         }));
         let app = Router::new()
             .route("/2/users/{id}/mentions", get(mentions))
@@ -219,6 +222,19 @@ impl Sim {
     /// The next send (tweet, Graph, Telegram) answers with this status and body.
     pub fn fail_next_send(&self, status: u16, body: Value) {
         self.inner.lock().fail_sends.push_back((status, body));
+    }
+
+    /// The next mentions request (after rate-limit accounting) fails with this
+    /// status, as X does during an incident.
+    pub fn fail_next_mentions(&self, status: u16) {
+        self.inner.lock().fail_mentions.push_back(Some(status));
+    }
+
+    /// Answer `ok` more mentions requests normally, then fail one with `status`.
+    pub fn fail_mentions_after(&self, ok: usize, status: u16) {
+        let mut s = self.inner.lock();
+        s.fail_mentions.extend(std::iter::repeat(None).take(ok));
+        s.fail_mentions.push_back(Some(status));
     }
 
     pub async fn stop(self) {
@@ -338,7 +354,14 @@ async fn mentions(
             "Too Many Requests",
         ));
     }
-    let answer = mentions_page(&s, &id, &query);
+    let answer = match s.fail_mentions.pop_front().flatten() {
+        Some(status) => problem(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            "Service Unavailable",
+            "Service Unavailable",
+        ),
+        None => mentions_page(&s, &id, &query),
+    };
     record.status = answer.status().as_u16();
     s.requests.push(record);
     with_headers(answer)
