@@ -211,3 +211,20 @@ pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool
     }
     cond()
 }
+
+/// Delete every queue and exchange of the test's prefix (best effort).
+pub async fn cleanup_broker(cfg: &Config) {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    let Ok(conn) = pintu::broker::connect(&cfg.amqp.url, "pintu-test-cleanup").await else {
+        return;
+    };
+    let Ok(ch) = conn.create_channel().await else { return };
+    let topo = pintu::broker::Topology::new(&cfg.amqp);
+    for q in &topo.queues {
+        let _ = ch.queue_delete(&q.name, QueueDeleteOptions::default()).await;
+    }
+    for e in &topo.exchanges {
+        let _ = ch.exchange_delete(&e.name, ExchangeDeleteOptions::default()).await;
+    }
+    let _ = conn.close(200, "bye").await;
+}
