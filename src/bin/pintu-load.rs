@@ -50,14 +50,29 @@ struct Args {
 async fn queue_depth(amqp: &str, queue: &str) -> anyhow::Result<u64> {
     let conn = pintu::broker::connect(amqp, "pintu-load").await?;
     let ch = conn.create_channel().await?;
-    let q = ch.queue_declare(queue, QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default()).await?;
+    let q = ch
+        .queue_declare(
+            queue,
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
     let _ = conn.close(200, "bye").await;
     Ok(q.message_count() as u64)
 }
 
 fn rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(kb / 1024.0)
 }
 
@@ -72,8 +87,12 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let before = queue_depth(&args.amqp, &args.queue).await.context("queue (is the gateway running with this prefix?)")?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let before = queue_depth(&args.amqp, &args.queue)
+        .await
+        .context("queue (is the gateway running with this prefix?)")?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
     let next = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -128,7 +147,14 @@ async fn main() -> anyhow::Result<()> {
     let accepted = lat.len() as u64;
     println!("requests      {}", args.requests);
     println!("concurrency   {}", args.concurrency);
-    println!("rate          {}", if args.rate > 0 { format!("{}/s", args.rate) } else { "unlimited".into() });
+    println!(
+        "rate          {}",
+        if args.rate > 0 {
+            format!("{}/s", args.rate)
+        } else {
+            "unlimited".into()
+        }
+    );
     println!("accepted      {accepted} ({} failed)", failed.load(Ordering::Relaxed));
     println!("elapsed       {elapsed:.2} s");
     println!("accepted/s    {:.0}", accepted as f64 / elapsed);
@@ -147,7 +173,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let total = start.elapsed().as_secs_f64();
     println!("in RabbitMQ   {reached} of {accepted} (queue {})", args.queue);
-    println!("published/s   {:.0} (accepted → confirmed in the queue, end to end)", reached as f64 / total);
+    println!(
+        "published/s   {:.0} (accepted → confirmed in the queue, end to end)",
+        reached as f64 / total
+    );
     if let Some(pid) = args.pid {
         match rss_mib(pid) {
             Some(m) => println!("gateway RSS   {m:.1} MiB"),
