@@ -233,7 +233,7 @@ impl Sim {
     /// Answer `ok` more mentions requests normally, then fail one with `status`.
     pub fn fail_mentions_after(&self, ok: usize, status: u16) {
         let mut s = self.inner.lock();
-        s.fail_mentions.extend(std::iter::repeat(None).take(ok));
+        s.fail_mentions.extend(std::iter::repeat_n(None, ok));
         s.fail_mentions.push_back(Some(status));
     }
 
@@ -376,22 +376,23 @@ fn mentions_page(s: &Inner, id: &str, query: &BTreeMap<String, String>) -> Respo
         Some(Ok(n)) if (5..=100).contains(&n) => n,
         Some(_) => return invalid_request("The `max_results` query parameter value is not between 5 and 100".into()),
     };
-    let parse_id = |k: &str| -> Result<Option<u64>, Response> {
+    let parse_id = |k: &str| -> Result<Option<u64>, Box<Response>> {
         match query.get(k) {
             None => Ok(None),
-            Some(v) => v
-                .parse::<u64>()
-                .map(Some)
-                .map_err(|_| invalid_request(format!("The `{k}` query parameter value [{v}] is not valid"))),
+            Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
+                Box::new(invalid_request(format!(
+                    "The `{k}` query parameter value [{v}] is not valid"
+                )))
+            }),
         }
     };
     let since = match parse_id("since_id") {
         Ok(v) => v.unwrap_or(0),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let until = match parse_id("until_id") {
         Ok(v) => v.unwrap_or(u64::MAX),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let upper = match query.get("pagination_token") {
         None => u64::MAX,
@@ -419,7 +420,7 @@ fn mentions_page(s: &Inner, id: &str, query: &BTreeMap<String, String>) -> Respo
     } else {
         Vec::new()
     };
-    matching.sort_by(|a, b| b.id.cmp(&a.id));
+    matching.sort_by_key(|t| std::cmp::Reverse(t.id));
     let page: Vec<&SimTweet> = matching.iter().take(max_results as usize).copied().collect();
     let more = matching.len() > page.len();
     let data: Vec<Value> = page
@@ -504,9 +505,9 @@ async fn create_tweet(State(inner): State<Shared>, headers: HeaderMap, body: axu
         return invalid_request("text must be 1–280 characters".into());
     }
     if let Some(r) = v.get("reply") {
-        if !r["in_reply_to_tweet_id"]
+        if r["in_reply_to_tweet_id"]
             .as_str()
-            .is_some_and(|t| t.parse::<u64>().is_ok())
+            .is_none_or(|t| t.parse::<u64>().is_err())
         {
             return invalid_request("reply.in_reply_to_tweet_id is not a tweet id".into());
         }
@@ -623,7 +624,7 @@ async fn telegram_send(State(inner): State<Shared>, Path(bot): Path<String>, bod
     if chat_id.is_null() {
         return telegram_error(StatusCode::BAD_REQUEST, "Bad Request: chat_id is empty");
     }
-    if !v["text"].as_str().is_some_and(|t| !t.trim().is_empty()) {
+    if v["text"].as_str().is_none_or(|t| t.trim().is_empty()) {
         return telegram_error(StatusCode::BAD_REQUEST, "Bad Request: message text is empty");
     }
     let text = v["text"].clone();

@@ -53,11 +53,14 @@ fn x_account(cfg: &Config) -> XAccount {
     }
 }
 
+/// A webhook path and the adapter to mount there.
+pub type WebhookMount = (&'static str, Arc<dyn WebhookAdapter>);
+
 /// The enabled social webhooks and the paths to mount them at.
-pub fn webhook_adapters(cfg: &Config) -> Result<Vec<(&'static str, Arc<dyn WebhookAdapter>)>, SocialError> {
+pub fn webhook_adapters(cfg: &Config) -> Result<Vec<WebhookMount>, SocialError> {
     let ch = &cfg.channels;
     let base = &cfg.base_dir;
-    let mut out: Vec<(&'static str, Arc<dyn WebhookAdapter>)> = Vec::new();
+    let mut out: Vec<WebhookMount> = Vec::new();
     if ch.x.webhook.enabled {
         let secret = require_secret(
             "channels.x.webhook.consumer_secret",

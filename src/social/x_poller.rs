@@ -261,7 +261,7 @@ impl XPoller {
                 );
             }
             if let Some(n) = page.newest_id {
-                if newest.as_deref().map_or(true, |c| id_newer(&n, c)) {
+                if newest.as_deref().is_none_or(|c| id_newer(&n, c)) {
                     newest = Some(n);
                 }
             }
@@ -279,7 +279,7 @@ impl XPoller {
                 Some(t) => token = Some(t),
             }
         }
-        if let Some(n) = newest.filter(|n| since.as_deref().map_or(true, |s| id_newer(n, s))) {
+        if let Some(n) = newest.filter(|n| since.as_deref().is_none_or(|s| id_newer(n, s))) {
             self.cursor.set(&n)?;
             self.intake.store().flush().await.map_err(IntakeError::from)?;
             stats.cursor = Some(n);

@@ -296,7 +296,7 @@ pub fn parse_mentions_page(json: &[u8], account: &XAccount) -> Result<MentionsPa
                 continue;
             }
         };
-        if is_tweet_id(&tweet.id) && newest_id.as_deref().map_or(true, |n| id_newer(&tweet.id, n)) {
+        if is_tweet_id(&tweet.id) && newest_id.as_deref().is_none_or(|n| id_newer(&tweet.id, n)) {
             newest_id = Some(tweet.id.clone());
         }
         let author = tweet.author_id.as_deref().unwrap_or("");
