@@ -119,3 +119,19 @@ fn off_by_default() {
     assert!(pintu::social::webhook_adapters(&cfg).unwrap().is_empty());
     assert!(pintu::social::reply_transports(&cfg).unwrap().is_empty());
 }
+
+/// `config/social.example.toml` appended to the default config is valid and
+/// enables every social webhook and transport.
+#[test]
+fn example_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = std::fs::read_to_string(repo().join("config/pintu.toml")).unwrap();
+    text.push_str(&std::fs::read_to_string(repo().join("config/social.example.toml")).unwrap());
+    let path = dir.path().join("pintu.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::copy(repo().join("config/replies.toml"), dir.path().join("replies.toml")).unwrap();
+    let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pintu::social::webhook_adapters(&cfg).unwrap().len(), 3);
+    assert_eq!(pintu::social::reply_transports(&cfg).unwrap().len(), 5);
+    assert!(cfg.channels.x.poll.enabled);
+}
