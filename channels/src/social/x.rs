@@ -203,13 +203,12 @@ fn tweet_inbound(account: &XAccount, t: TweetFacts<'_>) -> Result<Inbound, Strin
     let raw = unescape(t.text);
     if t.retweet {
         let own = format!("RT @{}:", account.username);
-        return Err(
-            if raw.len() >= own.len() && raw[..own.len()].eq_ignore_ascii_case(&own) {
-                "retweet of our own tweet".into()
-            } else {
-                "retweet".into()
-            },
-        );
+        // `get`, not indexing: the prefix may end inside a multi-byte character.
+        return Err(if raw.get(..own.len()).is_some_and(|p| p.eq_ignore_ascii_case(&own)) {
+            "retweet of our own tweet".into()
+        } else {
+            "retweet".into()
+        });
     }
     let text = clean_text("text", &strip_own_mention(&raw, &account.username)).map_err(|e| e.to_string())?;
     if text.is_empty() {
@@ -538,6 +537,30 @@ mod tests {
         assert!(crc_token_ok("ZDE3OGY1ZjctN2JmYS00ZTQ1"));
         assert!(!crc_token_ok("{\"tweet_create_events\":[]}"));
         assert!(!crc_token_ok(""));
+    }
+
+    #[test]
+    fn retweet_prefix_with_multibyte_text() {
+        let account = XAccount {
+            user_id: "1".into(),
+            username: "lapor1708".into(),
+        };
+        let facts = |text| TweetFacts {
+            id: "5",
+            text,
+            author_id: "2",
+            name: None,
+            username: None,
+            created_at: None,
+            conversation_id: None,
+            retweet: true,
+        };
+        // 14 bytes would end inside an "é": must not panic.
+        assert_eq!(tweet_inbound(&account, facts("RT @xéééééééé")).unwrap_err(), "retweet");
+        assert_eq!(
+            tweet_inbound(&account, facts("RT @LAPOR1708: terima kasih")).unwrap_err(),
+            "retweet of our own tweet"
+        );
     }
 
     #[test]
