@@ -286,3 +286,44 @@ fn mangled_bodies_do_not_panic() {
         }
     }
 }
+
+proptest::proptest! {
+    /// Any text, id or name in otherwise well-formed payloads: no panic, and
+    /// whatever is taken in keeps the platform's ids.
+    #[test]
+    fn arbitrary_field_values_do_not_panic(text in "\\PC{0,300}", id in "\\PC{0,40}", name in "\\PC{0,40}") {
+        let page = serde_json::json!({
+            "data": [{"id": id, "text": text, "author_id": "42"}, {"id": "7", "text": text, "author_id": id,
+              "referenced_tweets": [{"type": "retweeted", "id": id}]}],
+            "includes": {"users": [{"id": "42", "name": name, "username": name}]},
+            "meta": {"result_count": 2}
+        });
+        let _ = parse_mentions_page(&serde_json::to_vec(&page).unwrap(), &account());
+        let bodies = [
+            ("meta", serde_json::json!({"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": {
+                "metadata": {"phone_number_id": id}, "contacts": [{"wa_id": id, "profile": {"name": name}}],
+                "messages": [{"from": id, "id": id, "type": "text", "text": {"body": text}}]}}]}]})),
+            ("meta", serde_json::json!({"object": "page", "entry": [{"messaging": [{"sender": {"id": id}, "recipient": {"id": name},
+                "message": {"mid": id, "text": text, "attachments": [{"type": name, "payload": {"url": text}}]}}]}]})),
+            ("telegram", serde_json::json!({"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1, "type": name},
+                "from": {"id": 2, "first_name": name, "username": id}, "text": text,
+                "entities": [{"type": "bot_command", "offset": 0, "length": text.len() % 7}]}})),
+            ("x_webhook", serde_json::json!({"for_user_id": "1708170817081708", "tweet_create_events": [
+                {"id_str": id, "text": text, "user": {"id_str": "9", "screen_name": name}, "created_at": name}]})),
+        ];
+        for (kind, body) in bodies {
+            let a = adapter(kind);
+            let body = serde_json::to_vec(&body).unwrap();
+            let method = Method::POST;
+            let uri: Uri = "/webhooks/test".parse().unwrap();
+            let headers = HeaderMap::new();
+            let web = WebRequest { method: &method, uri: &uri, public_url: "", headers: &headers, body: &body, remote: None };
+            if let Ok(Parsed::Messages(msgs)) = a.parse(&web) {
+                for m in msgs {
+                    proptest::prop_assert!(m.external_id.is_some());
+                    proptest::prop_assert!(!m.sender.address.is_empty());
+                }
+            }
+        }
+    }
+}
