@@ -22,7 +22,7 @@ const NOT_KEYS: &[&str] = &["CONFIG", "LOG"];
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("{0}")]
-    Load(Box<figment::Error>),
+    Load(String),
     #[error("`{key}`: {reason}")]
     Invalid { key: String, reason: String },
 }
@@ -351,6 +351,28 @@ fn default_log_level() -> String {
     "info".into()
 }
 
+/// One line per problem, each naming the key as it is written in the file
+/// (`http.addr`) and where the bad value came from (file or environment).
+fn describe(err: figment::Error) -> ConfigError {
+    let lines: Vec<String> = err
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".").to_lowercase();
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source}", e.kind)
+            } else {
+                format!("`{key}`: {}{source}", e.kind)
+            }
+        })
+        .collect();
+    ConfigError::Load(lines.join("; "))
+}
+
 impl Config {
     /// Load a config file with environment overrides and validate it.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -359,7 +381,7 @@ impl Config {
                 .split("__")
                 .filter(|k| !NOT_KEYS.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))),
         );
-        let mut cfg: Config = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        let mut cfg: Config = figment.extract().map_err(describe)?;
         cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         cfg.validate()?;
         Ok(cfg)

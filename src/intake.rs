@@ -4,6 +4,7 @@
 //! written and flushed, so whatever a channel acknowledges to its provider
 //! after this call can never be lost. The relay takes it from the outbox.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,6 +45,9 @@ pub struct Intake {
     store: Store,
     hasher: SenderHasher,
     templates: Option<Arc<Templates>>,
+    /// Providers that have a reply transport; no reply is queued for others
+    /// (it could only end up dead-lettered).
+    reply_providers: HashSet<String>,
     window: Duration,
     /// Announces committed outbox keys to the relay.
     feed: FeedTx,
@@ -83,9 +87,16 @@ impl Intake {
             store,
             hasher,
             templates,
+            reply_providers: HashSet::new(),
             window,
             feed,
         }
+    }
+
+    /// Declare which providers can send replies (see `reply_providers`).
+    pub fn with_reply_providers(mut self, providers: impl IntoIterator<Item = String>) -> Intake {
+        self.reply_providers = providers.into_iter().collect();
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -284,6 +295,10 @@ impl Intake {
 
     fn reply_for(&self, inbound: &Inbound, complaint: &Complaint) -> Option<OutboundReply> {
         let templates = self.templates.as_ref()?;
+        if !self.reply_providers.contains(&inbound.provider) {
+            metrics::counter!("pintu_replies_skipped_total", "reason" => "no transport").increment(1);
+            return None;
+        }
         if inbound.reply_context.contains_key("suppress_reply")
             || matches!(inbound.sender.kind, SenderKind::Shortcode | SenderKind::Alphanumeric)
         {

@@ -21,7 +21,7 @@ use crate::http::{AppState, Mount};
 use crate::intake::Intake;
 use crate::relay::{outbox_feed, Relay, RelayStatus};
 use crate::replies::sender::ReplySender;
-use crate::replies::sms::{JasminSend, KannelSend};
+use crate::replies::sms::{JasminSend, KannelSend, TwilioSend};
 use crate::replies::{ReplyTransport, Templates};
 use crate::store::dedupe::SenderHasher;
 use crate::store::{Store, StoreError};
@@ -126,6 +126,9 @@ pub fn sms_transports(cfg: &Config) -> Vec<Arc<dyn ReplyTransport>> {
     if let Some(j) = JasminSend::new(&cfg.channels.jasmin).filter(|_| cfg.channels.jasmin.enabled) {
         t.push(Arc::new(j));
     }
+    if let Some(tw) = TwilioSend::new(&cfg.channels.twilio).filter(|_| cfg.channels.twilio.enabled) {
+        t.push(Arc::new(tw));
+    }
     t
 }
 
@@ -149,7 +152,10 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     };
     let (feed_tx, feed_rx) = outbox_feed();
     let window = Duration::from_secs(cfg.dedupe.window_secs);
-    let intake = Arc::new(Intake::new(store.clone(), hasher, templates, window, feed_tx));
+    let transports = sms_transports(&cfg);
+    let reply_providers: Vec<String> = transports.iter().map(|t| t.provider().to_string()).collect();
+    let intake =
+        Arc::new(Intake::new(store.clone(), hasher, templates, window, feed_tx).with_reply_providers(reply_providers));
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
 
@@ -158,7 +164,6 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     tasks.push(tokio::spawn(relay.run(shutdown.clone())));
 
     if cfg.replies.enabled {
-        let transports = sms_transports(&cfg);
         let sender = ReplySender::new(
             cfg.amqp.clone(),
             transports,

@@ -134,3 +134,56 @@ impl ReplyTransport for JasminSend {
         })
     }
 }
+
+/// Twilio-style REST `Messages.json` (form POST, basic auth with the account
+/// SID and auth token), from the number the citizen wrote to.
+pub struct TwilioSend {
+    url: String,
+    account_sid: String,
+    auth_token: String,
+    http: reqwest::Client,
+}
+
+impl TwilioSend {
+    pub fn new(cfg: &pintu_channels::sms::twilio::TwilioConfig) -> Option<TwilioSend> {
+        let base = cfg.api_base.clone()?;
+        let sid = cfg.account_sid.clone()?;
+        Some(TwilioSend {
+            url: format!("{}/2010-04-01/Accounts/{sid}/Messages.json", base.trim_end_matches('/')),
+            account_sid: sid,
+            auth_token: cfg.auth_token.clone().unwrap_or_default(),
+            http: client(),
+        })
+    }
+}
+
+impl ReplyTransport for TwilioSend {
+    fn provider(&self) -> &str {
+        "twilio"
+    }
+
+    fn send<'a>(&'a self, reply: &'a OutboundReply) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let from = reply
+                .context
+                .get("reply_from")
+                .ok_or_else(|| SendError::Permanent("no `To` number recorded to reply from".into()))?;
+            let form = [
+                ("To", reply.to.as_str()),
+                ("From", from.as_str()),
+                ("Body", reply.text.as_str()),
+            ];
+            let resp = self
+                .http
+                .post(&self.url)
+                .basic_auth(&self.account_sid, Some(&self.auth_token))
+                .form(&form)
+                .send()
+                .await
+                .map_err(transient)?;
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap_or_default();
+            classify_status(status, &body)
+        })
+    }
+}
