@@ -150,13 +150,22 @@ pub async fn open_intake(cfg: &Config) -> Gateway {
     let hasher = SenderHasher::load_or_create(None, &dir).unwrap();
     let templates = Templates::load(&cfg.resolve(&cfg.replies.templates)).unwrap();
     let (tx, rx) = outbox_feed();
-    let intake = Arc::new(Intake::new(
-        store.clone(),
-        hasher,
-        Some(Arc::new(templates)),
-        Duration::from_secs(cfg.dedupe.window_secs),
-        tx,
-    ));
+    // As `serve` does: replies are queued only for providers with a transport.
+    let reply_providers: Vec<String> = pintu::social::reply_transports(cfg)
+        .unwrap()
+        .iter()
+        .map(|t| t.provider().to_string())
+        .collect();
+    let intake = Arc::new(
+        Intake::new(
+            store.clone(),
+            hasher,
+            Some(Arc::new(templates)),
+            Duration::from_secs(cfg.dedupe.window_secs),
+            tx,
+        )
+        .with_reply_providers(reply_providers),
+    );
     Gateway {
         intake,
         store,
