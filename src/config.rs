@@ -203,6 +203,12 @@ pub struct ChannelsConfig {
     pub twilio: TwilioConfig,
     #[serde(default)]
     pub generic: GenericConfig,
+    #[serde(default)]
+    pub x: crate::social::config::XConfig,
+    #[serde(default)]
+    pub meta: crate::social::config::MetaConfig,
+    #[serde(default)]
+    pub telegram: crate::social::config::TelegramConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -485,6 +491,9 @@ impl Config {
                 "required when the channel is enabled",
             ));
         }
+        ch.x.validate(&self.base_dir)?;
+        ch.meta.validate(&self.base_dir)?;
+        ch.telegram.validate(&self.base_dir)?;
         for code in &self.amqp.agency_queues {
             if code.is_empty() || code.contains(char::is_whitespace) {
                 return Err(ConfigError::invalid(

@@ -17,5 +17,7 @@ pub mod ops;
 pub mod relay;
 pub mod replies;
 pub mod serve;
+pub mod sim;
+pub mod social;
 pub mod store;
 pub mod tracking;
