@@ -11,11 +11,15 @@ pub enum CheckError {
     Templates(String),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Channel(String),
 }
 
 /// Validate files named by the config (the config itself was validated on load).
 pub fn check(cfg: &Config) -> Result<(), CheckError> {
     crate::serve::sms_mounts(cfg)?;
+    crate::social::webhook_adapters(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
+    crate::social::reply_transports(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
     if cfg.replies.enabled {
         Templates::load(&cfg.resolve(&cfg.replies.templates)).map_err(|e| CheckError::Templates(e.to_string()))?;
     }

@@ -151,8 +151,17 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     };
     let (feed_tx, feed_rx) = outbox_feed();
     let window = Duration::from_secs(cfg.dedupe.window_secs);
-    let transports = sms_transports(&cfg);
+    let mut transports = sms_transports(&cfg);
+    transports.extend(crate::social::reply_transports(&cfg).map_err(|e| ServeError::Setup(e.to_string()))?);
     let reply_providers: Vec<String> = transports.iter().map(|t| t.provider().to_string()).collect();
+    // Every webhook is built before anything starts, so a bad config fails fast.
+    let mut mounts = sms_mounts(&cfg)?;
+    for (path, adapter) in crate::social::webhook_adapters(&cfg).map_err(|e| ServeError::Setup(e.to_string()))? {
+        mounts.push(Mount {
+            path: path.into(),
+            adapter,
+        });
+    }
     let intake =
         Arc::new(Intake::new(store.clone(), hasher, templates, window, feed_tx).with_reply_providers(reply_providers));
     let shutdown = CancellationToken::new();
@@ -180,7 +189,13 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     let (monitor, monitor_task) = crate::ops::start(cfg.clone(), store.clone(), shutdown.clone());
     tasks.push(monitor_task);
 
-    let mounts = sms_mounts(&cfg)?;
+    // Pollers read config the checks above did not cover; stop what already
+    // runs if they cannot start.
+    let pollers = crate::social::spawn(&cfg, intake.clone(), shutdown.clone()).map_err(|e| {
+        shutdown.cancel();
+        ServeError::Setup(e.to_string())
+    })?;
+    tasks.extend(pollers);
     let state = AppState {
         cfg: cfg.clone(),
         intake: intake.clone(),
