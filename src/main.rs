@@ -7,6 +7,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use pintu::config::Config;
 
+// glibc malloc showed up at ~15% of the gateway's CPU under load and its arenas
+// fragment under many threads (RSS); mimalloc is faster and returns memory.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "pintu",
