@@ -299,12 +299,25 @@ fn body_text(msg: &Message<'_>) -> String {
             .collect::<Vec<_>>()
             .join("\n\n")
     };
-    let text = pick(&msg.text_body);
+    let mut text = pick(&msg.text_body);
     if text.trim().is_empty() {
-        pick(&msg.html_body)
-    } else {
-        text
+        text = pick(&msg.html_body);
     }
+    if text.trim().is_empty() {
+        // Broken MIME (a boundary that never appears, a bad encoding): the
+        // parser keeps the bytes as a text part it does not call a body.
+        // Best effort: the root part, or a part the parser had to recover.
+        if let Some(t) = msg
+            .parts
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| *i == 0 || p.is_encoding_problem)
+            .find_map(|(_, p)| part_text(p).filter(|t| !t.trim().is_empty()))
+        {
+            text = t;
+        }
+    }
+    text
 }
 
 /// Append messages forwarded as attachments (one level); true if any.
