@@ -201,6 +201,9 @@ pub struct ChannelsConfig {
     pub twilio: TwilioConfig,
     #[serde(default)]
     pub generic: GenericConfig,
+    /// IMAP mailboxes and the SMTP relay for replies (`crate::email`).
+    #[serde(default)]
+    pub email: crate::email::config::EmailConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -434,6 +437,7 @@ impl Config {
                 "required when the channel is enabled",
             ));
         }
+        ch.email.validate()?;
         for code in &self.amqp.agency_queues {
             if code.is_empty() || code.contains(char::is_whitespace) {
                 return Err(ConfigError::invalid(

@@ -9,6 +9,7 @@
 pub mod broker;
 pub mod complaint;
 pub mod config;
+pub mod email;
 pub mod intake;
 pub mod obs;
 pub mod replies;

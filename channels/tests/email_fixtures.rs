@@ -124,7 +124,12 @@ fn check(name: &str, raw: &[u8], expect: &Value) -> Vec<String> {
     }
     if let Some(atts) = expect.get("attachments").and_then(Value::as_array) {
         if atts.len() != ib.attachments.len() {
-            fail(format!("{} attachments, expected {}: {:?}", ib.attachments.len(), atts.len(), ib.attachments));
+            fail(format!(
+                "{} attachments, expected {}: {:?}",
+                ib.attachments.len(),
+                atts.len(),
+                ib.attachments
+            ));
         }
         for (a, e) in ib.attachments.iter().zip(atts) {
             if let Some(ct) = e.get("content_type").and_then(Value::as_str) {
@@ -149,7 +154,7 @@ fn check(name: &str, raw: &[u8], expect: &Value) -> Vec<String> {
             }
             if e.get("kept").and_then(Value::as_bool) == Some(true) {
                 let blob = p.blobs.iter().find(|b| b.sha256 == a.sha256);
-                if a.sha256.len() != 64 || blob.is_none_or(|b| b.bytes.len() as u64 != a.size) {
+                if a.sha256.len() != 64 || blob.map_or(true, |b| b.bytes.len() as u64 != a.size) {
                     fail(format!("attachment {} not kept with its bytes", a.name));
                 }
             }
@@ -182,5 +187,10 @@ fn email_corpus() {
             .expect("valid sidecar json");
         errors.extend(check(n, &raw, &expect));
     }
-    assert!(errors.is_empty(), "{} fixture failures:\n{}", errors.len(), errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "{} fixture failures:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
 }

@@ -169,9 +169,9 @@ pub fn html_to_text(html: &str) -> String {
                         }
                     }
                     (
-                        "p" | "div" | "tr" | "table" | "ul" | "ol" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "section"
-                        | "article" | "header" | "footer" | "address" | "center" | "dl" | "dt" | "dd" | "form"
-                        | "fieldset" | "figure" | "main" | "nav" | "body" | "html",
+                        "p" | "div" | "tr" | "table" | "ul" | "ol" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
+                        | "section" | "article" | "header" | "footer" | "address" | "center" | "dl" | "dt" | "dd"
+                        | "form" | "fieldset" | "figure" | "main" | "nav" | "body" | "html",
                         _,
                     ) => w.block(),
                     _ => {}
@@ -308,9 +308,7 @@ fn entity_at(s: &str) -> (String, usize) {
             Some(hex) => u32::from_str_radix(hex, 16).ok(),
             None => num.parse::<u32>().ok(),
         };
-        code.and_then(char::from_u32)
-            .filter(|c| *c != '\0')
-            .map(String::from)
+        code.and_then(char::from_u32).filter(|c| *c != '\0').map(String::from)
     } else {
         named_entity(body).map(String::from)
     };
@@ -388,7 +386,9 @@ mod tests {
 
     #[test]
     fn links_keep_their_target() {
-        let t = html_to_text(r#"lihat <a href="https://x.test/foto">foto ini</a> dan <a href="https://y.test">https://y.test</a>"#);
+        let t = html_to_text(
+            r#"lihat <a href="https://x.test/foto">foto ini</a> dan <a href="https://y.test">https://y.test</a>"#,
+        );
         assert_eq!(t, "lihat foto ini <https://x.test/foto> dan https://y.test");
     }
 

@@ -173,9 +173,16 @@ mod tests {
         );
         // Someone else's X-Loop is not our loop.
         assert_eq!(suppress_reason(&h(&[("X-Loop", "helpdesk@other.org")]), s, me), None);
-        assert_eq!(suppress_reason(&h(&[("Return-Path", "<>")]), s, me), Some(Suppress::Bounce));
         assert_eq!(
-            suppress_reason(&h(&[("Content-Type", "multipart/report; report-type=delivery-status")]), s, me),
+            suppress_reason(&h(&[("Return-Path", "<>")]), s, me),
+            Some(Suppress::Bounce)
+        );
+        assert_eq!(
+            suppress_reason(
+                &h(&[("Content-Type", "multipart/report; report-type=delivery-status")]),
+                s,
+                me
+            ),
             Some(Suppress::Bounce)
         );
         assert_eq!(

@@ -126,9 +126,7 @@ fn parse_inner(raw: &[u8], opts: &ParseOptions) -> Result<ParsedEmail, Rejection
     inbound.recipient = Some(opts.mailbox_address.trim().to_lowercase()).filter(|s| !s.is_empty());
     inbound.subject = subject.clone();
     inbound.attachments = attachments;
-    inbound.sent_at = msg
-        .date()
-        .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single());
+    inbound.sent_at = msg.date().and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single());
     let ctx = &mut inbound.reply_context;
     if let Some(id) = &message_id {
         ctx.insert("message_id".into(), format!("<{id}>"));
@@ -201,7 +199,9 @@ pub fn clean_address(a: &str) -> Option<String> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && a.len() <= 254
-        && !a.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
+        && !a
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
     ok.then(|| a.to_lowercase())
 }
 
@@ -236,11 +236,8 @@ fn choose_sender(msg: &Message<'_>) -> Option<Sender> {
         (Some(f), _) => f,
         (None, Some(r)) => r,
         (None, None) => {
-            let fallback = first_addr(msg.sender()).or_else(|| {
-                msg.header_raw("Return-Path")
-                    .and_then(clean_address)
-                    .map(|a| (a, None))
-            })?;
+            let fallback = first_addr(msg.sender())
+                .or_else(|| msg.header_raw("Return-Path").and_then(clean_address).map(|a| (a, None)))?;
             fallback
         }
     };
@@ -403,7 +400,9 @@ fn collect_attachments(msg: &Message<'_>, limits: &Limits) -> (Vec<Attachment>, 
     let mut blobs: Vec<Blob> = Vec::new();
     let mut kept_bytes = 0usize;
     for (n, id) in msg.attachments.iter().enumerate() {
-        let Some(part) = msg.parts.get(*id as usize) else { continue };
+        let Some(part) = msg.parts.get(*id as usize) else {
+            continue;
+        };
         let content_type = content_type_of(part);
         let bytes = part.contents();
         let name = part
@@ -411,14 +410,13 @@ fn collect_attachments(msg: &Message<'_>, limits: &Limits) -> (Vec<Attachment>, 
             .map(clean_file_name)
             .filter(|s| !s.is_empty())
             .or_else(|| match &part.body {
-                PartType::Message(m) if !m.parts.is_empty() => {
-                    m.subject().map(|s| format!("{}.eml", clean_file_name(&clean_subject(s))))
-                }
+                PartType::Message(m) if !m.parts.is_empty() => m
+                    .subject()
+                    .map(|s| format!("{}.eml", clean_file_name(&clean_subject(s)))),
                 _ => None,
             })
             .unwrap_or_else(|| format!("lampiran-{}.{}", n + 1, extension_for(&content_type)));
-        let omitted = if metas.iter().filter(|a: &&Attachment| !a.sha256.is_empty()).count() >= limits.max_attachments
-        {
+        let omitted = if metas.iter().filter(|a: &&Attachment| !a.sha256.is_empty()).count() >= limits.max_attachments {
             Some("too_many_attachments")
         } else if bytes.len() > limits.max_attachment_bytes {
             Some("attachment_too_large")

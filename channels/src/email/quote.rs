@@ -142,7 +142,9 @@ pub fn strip_quotes(text: &str) -> Stripped {
             }
             break;
         }
-        if p.original.is_match(line) || is_outlook_block(p, &lines, i) || is_underscore_rule_before_outlook(p, &lines, i)
+        if p.original.is_match(line)
+            || is_outlook_block(p, &lines, i)
+            || is_underscore_rule_before_outlook(p, &lines, i)
         {
             out.removed_quote = true;
             break;
@@ -224,7 +226,8 @@ mod tests {
     fn outlook_and_signatures() {
         let s = strip_quotes("Isi aduan.\n\n-----Original Message-----\nFrom: a\nSent: b\n");
         assert_eq!(s.text.trim(), "Isi aduan.");
-        let s = strip_quotes("Isi aduan.\n________________________________\nDari: LAPOR!\nDikirim: Senin\nKepada: saya\n");
+        let s =
+            strip_quotes("Isi aduan.\n________________________________\nDari: LAPOR!\nDikirim: Senin\nKepada: saya\n");
         assert_eq!(s.text.trim(), "Isi aduan.");
         let s = strip_quotes("Isi aduan.\n-- \nBudi\n0812345");
         assert_eq!(s.text.trim(), "Isi aduan.");
@@ -233,12 +236,17 @@ mod tests {
         assert_eq!(s.text.trim(), "Isi aduan.");
         // "Sent from" inside the text is content, not a signature.
         let s = strip_quotes("Sent from my office the letter was lost.\nIt was never answered.");
-        assert_eq!(s.text, "Sent from my office the letter was lost.\nIt was never answered.");
+        assert_eq!(
+            s.text,
+            "Sent from my office the letter was lost.\nIt was never answered."
+        );
     }
 
     #[test]
     fn forwards_are_kept() {
-        let s = strip_quotes("FYI\n\n---------- Forwarded message ---------\nFrom: Kepala Desa\n> not a quote here\nIsi surat");
+        let s = strip_quotes(
+            "FYI\n\n---------- Forwarded message ---------\nFrom: Kepala Desa\n> not a quote here\nIsi surat",
+        );
         assert!(s.forwarded);
         assert!(s.text.contains("Isi surat") && s.text.contains("> not a quote here"));
     }

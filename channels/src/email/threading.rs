@@ -71,7 +71,10 @@ mod tests {
             Some("LPR-7K3Q9X")
         );
         assert_eq!(tracking_from_message_id(&id, "evil.example"), None);
-        assert_eq!(tracking_from_message_id("<ack.LPR-12@lapor.go.id>", "lapor.go.id"), None);
+        assert_eq!(
+            tracking_from_message_id("<ack.LPR-12@lapor.go.id>", "lapor.go.id"),
+            None
+        );
         assert_eq!(tracking_from_message_id("<CAF123@mail.gmail.com>", "lapor.go.id"), None);
     }
 
