@@ -165,6 +165,8 @@ pub struct ImapMailbox {
     has_uidplus: bool,
     keywords_ok: bool,
     quarantine_keyword: String,
+    /// New mail announced during a command since the last pass.
+    pending_news: bool,
 }
 
 impl ImapMailbox {
@@ -238,7 +240,17 @@ impl ImapMailbox {
             has_move,
             has_uidplus,
             keywords_ok: true,
+            pending_news: false,
         })
+    }
+
+    /// Empty the queue of unsolicited responses (the crate keeps every
+    /// EXPUNGE a MOVE produces: never emptied, it grows for the life of the
+    /// session). True when one of them announced new mail.
+    fn drain_unsolicited(&mut self) -> bool {
+        self.session
+            .take_all_unsolicited()
+            .any(|r| matches!(r, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)))
     }
 
     fn move_to(&mut self, uids: &[u32], folder: &str, keyword: &str) -> Result<(), MailError> {
@@ -265,6 +277,7 @@ impl ImapMailbox {
 impl Mailbox for ImapMailbox {
     fn select(&mut self, folder: &str) -> Result<FolderState, MailError> {
         let m = self.session.select(folder).map_err(imap_err)?;
+        self.drain_unsolicited();
         // Without \* in PERMANENTFLAGS our keywords do not stick: rely on UIDs
         // and Message-ID dedupe alone (still exactly-once, just more re-reads).
         self.keywords_ok = m.permanent_flags.is_empty()
@@ -336,7 +349,9 @@ impl Mailbox for ImapMailbox {
         match self.cfg.on_processed {
             OnProcessed::Move => {
                 let folder = self.cfg.processed_folder.clone();
-                self.move_to(uids, &folder, &kw)
+                self.move_to(uids, &folder, &kw)?;
+                self.pending_news |= self.drain_unsolicited();
+                Ok(())
             }
             OnProcessed::Flag => {
                 let mut flags = Vec::new();
@@ -363,7 +378,9 @@ impl Mailbox for ImapMailbox {
         }
         let folder = self.cfg.quarantine_folder.clone();
         let kw = self.quarantine_keyword.clone();
-        self.move_to(uids, &folder, &kw)
+        self.move_to(uids, &folder, &kw)?;
+        self.pending_news |= self.drain_unsolicited();
+        Ok(())
     }
 
     fn can_idle(&self) -> bool {
@@ -371,6 +388,13 @@ impl Mailbox for ImapMailbox {
     }
 
     fn wait(&mut self, timeout: Duration) -> Result<bool, MailError> {
+        // Mail that arrived while we were fetching or moving was announced
+        // then (or is by this NOOP): go round again instead of idling on it.
+        self.session.noop().map_err(imap_err)?;
+        let news = self.drain_unsolicited();
+        if std::mem::take(&mut self.pending_news) || news {
+            return Ok(true);
+        }
         let outcome = self
             .session
             .idle()
