@@ -22,7 +22,7 @@ const NOT_KEYS: &[&str] = &["CONFIG", "LOG"];
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("{0}")]
-    Load(Box<figment::Error>),
+    Load(String),
     #[error("`{key}`: {reason}")]
     Invalid { key: String, reason: String },
 }
@@ -57,6 +57,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub ops: OpsConfig,
     /// Directory of the config file; relative paths of other files resolve here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -204,6 +206,12 @@ pub struct ChannelsConfig {
     /// IMAP mailboxes and the SMTP relay for replies (`crate::email`).
     #[serde(default)]
     pub email: crate::email::config::EmailConfig,
+    #[serde(default)]
+    pub x: crate::social::config::XConfig,
+    #[serde(default)]
+    pub meta: crate::social::config::MetaConfig,
+    #[serde(default)]
+    pub telegram: crate::social::config::TelegramConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -348,6 +356,55 @@ fn default_log_level() -> String {
     "info".into()
 }
 
+/// The ops page and its broker view (`crate::ops`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// How often queue depths and consumer counts are read from the broker (ms);
+    /// viewers of `/ops` share that one reading, so many open pages cost nothing extra.
+    #[serde(default = "default_ops_refresh")]
+    pub refresh_ms: u64,
+    /// Watch routed complaints through a private auto-delete tap queue (top
+    /// categories/regions, and which complaints are no longer unrouted).
+    #[serde(default = "default_true")]
+    pub tap: bool,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            refresh_ms: default_ops_refresh(),
+            tap: true,
+        }
+    }
+}
+
+fn default_ops_refresh() -> u64 {
+    2000
+}
+
+/// One line per problem, each naming the key as it is written in the file
+/// (`http.addr`) and where the bad value came from (file or environment).
+fn describe(err: figment::Error) -> ConfigError {
+    let lines: Vec<String> = err
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".").to_lowercase();
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source}", e.kind)
+            } else {
+                format!("`{key}`: {}{source}", e.kind)
+            }
+        })
+        .collect();
+    ConfigError::Load(lines.join("; "))
+}
+
 impl Config {
     /// Load a config file with environment overrides and validate it.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -356,7 +413,7 @@ impl Config {
                 .split("__")
                 .filter(|k| !NOT_KEYS.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))),
         );
-        let mut cfg: Config = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        let mut cfg: Config = figment.extract().map_err(describe)?;
         cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         cfg.validate()?;
         Ok(cfg)
@@ -438,6 +495,9 @@ impl Config {
             ));
         }
         ch.email.validate()?;
+        ch.x.validate(&self.base_dir)?;
+        ch.meta.validate(&self.base_dir)?;
+        ch.telegram.validate(&self.base_dir)?;
         for code in &self.amqp.agency_queues {
             if code.is_empty() || code.contains(char::is_whitespace) {
                 return Err(ConfigError::invalid(

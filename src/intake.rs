@@ -4,6 +4,7 @@
 //! written and flushed, so whatever a channel acknowledges to its provider
 //! after this call can never be lost. The relay takes it from the outbox.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,12 +14,12 @@ use pintu_channels::normalize::{fingerprint_text, strip_markers};
 use pintu_channels::{Inbound, Receipt, SenderKind};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use thiserror::Error;
-use tokio::sync::Notify;
 use tracing::{debug, info_span, Instrument};
 
 use crate::broker::Names;
 use crate::complaint::{Complaint, Flags, SCHEMA_VERSION};
 use crate::obs::mask;
+use crate::relay::FeedTx;
 use crate::replies::{OutboundReply, Templates};
 use crate::store::dedupe::{expiry_key, provider_key, sender_key, Record, SenderHasher};
 use crate::store::outbox::{new_key, Envelope, Target};
@@ -44,9 +45,12 @@ pub struct Intake {
     store: Store,
     hasher: SenderHasher,
     templates: Option<Arc<Templates>>,
+    /// Providers that have a reply transport; no reply is queued for others
+    /// (it could only end up dead-lettered).
+    reply_providers: HashSet<String>,
     window: Duration,
-    /// Woken whenever the outbox has something new for the relay.
-    pub outbox_notify: Arc<Notify>,
+    /// Announces committed outbox keys to the relay.
+    feed: FeedTx,
 }
 
 enum Outcome {
@@ -72,14 +76,27 @@ fn now_secs() -> u64 {
 }
 
 impl Intake {
-    pub fn new(store: Store, hasher: SenderHasher, templates: Option<Arc<Templates>>, window: Duration) -> Intake {
+    pub fn new(
+        store: Store,
+        hasher: SenderHasher,
+        templates: Option<Arc<Templates>>,
+        window: Duration,
+        feed: FeedTx,
+    ) -> Intake {
         Intake {
             store,
             hasher,
             templates,
+            reply_providers: HashSet::new(),
             window,
-            outbox_notify: Arc::new(Notify::new()),
+            feed,
         }
+    }
+
+    /// Declare which providers can send replies (see `reply_providers`).
+    pub fn with_reply_providers(mut self, providers: impl IntoIterator<Item = String>) -> Intake {
+        self.reply_providers = providers.into_iter().collect();
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -113,6 +130,7 @@ impl Intake {
         } else {
             metrics::counter!("pintu_sms_parts_waiting_total", &labels).increment(1);
         }
+        crate::ops::stats::global().intake(&labels[0].1, &receipt);
         Ok(receipt)
     }
 
@@ -233,7 +251,11 @@ impl Intake {
                             .outbox_depth
                             .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
                         metrics::gauge!("pintu_outbox_depth").set(self.store.outbox_depth() as f64);
-                        self.outbox_notify.notify_one();
+                        for (k, _) in &envelopes {
+                            // A closed feed means the relay is gone; its next start
+                            // rescans the outbox, so nothing is lost.
+                            let _ = self.feed.send(sled::IVec::from(&k[..]));
+                        }
                         debug!(tracking = %code, sender = %mask(&inbound.sender.address), "complaint accepted");
                         return Ok(Receipt {
                             id: Some(id),
@@ -274,6 +296,10 @@ impl Intake {
 
     fn reply_for(&self, inbound: &Inbound, complaint: &Complaint) -> Option<OutboundReply> {
         let templates = self.templates.as_ref()?;
+        if !self.reply_providers.contains(&inbound.provider) {
+            metrics::counter!("pintu_replies_skipped_total", "reason" => "no transport").increment(1);
+            return None;
+        }
         if inbound.reply_context.contains_key("suppress_reply")
             || matches!(inbound.sender.kind, SenderKind::Shortcode | SenderKind::Alphanumeric)
         {
@@ -306,7 +332,9 @@ impl Intake {
             .external_id
             .as_deref()
             .map(|e| provider_key(&inbound.provider, e));
-        let encoded = bincode::serialize(&inbound).unwrap_or_default();
+        // JSON, not bincode: `Inbound` uses skip_serializing_if, which a
+        // non-self-describing format cannot read back.
+        let encoded = serde_json::to_vec(&inbound).unwrap_or_default();
         let now = now_secs();
         let s = &self.store;
         let result: Result<Result<Group, Record>, TransactionError<()>> = (&s.dedupe, &s.parts, &s.part_groups)
@@ -389,7 +417,7 @@ impl Intake {
             let k = part_key(gkey, seq);
             match self.store.parts.get(&k)? {
                 Some(v) => {
-                    let part: Inbound = bincode::deserialize(&v).map_err(|e| StoreError::Corrupt {
+                    let part: Inbound = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
                         tree: "parts",
                         reason: e.to_string(),
                     })?;

@@ -7,11 +7,18 @@
 //! sends the citizen the tracking code.
 
 pub mod broker;
+pub mod check;
 pub mod complaint;
 pub mod config;
 pub mod email;
+pub mod http;
 pub mod intake;
 pub mod obs;
+pub mod ops;
+pub mod relay;
 pub mod replies;
+pub mod serve;
+pub mod sim;
+pub mod social;
 pub mod store;
 pub mod tracking;

@@ -1,3 +1,159 @@
-//! `pintu` command line.
+//! `pintu` command line: `serve`, `check`, and the tools around them.
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use pintu::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "pintu",
+    version,
+    about = "Multichannel intake gateway for SP4N-LAPOR! complaints"
+)]
+struct Cli {
+    /// Config file; every key can be overridden with PINTU_<KEY__PATH>.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "PINTU_CONFIG",
+        default_value = "config/pintu.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway: webhooks, pollers, outbox relay, reply sender, ops endpoints.
+    Serve,
+    /// Validate the configuration (and the files it names) and exit.
+    Check,
+    /// Print the RabbitMQ definitions (JSON) of the configured topology.
+    Topology,
+    /// Show the ops summary (asks the running gateway; falls back to the broker).
+    Status {
+        /// Print the summary JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Gateway base URL (default: http://<http.addr>).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Inspect and replay dead-lettered messages.
+    Dead {
+        #[command(subcommand)]
+        command: DeadCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadCommand {
+    /// List dead-lettered messages (nothing is removed).
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-publish dead-lettered messages to where they came from, then remove them.
+    Replay {
+        /// Message ids as shown by `pintu dead list`.
+        ids: Vec<String>,
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Read at most this many messages of the dead queue.
+        #[arg(long, default_value_t = 10_000)]
+        limit: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pintu: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    Config::load(path).with_context(|| format!("invalid configuration {}", path.display()))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Check => {
+            let cfg = load(&cli.config)?;
+            pintu::check::check(&cfg)?;
+            println!("{}: ok", cli.config.display());
+            Ok(())
+        }
+        Command::Topology => {
+            let cfg = load(&cli.config)?;
+            let defs = pintu::broker::Topology::new(&cfg.amqp).definitions();
+            println!("{}", serde_json::to_string_pretty(&defs)?);
+            Ok(())
+        }
+        Command::Status { json, url } => {
+            let cfg = load(&cli.config)?;
+            let out =
+                tokio::runtime::Runtime::new()?.block_on(pintu::ops::status::run_cli(&cfg, json, url.as_deref()))?;
+            print!("{out}");
+            Ok(())
+        }
+        Command::Dead { command } => {
+            let cfg = load(&cli.config)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let out = match command {
+                DeadCommand::List { limit, json } => rt.block_on(pintu::ops::dead::list_cli(&cfg.amqp, limit, json))?,
+                DeadCommand::Replay { ids, all, limit } => {
+                    rt.block_on(pintu::ops::dead::replay_cli(&cfg.amqp, ids, all, limit))?
+                }
+            };
+            print!("{out}");
+            Ok(())
+        }
+        Command::Serve => {
+            let cfg = load(&cli.config)?;
+            pintu::obs::init_logging(&cfg.log.format, &cfg.log.level);
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                let gw = pintu::serve::start(cfg).await?;
+                let stop = gw.shutdown.clone();
+                tokio::spawn(async move {
+                    shutdown_signal().await;
+                    stop.cancel();
+                });
+                gw.wait().await;
+                anyhow::Ok(())
+            })
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -120,11 +120,15 @@ fn mail(i: usize) -> Vec<u8> {
 }
 
 fn poller(dir: &std::path::Path, window: Duration) -> (Poller, Arc<Intake>) {
-    let store = Store::open(dir, 8 << 20).unwrap();
+    let (store, _closed) = Store::open(dir, 8 << 20).unwrap();
     let hasher = SenderHasher::new(&[7u8; 32]);
     let templates =
         Templates::load(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/replies.toml")).unwrap();
-    let intake = Arc::new(Intake::new(store, hasher.clone(), Some(Arc::new(templates)), window));
+    let (feed, _rx) = pintu::relay::outbox_feed();
+    let intake = Arc::new(
+        Intake::new(store, hasher.clone(), Some(Arc::new(templates)), window, feed)
+            .with_reply_providers(["imap".to_string()]),
+    );
     let cfg = MailboxConfig {
         name: "fake".into(),
         address: "pengaduan@lapor.go.id".into(),

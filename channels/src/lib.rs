@@ -16,7 +16,10 @@ pub mod email;
 pub mod form;
 pub mod inbound;
 pub mod normalize;
+pub mod secret;
 pub mod sms;
+pub mod social;
 
 pub use adapter::{AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter};
 pub use inbound::{Attachment, Channel, Inbound, Segment, Sender, SenderKind};
+pub use secret::Secret;

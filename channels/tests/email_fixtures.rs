@@ -154,7 +154,7 @@ fn check(name: &str, raw: &[u8], expect: &Value) -> Vec<String> {
             }
             if e.get("kept").and_then(Value::as_bool) == Some(true) {
                 let blob = p.blobs.iter().find(|b| b.sha256 == a.sha256);
-                if a.sha256.len() != 64 || blob.map_or(true, |b| b.bytes.len() as u64 != a.size) {
+                if a.sha256.len() != 64 || blob.is_none_or(|b| b.bytes.len() as u64 != a.size) {
                     fail(format!("attachment {} not kept with its bytes", a.name));
                 }
             }

@@ -138,15 +138,20 @@ fn run(a: &Args, dir: &std::path::Path, port: u16, user: &str, pass: &str) -> Re
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let gateway = dir.join("data/gateway");
     std::fs::create_dir_all(&gateway)?;
-    let store = Store::open(&gateway, 64 << 20)?;
+    let (store, _closed) = Store::open(&gateway, 64 << 20)?;
     let hasher = SenderHasher::load_or_create(None, &gateway)?;
     let templates = Templates::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/replies.toml"))?;
-    let intake = Arc::new(Intake::new(
-        store,
-        hasher.clone(),
-        Some(Arc::new(templates)),
-        Duration::from_secs(86_400),
-    ));
+    let (feed, _feed_rx) = pintu::relay::outbox_feed();
+    let intake = Arc::new(
+        Intake::new(
+            store,
+            hasher.clone(),
+            Some(Arc::new(templates)),
+            Duration::from_secs(86_400),
+            feed,
+        )
+        .with_reply_providers(["imap".to_string()]),
+    );
     let mb = MailboxConfig {
         name: "load".into(),
         address: "pengaduan@lapor.go.id".into(),

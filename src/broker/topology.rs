@@ -51,9 +51,15 @@ impl Names {
     pub fn dead_queue(&self) -> String {
         format!("{}.dead", self.prefix)
     }
-    /// Queue of one agency code or pattern (`triage`, `3171.dinkes`, `3171.#`).
+    /// Queue of one agency code or pattern (`triage`, `3171.dinkes`, `3171.#`);
+    /// wildcards are spelled out so queue names stay shell- and URL-friendly
+    /// (`3171.#` → `pintu.agency.3171.all`).
     pub fn agency_queue(&self, code: &str) -> String {
-        format!("{}.agency.{}", self.prefix, code)
+        format!(
+            "{}.agency.{}",
+            self.prefix,
+            code.replace('#', "all").replace('*', "any")
+        )
     }
     pub fn intake_key(channel: &str) -> String {
         format!("intake.{channel}")

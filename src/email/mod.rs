@@ -64,6 +64,15 @@ pub fn parse_options(email: &EmailConfig, mailbox_address: &str) -> ParseOptions
     }
 }
 
+/// The mailbox config with `password_file` and `ca_file` resolved against
+/// the config file's directory, like every other path in the config.
+fn resolved_mailbox(cfg: &Config, m: &config::MailboxConfig) -> config::MailboxConfig {
+    let mut m = m.clone();
+    m.password_file = m.password_file.as_deref().map(|p| cfg.resolve(p));
+    m.ca_file = m.ca_file.as_deref().map(|p| cfg.resolve(p));
+    m
+}
+
 /// Build a poller for one configured mailbox (also used by tests and the benchmark).
 pub fn poller(
     cfg: &Config,
@@ -76,7 +85,7 @@ pub fn poller(
     let gateway = cfg.gateway_data_dir();
     let hasher = SenderHasher::load_or_create(cfg.dedupe.secret.as_deref(), &gateway)?;
     Ok(poller::Poller {
-        cfg: Arc::new(mailbox.clone()),
+        cfg: Arc::new(resolved_mailbox(cfg, mailbox)),
         parse_opts: parse_options(email, &mailbox.address),
         state: state::EmailState::open(intake.db(), hasher)?,
         blobs: blobs::BlobStore::open(&gateway)?,
@@ -105,9 +114,9 @@ pub fn spawn(
         .map_err(|_| EmailError::Config("spawn must be called inside the tokio runtime".into()))?;
     let mut handles = Vec::new();
     for mb in &email.mailboxes {
-        // Fail at start, not at the first connect, when a secret is missing.
-        mb.credentials().password().map_err(EmailError::Config)?;
         let p = poller(cfg, mb, intake.clone(), shutdown.clone(), rt.clone())?;
+        // Fail at start, not at the first connect, when a secret is missing.
+        p.cfg.credentials().password().map_err(EmailError::Config)?;
         let slot: imap::SocketSlot = Default::default();
         let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
         let conn_cfg = p.cfg.clone();
@@ -144,5 +153,10 @@ pub fn spawn(
 
 /// The SMTP [`ReplyTransport`] (provider `imap`), or `None` without `[channels.email.smtp]`.
 pub fn reply_transport(cfg: &Config) -> Result<Option<Arc<dyn ReplyTransport>>, EmailError> {
-    smtp::transport(&cfg.channels.email)
+    let mut email = cfg.channels.email.clone();
+    if let Some(s) = email.smtp.as_mut() {
+        s.password_file = s.password_file.as_deref().map(|p| cfg.resolve(p));
+        s.ca_file = s.ca_file.as_deref().map(|p| cfg.resolve(p));
+    }
+    smtp::transport(&email)
 }

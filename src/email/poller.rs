@@ -205,7 +205,7 @@ impl Poller {
             self.pass(mb)?;
             // A full pass worked: the connection is healthy again.
             backoff.reset();
-            if last_sweep.map_or(true, |t| t.elapsed() > Duration::from_secs(3600)) {
+            if last_sweep.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
                 let now = now_secs();
                 match self.state.sweep(now, wib_day(now)) {
                     Ok(n) => debug!(mailbox = %self.cfg.name, removed = n, "email state swept"),

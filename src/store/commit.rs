@@ -19,10 +19,23 @@ pub struct GroupCommit {
     tx: mpsc::Sender<Waiter>,
 }
 
+/// Fires when the commit thread has dropped its handle on the database, i.e.
+/// when the last [`GroupCommit`] is gone; sled releases its directory lock then.
+pub struct Closed(mpsc::Receiver<()>);
+
+impl Closed {
+    /// Wait (blocking) up to `timeout`; true when the thread is gone.
+    pub fn wait(self, timeout: std::time::Duration) -> bool {
+        !matches!(self.0.recv_timeout(timeout), Err(mpsc::RecvTimeoutError::Timeout))
+    }
+}
+
 impl GroupCommit {
-    pub fn start(db: sled::Db) -> GroupCommit {
+    pub fn start(db: sled::Db) -> (GroupCommit, Closed) {
         let (tx, rx) = mpsc::channel::<Waiter>();
+        let (closed_tx, closed_rx) = mpsc::channel::<()>();
         let spawned = thread::Builder::new().name("sled-group-commit".into()).spawn(move || {
+            let _closed = closed_tx;
             while let Ok(first) = rx.recv() {
                 let mut waiters = vec![first];
                 waiters.extend(rx.try_iter());
@@ -33,13 +46,16 @@ impl GroupCommit {
                     let _ = w.send(result.clone());
                 }
             }
+            // Release the database before signalling (captures drop only after
+            // the body, i.e. after `_closed`).
+            drop(db);
         });
         if let Err(e) = spawned {
             // Without the thread every flush() below reports an error, so intake
             // answers 503 instead of acknowledging what is not durable.
             tracing::error!(error = %e, "cannot start the group-commit thread");
         }
-        GroupCommit { tx }
+        (GroupCommit { tx }, Closed(closed_rx))
     }
 
     pub async fn flush(&self) -> Result<(), StoreError> {

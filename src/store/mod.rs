@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-pub use commit::GroupCommit;
+pub use commit::{Closed, GroupCommit};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -47,7 +47,9 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+    /// Open the database; the [`Closed`] signal fires once every clone of the
+    /// store is dropped and the directory can be opened again.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<(Store, Closed), StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -55,17 +57,19 @@ impl Store {
             .open()?;
         let outbox = db.open_tree("outbox")?;
         let depth = outbox.len() as u64;
-        Ok(Store {
+        let (committer, closed) = GroupCommit::start(db.clone());
+        let store = Store {
             dedupe: db.open_tree("dedupe")?,
             dedupe_exp: db.open_tree("dedupe_exp")?,
             outbox,
             tracking: db.open_tree("tracking")?,
             parts: db.open_tree("parts")?,
             part_groups: db.open_tree("part_groups")?,
-            committer: Arc::new(GroupCommit::start(db.clone())),
+            committer: Arc::new(committer),
             outbox_depth: Arc::new(AtomicU64::new(depth)),
             db,
-        })
+        };
+        Ok((store, closed))
     }
 
     pub fn outbox_depth(&self) -> u64 {

@@ -294,7 +294,7 @@ pub fn open_intake(cfg: &Config) -> Arc<Intake> {
     let start = Instant::now();
     let store = loop {
         match Store::open(&dir, 16 << 20) {
-            Ok(s) => break s,
+            Ok((s, _closed)) => break s,
             Err(e) if start.elapsed() < Duration::from_secs(10) => {
                 let _ = e;
                 std::thread::sleep(Duration::from_millis(100));
@@ -304,12 +304,18 @@ pub fn open_intake(cfg: &Config) -> Arc<Intake> {
     };
     let hasher = SenderHasher::load_or_create(None, &dir).unwrap();
     let templates = Templates::load(&repo().join("config/replies.toml")).unwrap();
-    Arc::new(Intake::new(
-        store,
-        hasher,
-        Some(Arc::new(templates)),
-        Duration::from_secs(86_400),
-    ))
+    // The test relay below scans the outbox itself; the feed is not needed.
+    let (feed, _rx) = pintu::relay::outbox_feed();
+    Arc::new(
+        Intake::new(
+            store,
+            hasher,
+            Some(Arc::new(templates)),
+            Duration::from_secs(86_400),
+            feed,
+        )
+        .with_reply_providers(["imap".to_string()]),
+    )
 }
 
 pub struct Broker {

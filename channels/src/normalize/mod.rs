@@ -9,4 +9,4 @@ pub mod text;
 pub use charset::{decode, Charset};
 pub use markers::{strip_markers, Markers};
 pub use phone::normalize_sender;
-pub use text::{fingerprint_text, normalize_text};
+pub use text::{clean_fragment, fingerprint_text, normalize_text};

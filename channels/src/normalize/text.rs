@@ -37,6 +37,16 @@ pub fn normalize_text(raw: &str) -> String {
     out.trim().to_string()
 }
 
+/// A fragment of a longer message (one part of a concatenated SMS): cleaned
+/// like [`normalize_text`] but not trimmed, because parts split mid-sentence
+/// and a trailing space belongs between two words of the joined text.
+pub fn clean_fragment(raw: &str) -> String {
+    raw.nfc()
+        .filter(|c| *c == '\n' || *c == '\t' || *c == ' ' || !(c.is_control() || is_invisible(*c)))
+        .take(MAX_TEXT_CHARS)
+        .collect()
+}
+
 fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200b}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::adapter::{AdapterError, AuthError, Parsed, WebRequest};
 use crate::auth::{check_source, check_token, IpRule};
 use crate::inbound::{Channel, Inbound, Segment};
-use crate::normalize::{normalize_sender, normalize_text};
+use crate::normalize::{clean_fragment, normalize_sender, normalize_text};
 
 /// Raw text bytes beyond this are refused: ten concatenated UCS-2 parts are ~1.4 KB,
 /// so anything near this size is not an SMS.
@@ -72,7 +72,11 @@ impl SmsFields {
             .filter(|f| !f.trim().is_empty())
             .ok_or(AdapterError::MissingField("from"))?;
         let sender = normalize_sender(&from);
-        let text = normalize_text(&self.text);
+        // Parts are normalised once joined (runtime), keeping their edge spaces.
+        let text = match self.segment {
+            Some(_) => clean_fragment(&self.text),
+            None => normalize_text(&self.text),
+        };
         let mut inbound = Inbound::new(Channel::Sms, self.provider, sender, text);
         inbound.external_id = self.external_id.filter(|s| !s.is_empty());
         inbound.recipient = self.to.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());

@@ -1,0 +1,169 @@
+//! Social channel adapters: X (mentions polling and the Account Activity
+//! webhook), Meta (WhatsApp Cloud API, Messenger, Instagram) and Telegram.
+//!
+//! Every citizen becomes one sender per channel: `kind = handle`, the address is
+//! the platform's stable user id (X author id, WhatsApp `wa_id`, page-scoped or
+//! Instagram-scoped id, Telegram user id) and the human name goes to
+//! `display_name`, because names and @usernames change while ids do not — and
+//! the dedupe key (sender + text) must survive a rename.
+//!
+//! What a reply needs (tweet id, phone-number id, chat id) travels in
+//! `reply_context`; the runtime's transports read it back.
+
+pub mod meta;
+pub mod telegram;
+pub mod x;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::de::DeserializeOwned;
+
+use crate::adapter::{AdapterError, Parsed, WebRequest};
+use crate::form::Fields;
+use crate::inbound::{Attachment, Inbound};
+use crate::normalize::normalize_text;
+
+/// Raw text beyond this is refused: the longest post any of these platforms
+/// allows (an X long post, 25,000 characters) fits with room to spare.
+pub const MAX_TEXT_BYTES: usize = 128 * 1024;
+
+/// Content type of a location "attachment": the reference is an RFC 5870
+/// `geo:` URI, not a file.
+pub const GEO_CONTENT_TYPE: &str = "text/x-geo-uri";
+
+pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdapterError> {
+    if body.is_empty() {
+        return Err(AdapterError::Malformed("empty body".into()));
+    }
+    serde_json::from_slice(body).map_err(|e| AdapterError::Malformed(format!("not the expected JSON: {e}")))
+}
+
+pub(crate) fn query_param(req: &WebRequest<'_>, name: &str) -> Option<String> {
+    Fields::from_bytes(req.query()).text(name)
+}
+
+/// Normalised text, refusing what no platform can have sent.
+pub(crate) fn clean_text(field: &'static str, raw: &str) -> Result<String, AdapterError> {
+    if raw.len() > MAX_TEXT_BYTES {
+        return Err(AdapterError::invalid(
+            field,
+            format!("{} bytes is more than the platform allows", raw.len()),
+        ));
+    }
+    Ok(normalize_text(raw))
+}
+
+/// `Name (@username)`, `Name`, `@username`, or nothing.
+pub(crate) fn display_name(name: Option<&str>, username: Option<&str>) -> Option<String> {
+    let name = name.map(str::trim).filter(|s| !s.is_empty());
+    let username = username.map(str::trim).filter(|s| !s.is_empty());
+    let shown = match (name, username) {
+        (Some(n), Some(u)) => format!("{n} (@{u})"),
+        (Some(n), None) => n.to_string(),
+        (None, Some(u)) => format!("@{u}"),
+        (None, None) => return None,
+    };
+    Some(normalize_text(&shown)).filter(|s| !s.is_empty())
+}
+
+/// A shared location as an attachment; the place's name goes into the text
+/// separately because the router reads regions from text.
+pub(crate) fn geo_attachment(lat: f64, lon: f64) -> Option<Attachment> {
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return None;
+    }
+    Some(Attachment {
+        name: "location".into(),
+        content_type: GEO_CONTENT_TYPE.into(),
+        size: 0,
+        sha256: String::new(),
+        reference: Some(format!("geo:{lat},{lon}")),
+    })
+}
+
+/// A media file known only by the platform's reference.
+pub(crate) fn media(name: &str, content_type: Option<&str>, size: Option<u64>, reference: &str) -> Attachment {
+    Attachment {
+        name: name.to_string(),
+        content_type: content_type
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() <= 255)
+            .unwrap_or("application/octet-stream")
+            .to_string(),
+        size: size.unwrap_or(0),
+        sha256: String::new(),
+        reference: Some(reference.to_string()),
+    }
+}
+
+pub(crate) fn unix_secs(secs: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_opt(secs, 0).single()
+}
+
+pub(crate) fn unix_millis(ms: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+/// Join text pieces (message text, caption, place name) with newlines.
+pub(crate) fn join_text(parts: &[Option<&str>]) -> String {
+    parts
+        .iter()
+        .flatten()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Messages found in one webhook call, and why the other items were skipped.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    pub messages: Vec<Inbound>,
+    pub ignored: Vec<String>,
+}
+
+impl Collected {
+    pub fn ignore(&mut self, reason: impl Into<String>) {
+        let reason = reason.into();
+        if !self.ignored.contains(&reason) {
+            self.ignored.push(reason);
+        }
+    }
+
+    /// Messages if there is at least one; otherwise every reason, one line.
+    pub fn finish(self) -> Parsed {
+        if !self.messages.is_empty() {
+            return Parsed::Messages(self.messages);
+        }
+        if self.ignored.is_empty() {
+            return Parsed::Ignored("no messages in the event".into());
+        }
+        let mut reason = self.ignored.join("; ");
+        if reason.len() > 300 {
+            let cut = (0..=300).rev().find(|i| reason.is_char_boundary(*i)).unwrap_or(0);
+            reason.truncate(cut);
+        }
+        Parsed::Ignored(reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            display_name(Some("Budi"), Some("budi_s")).as_deref(),
+            Some("Budi (@budi_s)")
+        );
+        assert_eq!(display_name(Some(" "), Some("budi")).as_deref(), Some("@budi"));
+        assert_eq!(display_name(None, None), None);
+    }
+
+    #[test]
+    fn geo_bounds() {
+        assert!(geo_attachment(-6.2, 106.8).is_some());
+        assert!(geo_attachment(91.0, 0.0).is_none());
+        assert!(geo_attachment(f64::NAN, 0.0).is_none());
+    }
+}

@@ -1,0 +1,27 @@
+//! `pintu check`: everything a deployment can get wrong before it starts.
+
+use thiserror::Error;
+
+use crate::config::Config;
+use crate::replies::Templates;
+
+#[derive(Debug, Error)]
+pub enum CheckError {
+    #[error("`replies.templates`: {0}")]
+    Templates(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Channel(String),
+}
+
+/// Validate files named by the config (the config itself was validated on load).
+pub fn check(cfg: &Config) -> Result<(), CheckError> {
+    crate::serve::sms_mounts(cfg)?;
+    crate::social::webhook_adapters(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
+    crate::social::reply_transports(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
+    if cfg.replies.enabled {
+        Templates::load(&cfg.resolve(&cfg.replies.templates)).map_err(|e| CheckError::Templates(e.to_string()))?;
+    }
+    Ok(())
+}

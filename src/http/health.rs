@@ -1,0 +1,45 @@
+//! `/healthz` (the process is up), `/readyz` (broker connected and outbox
+//! backlog under the threshold) and `/metrics` (Prometheus).
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::AppState;
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+pub async fn readyz(State(st): State<AppState>) -> Response {
+    let connected = st.relay.connected.load(Ordering::Relaxed);
+    let backlog = st.intake.store().outbox_depth();
+    let max = st.cfg.outbox.ready_max_backlog;
+    let ready = connected && backlog <= max;
+    let body = json!({
+        "ready": ready,
+        "broker_connected": connected,
+        "outbox_backlog": backlog,
+        "outbox_backlog_max": max,
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+pub async fn metrics(State(st): State<AppState>) -> Response {
+    metrics::gauge!("pintu_outbox_depth").set(st.intake.store().outbox_depth() as f64);
+    metrics::gauge!("pintu_broker_connected").set(if st.relay.connected.load(Ordering::Relaxed) {
+        1.0
+    } else {
+        0.0
+    });
+    ([("content-type", "text/plain; version=0.0.4")], st.metrics.render()).into_response()
+}

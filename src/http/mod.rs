@@ -1,0 +1,96 @@
+//! The HTTP server: provider webhooks, health, readiness and metrics.
+//!
+//! Every webhook goes through the same handler ([`webhook`]): authenticate,
+//! parse, make durable, and only then answer as the provider expects.
+
+pub mod health;
+pub mod webhook;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use pintu_channels::WebhookAdapter;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::Config;
+use crate::intake::Intake;
+use crate::relay::RelayStatus;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub cfg: Arc<Config>,
+    pub intake: Arc<Intake>,
+    pub relay: Arc<RelayStatus>,
+    pub metrics: PrometheusHandle,
+}
+
+/// One mounted webhook.
+pub struct Mount {
+    pub path: String,
+    pub adapter: Arc<dyn WebhookAdapter>,
+}
+
+pub fn router(state: AppState, mounts: Vec<Mount>, extra: Router<AppState>) -> Router {
+    let mut hooks: Router<AppState> = Router::new();
+    for m in mounts {
+        let adapter = m.adapter.clone();
+        hooks = hooks.route(
+            &m.path,
+            any(move |st, ci, method, uri, headers, body| {
+                webhook::handle(adapter.clone(), st, ci, method, uri, headers, body)
+            }),
+        );
+    }
+    let ops = Router::new()
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .merge(extra)
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_ops_token));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .merge(hooks)
+        .merge(ops)
+        .layer(DefaultBodyLimit::max(state.cfg.http.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(state.cfg.http.request_timeout_ms),
+        ))
+        .with_state(state)
+}
+
+/// Ops endpoints need `Authorization: Bearer <http.ops_token>` when a token is
+/// configured (config validation requires one unless bound to loopback).
+async fn require_ops_token(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(token) = st.cfg.http.ops_token.as_deref().filter(|t| !t.is_empty()) {
+        let presented = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !pintu_channels::auth::secret_eq(presented.as_bytes(), token.as_bytes()) {
+            return (StatusCode::UNAUTHORIZED, "ops token required\n").into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Serve until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,134 @@
+//! The one webhook handler all providers share.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use pintu_channels::{Parsed, WebRequest, WebResponse, WebhookAdapter};
+use tracing::{error, warn};
+
+use super::AppState;
+
+fn reject(adapter: &dyn WebhookAdapter, reason: &'static str) {
+    metrics::counter!(
+        "pintu_rejected_total",
+        "channel" => adapter.channel().as_str(),
+        "provider" => adapter.provider(),
+        "reason" => reason
+    )
+    .increment(1);
+    crate::ops::stats::global().rejected(adapter.channel().as_str());
+}
+
+fn respond(r: WebResponse) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    (status, [(header::CONTENT_TYPE, r.content_type)], r.body).into_response()
+}
+
+/// One line, no internals: providers log it and operators read it.
+fn one_line(status: StatusCode, msg: String) -> Response {
+    let line: String = msg.replace(['\n', '\r'], " ").chars().take(300).collect();
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{line}\n"),
+    )
+        .into_response()
+}
+
+pub async fn handle(
+    adapter: Arc<dyn WebhookAdapter>,
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let public_url = match &st.cfg.http.public_base_url {
+        Some(base) => format!(
+            "{}{}",
+            base.trim_end_matches('/'),
+            uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+        ),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!(
+                "http://{host}{}",
+                uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+            )
+        }
+    };
+    let req = WebRequest {
+        method: &method,
+        uri: &uri,
+        public_url: &public_url,
+        headers: &headers,
+        body: &body,
+        remote: Some(peer.ip()),
+    };
+    if let Err(e) = adapter.authenticate(&req) {
+        reject(adapter.as_ref(), "auth");
+        warn!(provider = adapter.provider(), error = %e, "webhook authentication failed");
+        return one_line(
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
+            e.to_string(),
+        );
+    }
+    let messages = match adapter.parse(&req) {
+        Ok(Parsed::Messages(m)) => m,
+        Ok(Parsed::Respond(r)) => return respond(r),
+        Ok(Parsed::Ignored(reason)) => {
+            metrics::counter!("pintu_ignored_total", "provider" => adapter.provider()).increment(1);
+            return respond(adapter.accepted(&[])).into_response_with_reason(&reason);
+        }
+        Err(e) => {
+            reject(adapter.as_ref(), "malformed");
+            warn!(provider = adapter.provider(), error = %e, "malformed webhook");
+            let status = if matches!(e, pintu_channels::AdapterError::Method(_)) {
+                StatusCode::METHOD_NOT_ALLOWED
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return one_line(status, e.to_string());
+        }
+    };
+    let mut receipts = Vec::with_capacity(messages.len());
+    for m in messages {
+        match st.intake.accept(m).await {
+            Ok(r) => receipts.push(r),
+            Err(e) => {
+                // Not durable: make the provider retry rather than acknowledge.
+                error!(provider = adapter.provider(), error = %e, "intake failed");
+                return one_line(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable, retry".into());
+            }
+        }
+    }
+    respond(adapter.accepted(&receipts))
+}
+
+trait WithReason {
+    fn into_response_with_reason(self, reason: &str) -> Response;
+}
+
+impl WithReason for Response {
+    /// Ignored events are answered as accepted (the provider must not retry);
+    /// the reason travels in a header for whoever debugs the integration.
+    fn into_response_with_reason(mut self, reason: &str) -> Response {
+        if let Ok(v) = reason
+            .chars()
+            .filter(|c| c.is_ascii() && !c.is_ascii_control())
+            .collect::<String>()
+            .parse()
+        {
+            self.headers_mut().insert("x-pintu-ignored", v);
+        }
+        self
+    }
+}

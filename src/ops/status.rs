@@ -1,0 +1,310 @@
+//! `pintu status`: the ops summary as a table in the terminal, for SSH
+//! sessions. Asks the running gateway (`/ops/api/summary` at `http.addr`, with
+//! the ops token); if the gateway does not answer, reads the queues from the
+//! broker directly so an operator still sees where complaints pile up.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use super::queues::{self, Management, QueueStat};
+use super::stats::now_ms;
+use super::summary::{rfc3339_ms, Summary};
+use super::OpsError;
+use crate::broker::connect;
+use crate::config::Config;
+
+/// What `status` could find out.
+pub enum Status {
+    Gateway(Box<Summary>),
+    /// The gateway did not answer (why), but the broker did.
+    BrokerOnly {
+        gateway_error: String,
+        queues: Vec<QueueStat>,
+        source: &'static str,
+    },
+}
+
+/// The address to call: a wildcard bind address is reached on loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+/// An error with its causes (`reqwest` puts "connection refused" in a source).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        src = s.source();
+    }
+    text
+}
+
+/// Fetch the summary from the gateway at `base` (`http://host:port`).
+pub async fn fetch(base: &str, token: Option<&str>) -> Result<Summary, OpsError> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| OpsError::Gateway(e.to_string()))?;
+    let mut req = http.get(format!("{}/ops/api/summary", base.trim_end_matches('/')));
+    if let Some(t) = token.filter(|t| !t.is_empty()) {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.map_err(|e| OpsError::Gateway(chain(&e)))?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| OpsError::Gateway(chain(&e)))?;
+    if !status.is_success() {
+        let text: String = String::from_utf8_lossy(&body).trim().chars().take(200).collect();
+        return Err(OpsError::Gateway(format!("HTTP {status}: {text}")));
+    }
+    serde_json::from_slice(&body).map_err(|e| OpsError::Gateway(format!("unexpected summary document: {e}")))
+}
+
+/// The gateway's summary, else the broker's queue figures.
+pub async fn collect(cfg: &Config, url: Option<&str>) -> Result<Status, OpsError> {
+    let base = match url {
+        Some(u) => u.to_string(),
+        None => format!("http://{}", reachable(cfg.http.addr)),
+    };
+    let gateway_error = match fetch(&base, cfg.http.ops_token.as_deref()).await {
+        Ok(s) => return Ok(Status::Gateway(Box::new(s))),
+        Err(e) => e.to_string(),
+    };
+    let wanted = queues::pintu_queues(&cfg.amqp);
+    if let Some(m) = cfg.amqp.management_url.as_deref() {
+        if let Ok(q) = Management::new(m, &cfg.amqp.url)?.queues(&wanted).await {
+            return Ok(Status::BrokerOnly {
+                gateway_error,
+                queues: q,
+                source: "management",
+            });
+        }
+    }
+    let conn = connect(&cfg.amqp.url, "pintu-status").await?;
+    let q = queues::via_amqp(&conn, &wanted).await;
+    let _ = conn.close(200, "bye").await;
+    Ok(Status::BrokerOnly {
+        gateway_error,
+        queues: q?,
+        source: "amqp",
+    })
+}
+
+/// `pintu status [--json] [--url]`: the text to print.
+pub async fn run_cli(cfg: &Config, json: bool, url: Option<&str>) -> Result<String, OpsError> {
+    let status = collect(cfg, url).await?;
+    if !json {
+        return Ok(render(&status));
+    }
+    let value = match &status {
+        Status::Gateway(s) => serde_json::to_value(s),
+        Status::BrokerOnly {
+            gateway_error,
+            queues,
+            source,
+        } => serde_json::to_value(serde_json::json!({
+            "gateway_error": gateway_error, "source": source, "queues": queues
+        })),
+    };
+    let text = value
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .map_err(|e| OpsError::Gateway(e.to_string()))?;
+    Ok(format!("{text}\n"))
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_else(|| "?".into())
+}
+
+/// `93 s`, `4 min`, `2.5 h`.
+pub fn human_age(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{secs:.0} s")
+    } else if secs < 7200.0 {
+        format!("{:.0} min", secs / 60.0)
+    } else {
+        format!("{:.1} h", secs / 3600.0)
+    }
+}
+
+fn queue_table(out: &mut String, queues: &[QueueStat]) {
+    let w = queues.iter().map(|q| q.name.len()).max().unwrap_or(5).max(5);
+    let _ = writeln!(
+        out,
+        "{:<w$}  {:<8}  {:>9}  {:>9}  {:>9}  note",
+        "QUEUE", "ROLE", "MESSAGES", "UNACKED", "CONSUMERS"
+    );
+    for q in queues {
+        let role = serde_json::to_value(q.role)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let mut note = q.error.clone().unwrap_or_default();
+        if note.is_empty() && q.consumers == Some(0) && !matches!(q.role, queues::Role::Dead) {
+            note = "no consumer".into();
+        }
+        if note.is_empty() && matches!(q.role, queues::Role::Dead) && q.messages.unwrap_or(0) > 0 {
+            note = "see `pintu dead list`".into();
+        }
+        let _ = writeln!(
+            out,
+            "{:<w$}  {:<8}  {:>9}  {:>9}  {:>9}  {}",
+            q.name,
+            role,
+            opt(q.messages),
+            opt(q.messages_unacked),
+            opt(q.consumers),
+            note
+        );
+    }
+}
+
+fn ranked(list: &[super::stats::Ranked]) -> String {
+    if list.is_empty() {
+        return "-".into();
+    }
+    list.iter()
+        .take(5)
+        .map(|r| format!("{} ({})", r.name, r.count))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A readable, fixed-width rendering.
+pub fn render(status: &Status) -> String {
+    let mut out = String::new();
+    match status {
+        Status::Gateway(s) => {
+            let _ = writeln!(
+                out,
+                "Pintu status at {}  (broker figures: {}, as of {})",
+                s.generated_at,
+                s.broker.source,
+                s.broker.as_of.as_deref().unwrap_or("-")
+            );
+            if let Some(e) = &s.broker.error {
+                let _ = writeln!(out, "! broker: {e}");
+            }
+            let _ = writeln!(
+                out,
+                "relay connected: {}   outbox backlog: {} (ready limit {})",
+                if s.broker.relay_connected { "yes" } else { "NO" },
+                s.outbox.backlog,
+                s.outbox.backlog_max
+            );
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "LAST HOUR   {:<10} {:>9} {:>11} {:>9}",
+                "CHANNEL", "RECEIVED", "DUPLICATES", "REJECTED"
+            );
+            for c in &s.intake.channels {
+                let _ = writeln!(
+                    out,
+                    "            {:<10} {:>9} {:>11} {:>9}",
+                    c.channel,
+                    c.received.iter().sum::<u64>(),
+                    c.duplicates.iter().sum::<u64>(),
+                    c.rejected.iter().sum::<u64>()
+                );
+            }
+            let t = &s.intake.last_hour;
+            let _ = writeln!(
+                out,
+                "            {:<10} {:>9} {:>11} {:>9}",
+                "total", t.received, t.duplicates, t.rejected
+            );
+            let _ = writeln!(out);
+            queue_table(&mut out, &s.queues);
+            let _ = writeln!(out);
+            let u = &s.unrouted;
+            let oldest = match (u.oldest_age_seconds, &u.oldest_received_at) {
+                (Some(a), Some(at)) => format!("{} (received {at})", human_age(a)),
+                _ => "none".into(),
+            };
+            let _ = writeln!(
+                out,
+                "oldest unrouted: {oldest}   tracked: {}   untracked: {}{}",
+                u.tracked,
+                u.untracked,
+                if u.complete { "" } else { "  (tracking full)" }
+            );
+            let _ = writeln!(
+                out,
+                "routed last hour: {}   tap: {}",
+                s.routed.last_hour,
+                if s.broker.tap_connected { "on" } else { "off" }
+            );
+            let _ = writeln!(out, "  top categories: {}", ranked(&s.routed.top_categories));
+            let _ = writeln!(out, "  top regions:    {}", ranked(&s.routed.top_regions));
+            let _ = writeln!(
+                out,
+                "replies last hour: {} sent, {} failed",
+                s.replies.sent_last_hour, s.replies.failed_last_hour
+            );
+        }
+        Status::BrokerOnly {
+            gateway_error,
+            queues,
+            source,
+        } => {
+            let _ = writeln!(
+                out,
+                "Pintu status at {} — gateway not reachable: {gateway_error}",
+                rfc3339_ms(now_ms())
+            );
+            let _ = writeln!(out, "showing the broker only (read via {source})");
+            let _ = writeln!(out);
+            queue_table(&mut out, queues);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_addresses_are_called_on_loopback() {
+        assert_eq!(reachable("0.0.0.0:8080".parse().unwrap()).to_string(), "127.0.0.1:8080");
+        assert_eq!(reachable("[::]:8080".parse().unwrap()).to_string(), "[::1]:8080");
+        assert_eq!(reachable("10.0.0.5:80".parse().unwrap()).to_string(), "10.0.0.5:80");
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(human_age(5.2), "5 s");
+        assert_eq!(human_age(600.0), "10 min");
+        assert_eq!(human_age(9000.0), "2.5 h");
+    }
+
+    #[test]
+    fn broker_only_table_marks_unknowns() {
+        let s = Status::BrokerOnly {
+            gateway_error: "connection refused".into(),
+            source: "amqp",
+            queues: vec![QueueStat {
+                name: "p.intake".into(),
+                role: queues::Role::Intake,
+                messages: Some(3),
+                messages_ready: None,
+                messages_unacked: None,
+                consumers: Some(0),
+                error: None,
+            }],
+        };
+        let text = render(&s);
+        assert!(text.contains("connection refused"));
+        assert!(text.contains("p.intake"));
+        assert!(text.contains("no consumer"));
+        assert!(text.contains('?'));
+    }
+}

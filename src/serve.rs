@@ -1,0 +1,252 @@
+//! `pintu serve`: assembles the gateway — store, intake, relay, reply sender,
+//! housekeeping and the HTTP server — and runs it until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pintu_channels::sms::generic::Generic;
+use pintu_channels::sms::jasmin::Jasmin;
+use pintu_channels::sms::kannel::Kannel;
+use pintu_channels::sms::twilio::Twilio;
+use pintu_channels::WebhookAdapter;
+use thiserror::Error;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::{Config, ConfigError};
+use crate::http::{AppState, Mount};
+use crate::intake::Intake;
+use crate::relay::{outbox_feed, Relay, RelayStatus};
+use crate::replies::sender::ReplySender;
+use crate::replies::sms::{JasminSend, KannelSend, TwilioSend};
+use crate::replies::{ReplyTransport, Templates};
+use crate::store::dedupe::SenderHasher;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A running gateway (used by `main` and by the tests).
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub intake: Arc<Intake>,
+    pub relay: Arc<RelayStatus>,
+    pub shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    closed: crate::store::Closed,
+}
+
+impl Gateway {
+    /// Stop accepting, let the tasks finish, close the store (the data
+    /// directory can be opened again when this returns).
+    pub async fn stop(self) {
+        let Gateway {
+            intake,
+            relay,
+            shutdown,
+            tasks,
+            closed,
+            ..
+        } = self;
+        shutdown.cancel();
+        for t in tasks {
+            let _ = t.await;
+        }
+        tracing::debug!(refs = Arc::strong_count(&intake), "intake references at shutdown");
+        drop((intake, relay));
+        let closed = tokio::task::spawn_blocking(move || closed.wait(Duration::from_secs(10))).await;
+        if !matches!(closed, Ok(true)) {
+            warn!("store still open after shutdown");
+        }
+    }
+
+    /// Wait until shutdown was requested and everything stopped.
+    pub async fn wait(self) {
+        self.shutdown.cancelled().await;
+        self.stop().await;
+    }
+}
+
+/// The SMS webhooks enabled in the config.
+pub fn sms_mounts(cfg: &Config) -> Result<Vec<Mount>, ConfigError> {
+    let ch = &cfg.channels;
+    let mut mounts: Vec<Mount> = Vec::new();
+    let mut add = |path: &str, a: Arc<dyn WebhookAdapter>| {
+        mounts.push(Mount {
+            path: path.into(),
+            adapter: a,
+        })
+    };
+    if ch.kannel.enabled {
+        add(
+            "/sms/kannel",
+            Arc::new(Kannel::new(&ch.kannel.auth).map_err(|e| ConfigError::invalid("channels.kannel.allow_ips", e))?),
+        );
+    }
+    if ch.jasmin.enabled {
+        add(
+            "/sms/jasmin",
+            Arc::new(Jasmin::new(&ch.jasmin.auth).map_err(|e| ConfigError::invalid("channels.jasmin.allow_ips", e))?),
+        );
+    }
+    if ch.twilio.enabled {
+        add(
+            "/sms/twilio",
+            Arc::new(Twilio::new(&ch.twilio).map_err(|e| ConfigError::invalid("channels.twilio.allow_ips", e))?),
+        );
+    }
+    if ch.generic.enabled {
+        add(
+            "/sms/generic",
+            Arc::new(Generic::new(&ch.generic).map_err(|e| ConfigError::invalid("channels.generic.allow_ips", e))?),
+        );
+    }
+    Ok(mounts)
+}
+
+pub fn sms_transports(cfg: &Config) -> Vec<Arc<dyn ReplyTransport>> {
+    let mut t: Vec<Arc<dyn ReplyTransport>> = Vec::new();
+    if let Some(k) = KannelSend::new(&cfg.channels.kannel).filter(|_| cfg.channels.kannel.enabled) {
+        t.push(Arc::new(k));
+    }
+    if let Some(j) = JasminSend::new(&cfg.channels.jasmin).filter(|_| cfg.channels.jasmin.enabled) {
+        t.push(Arc::new(j));
+    }
+    if let Some(tw) = TwilioSend::new(&cfg.channels.twilio).filter(|_| cfg.channels.twilio.enabled) {
+        t.push(Arc::new(tw));
+    }
+    t
+}
+
+/// Start the gateway; returns once it listens.
+pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
+    let cfg = Arc::new(cfg);
+    let dir = cfg.gateway_data_dir();
+    std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let (store, closed) = Store::open(&dir, cfg.outbox.cache_bytes)?;
+    let hasher = SenderHasher::load_or_create(cfg.dedupe.secret.as_deref(), &dir)?;
+    let templates = if cfg.replies.enabled {
+        let path = cfg.resolve(&cfg.replies.templates);
+        Some(Arc::new(
+            Templates::load(&path).map_err(|e| ServeError::Setup(e.to_string()))?,
+        ))
+    } else {
+        None
+    };
+    let (feed_tx, feed_rx) = outbox_feed();
+    let window = Duration::from_secs(cfg.dedupe.window_secs);
+    let mut transports = sms_transports(&cfg);
+    transports.extend(crate::social::reply_transports(&cfg).map_err(|e| ServeError::Setup(e.to_string()))?);
+    let reply_providers: Vec<String> = transports.iter().map(|t| t.provider().to_string()).collect();
+    // Every webhook is built before anything starts, so a bad config fails fast.
+    let mut mounts = sms_mounts(&cfg)?;
+    for (path, adapter) in crate::social::webhook_adapters(&cfg).map_err(|e| ServeError::Setup(e.to_string()))? {
+        mounts.push(Mount {
+            path: path.into(),
+            adapter,
+        });
+    }
+    let intake =
+        Arc::new(Intake::new(store.clone(), hasher, templates, window, feed_tx).with_reply_providers(reply_providers));
+    let shutdown = CancellationToken::new();
+    let mut tasks = Vec::new();
+
+    let relay = Relay::new(store.clone(), cfg.amqp.clone(), feed_rx);
+    let relay_status = relay.status.clone();
+    tasks.push(tokio::spawn(relay.run(shutdown.clone())));
+
+    if cfg.replies.enabled {
+        let sender = ReplySender::new(
+            cfg.amqp.clone(),
+            transports,
+            cfg.replies.concurrency,
+            Duration::from_secs(cfg.replies.max_backoff_secs),
+        );
+        tasks.push(tokio::spawn(sender.run(shutdown.clone())));
+    }
+    tasks.push(tokio::spawn(housekeeping(
+        intake.clone(),
+        Duration::from_secs(cfg.sms.concat_timeout_secs),
+        shutdown.clone(),
+    )));
+
+    let (monitor, monitor_task) = crate::ops::start(cfg.clone(), store.clone(), shutdown.clone());
+    tasks.push(monitor_task);
+
+    // Pollers read config the checks above did not cover; stop what already
+    // runs if they cannot start.
+    let pollers = crate::social::spawn(&cfg, intake.clone(), shutdown.clone()).map_err(|e| {
+        shutdown.cancel();
+        ServeError::Setup(e.to_string())
+    })?;
+    tasks.extend(pollers);
+    let state = AppState {
+        cfg: cfg.clone(),
+        intake: intake.clone(),
+        relay: relay_status.clone(),
+        metrics: crate::obs::metrics_handle(),
+    };
+    let ops_api = crate::ops::api_routes(monitor, relay_status.clone());
+    let app = crate::http::router(state, mounts, ops_api).merge(crate::ops::page_routes());
+    let listener = tokio::net::TcpListener::bind(cfg.http.addr)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: cfg.http.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: cfg.http.addr,
+        source,
+    })?;
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = crate::http::serve(listener, app, async move { stop.cancelled().await }).await {
+            warn!(error = %e, "http server stopped");
+        }
+    }));
+    info!(%addr, "pintu gateway listening");
+    drop(store);
+    Ok(Gateway {
+        addr,
+        intake,
+        relay: relay_status,
+        shutdown,
+        tasks,
+        closed,
+    })
+}
+
+/// Expire dedupe records and assemble SMS groups whose parts timed out.
+async fn housekeeping(intake: Arc<Intake>, concat_timeout: Duration, shutdown: CancellationToken) {
+    let period = (concat_timeout / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(period) => {}
+        }
+        match intake.expire_parts(concat_timeout).await {
+            Ok(0) => {}
+            Ok(n) => info!(groups = n, "ingested incomplete concatenated SMS as partial complaints"),
+            Err(e) => warn!(error = %e, "could not expire SMS parts"),
+        }
+        if let Err(e) = intake.sweep_dedupe() {
+            warn!(error = %e, "dedupe sweep failed");
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! `pintu check` and environment overrides, as an operator runs them.
+
+use std::process::Command;
+
+fn pintu(envs: &[(&str, &str)], args: &[&str]) -> (bool, String) {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pintu"));
+    cmd.current_dir(repo).args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn default_config_checks_ok() {
+    let (ok, out) = pintu(&[], &["check"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("ok"));
+}
+
+#[test]
+fn bad_values_name_the_key() {
+    for (key, value, needle) in [
+        ("PINTU_AMQP__URL", "http://nope", "amqp.url"),
+        ("PINTU_HTTP__ADDR", "not-an-address", "http.addr"),
+        ("PINTU_HTTP__ADRR", "127.0.0.1:1", "adrr"),
+        (
+            "PINTU_CHANNELS__KANNEL__ALLOW_IPS",
+            "[\"10.0.0.0/99\"]",
+            "channels.kannel.allow_ips",
+        ),
+        ("PINTU_CHANNELS__KANNEL__TOKEN", "", "channels.kannel.token"),
+        ("PINTU_HTTP__ADDR", "0.0.0.0:8080", "http.ops_token"),
+    ] {
+        let (ok, out) = pintu(&[(key, value)], &["check"]);
+        assert!(!ok, "{key}={value} must fail");
+        assert!(
+            out.contains(needle),
+            "{key}={value}: error should name `{needle}`: {out}"
+        );
+    }
+}
+
+#[test]
+fn env_overrides_reach_the_topology() {
+    let (ok, out) = pintu(&[("PINTU_AMQP__PREFIX", "tenant-a")], &["topology"]);
+    assert!(ok, "{out}");
+    let defs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let queues: Vec<&str> = defs["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        queues.contains(&"tenant-a.intake") && queues.contains(&"tenant-a.agency.triage"),
+        "{queues:?}"
+    );
+    assert!(queues.iter().all(|q| q.starts_with("tenant-a.")));
+}
+
+#[test]
+fn missing_config_file_is_a_clear_error() {
+    let (ok, out) = pintu(&[], &["--config", "/nonexistent/pintu.toml", "check"]);
+    assert!(!ok);
+    assert!(out.contains("/nonexistent/pintu.toml"), "{out}");
+}

@@ -1,0 +1,159 @@
+//! Test support shared by the integration tests: a gateway on an ephemeral
+//! port with its own broker prefix and data directory, and broker helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+use pintu::broker::{connect, Topology};
+use pintu::config::Config;
+
+pub const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+pub fn unique_prefix() -> String {
+    format!("t-{:016x}", rand::random::<u64>())
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The default config with this test's prefix, data dir and an ephemeral port.
+pub fn test_config(prefix: &str, data_dir: &Path) -> Config {
+    pintu::obs::init_logging("pretty", "warn");
+    let mut cfg = Config::load(&repo().join("config/pintu.toml")).expect("default config loads");
+    cfg.data_dir = data_dir.to_path_buf();
+    cfg.amqp.prefix = prefix.to_string();
+    cfg.amqp.url = AMQP.to_string();
+    cfg.http.addr = "127.0.0.1:0".parse().unwrap();
+    cfg.log.format = "pretty".into();
+    cfg
+}
+
+/// Delete every queue and exchange of a prefix (best effort).
+pub async fn cleanup(cfg: &Config) {
+    let Ok(conn) = connect(AMQP, "pintu-test-cleanup").await else {
+        return;
+    };
+    let Ok(ch) = conn.create_channel().await else { return };
+    let topo = Topology::new(&cfg.amqp);
+    for q in &topo.queues {
+        let _ = ch.queue_delete(&q.name, QueueDeleteOptions::default()).await;
+    }
+    for e in &topo.exchanges {
+        let _ = ch.exchange_delete(&e.name, ExchangeDeleteOptions::default()).await;
+    }
+    let _ = conn.close(200, "bye").await;
+}
+
+/// A message taken off a queue.
+#[derive(Debug, Clone)]
+pub struct Got {
+    pub message_id: String,
+    pub body: Vec<u8>,
+    pub json: serde_json::Value,
+}
+
+/// Consume until `n` distinct message ids arrived or `timeout` passed (acking
+/// them). Redeliveries (same id, at-least-once) are returned but not counted.
+pub async fn take(queue: &str, n: usize, timeout: Duration) -> Vec<Got> {
+    let conn = connect(AMQP, "pintu-test-take").await.expect("broker");
+    let ch = conn.create_channel().await.expect("channel");
+    ch.basic_qos(1000, Default::default()).await.expect("qos");
+    let mut consumer = ch
+        .basic_consume(
+            queue,
+            "pintu-test",
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume");
+    let mut out = Vec::new();
+    let mut distinct: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let deadline = Instant::now() + timeout;
+    while distinct.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match tokio::time::timeout(left, consumer.next()).await {
+            Ok(Some(Ok(d))) => {
+                let message_id = d
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                let json = serde_json::from_slice(&d.data).unwrap_or(serde_json::Value::Null);
+                distinct.insert(message_id.clone());
+                out.push(Got {
+                    message_id,
+                    body: d.data.clone(),
+                    json,
+                });
+                d.acker.ack(BasicAckOptions::default()).await.expect("ack");
+            }
+            _ => break,
+        }
+    }
+    let _ = conn.close(200, "bye").await;
+    out
+}
+
+/// Messages still in a queue after `wait` (non-destructive count via basic_get is not
+/// possible; this consumes them).
+pub async fn drain_now(queue: &str) -> Vec<Got> {
+    let conn = connect(AMQP, "pintu-test-drain").await.expect("broker");
+    let ch = conn.create_channel().await.expect("channel");
+    let mut out = Vec::new();
+    while let Ok(Some(msg)) = ch.basic_get(queue, BasicGetOptions::default()).await {
+        let d = msg.delivery;
+        let message_id = d
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        let json = serde_json::from_slice(&d.data).unwrap_or(serde_json::Value::Null);
+        out.push(Got {
+            message_id,
+            body: d.data.clone(),
+            json,
+        });
+        d.acker.ack(BasicAckOptions::default()).await.expect("ack");
+    }
+    let _ = conn.close(200, "bye").await;
+    out
+}
+
+/// Validate a published complaint against `schema/complaint-v1.json`.
+pub fn assert_valid_complaint(v: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("schema/complaint-v1.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "complaint does not match schema v1: {errors:?}\n{v:#}"
+    );
+}
+
+pub async fn wait_until<F: FnMut() -> bool>(timeout: Duration, mut f: F) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    f()
+}

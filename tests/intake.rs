@@ -1,0 +1,269 @@
+//! The intake spine against the real RabbitMQ: dedupe, concatenated SMS,
+//! HTTP answers, and the schema of what is published.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use pintu::serve;
+
+fn kannel_url(addr: std::net::SocketAddr, query: &str) -> String {
+    format!("http://{addr}/sms/kannel?token=change-me-kannel&{query}")
+}
+
+async fn generic(client: &reqwest::Client, addr: std::net::SocketAddr, body: serde_json::Value) -> serde_json::Value {
+    let r = client
+        .post(format!("http://{addr}/sms/generic"))
+        .bearer_auth("change-me-generic")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn tracking_of(v: &serde_json::Value) -> (String, bool) {
+    let a = &v["accepted"][0];
+    (
+        a["tracking"].as_str().unwrap().to_string(),
+        a["duplicate"].as_bool().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dedupe_retry_resend_and_two_citizens() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = test_config(&prefix, dir.path());
+    cfg.replies.enabled = false;
+    let gw = serve::start(cfg.clone()).await.unwrap();
+    let c = reqwest::Client::new();
+    let text = "Jembatan di Desa Sukamaju Kab. Bogor putus sejak seminggu";
+
+    let first = generic(
+        &c,
+        gw.addr,
+        serde_json::json!({"id": "m-1", "from": "081234567001", "to": "1708", "text": text}),
+    )
+    .await;
+    let (code, dup) = tracking_of(&first);
+    assert!(!dup);
+    // Provider retry: same provider id, even with different text bytes.
+    let retry = generic(
+        &c,
+        gw.addr,
+        serde_json::json!({"id": "m-1", "from": "081234567001", "to": "1708", "text": text}),
+    )
+    .await;
+    assert_eq!(tracking_of(&retry), (code.clone(), true));
+    // Same citizen, same text, new provider id, number written differently, case/spacing changed.
+    let resend = generic(
+        &c,
+        gw.addr,
+        serde_json::json!({"id": "m-2", "from": "+62 812-3456-7001", "to": "1708", "text": text.to_uppercase().replace(' ', "  ")}),
+    )
+    .await;
+    assert_eq!(tracking_of(&resend), (code.clone(), true));
+    // Another citizen reporting the same bridge: a separate complaint.
+    let other = generic(
+        &c,
+        gw.addr,
+        serde_json::json!({"id": "m-3", "from": "081234567002", "to": "1708", "text": text}),
+    )
+    .await;
+    let (other_code, other_dup) = tracking_of(&other);
+    assert!(!other_dup);
+    assert_ne!(other_code, code);
+
+    let got = take(&format!("{prefix}.intake"), 3, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 2, "exactly two complaints published: {got:?}");
+    let trackings: Vec<&str> = got.iter().map(|g| g.json["tracking"].as_str().unwrap()).collect();
+    assert!(trackings.contains(&code.as_str()) && trackings.contains(&other_code.as_str()));
+    for g in &got {
+        assert_eq!(
+            g.message_id,
+            g.json["id"].as_str().unwrap(),
+            "message_id is the complaint id"
+        );
+        assert_valid_complaint(&g.json);
+    }
+    gw.stop().await;
+    cleanup(&cfg).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concatenated_sms_out_of_order_across_restart_and_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = test_config(&prefix, dir.path());
+    cfg.replies.enabled = false;
+    cfg.sms.concat_timeout_secs = 2;
+    let c = reqwest::Client::new();
+    let from = "%2B6281299990001";
+
+    // 16-bit reference, 3 parts, arriving 3, 1, (restart), 2.
+    let udh16 = |seq: u8| format!("%06%08%04%12%34%03%{seq:02X}");
+    let gw = serve::start(cfg.clone()).await.unwrap();
+    let r = c
+        .get(kannel_url(
+            gw.addr,
+            &format!("id=p3&from={from}&text=di+Kota+Padang.&udh={}", udh16(3)),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.text().await.unwrap().trim(),
+        "OK",
+        "a lone part has no tracking code yet"
+    );
+    let r = c
+        .get(kannel_url(
+            gw.addr,
+            &format!("id=p1&from={from}&text=Puskesmas+tutup+&udh={}", udh16(1)),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    gw.stop().await;
+    // Parts survive a restart of the gateway.
+    let gw = serve::start(cfg.clone()).await.unwrap();
+    let r = c
+        .get(kannel_url(
+            gw.addr,
+            &format!("id=p2&from={from}&text=setiap+sore+&udh={}", udh16(2)),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(body.starts_with("OK LPR-"), "last part completes the message: {body}");
+    // A retried part after assembly is a duplicate of the assembled complaint.
+    let r = c
+        .get(kannel_url(
+            gw.addr,
+            &format!("id=p1&from={from}&text=Puskesmas+tutup+&udh={}", udh16(1)),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), body);
+
+    // 8-bit reference, 2 parts, only the second ever arrives: partial after the timeout.
+    let r = c
+        .get(kannel_url(
+            gw.addr,
+            &format!("id=q2&from={from}&text=bagian+kedua+saja&udh=%05%00%03%2A%02%02"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let got = take(&format!("{prefix}.intake"), 2, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    let whole = got.iter().find(|g| g.json["parts"] == 3).expect("assembled complaint");
+    assert_eq!(whole.json["text"], "Puskesmas tutup setiap sore di Kota Padang.");
+    assert_eq!(whole.json["flags"]["partial"], false);
+    let partial = got.iter().find(|g| g.json["parts"] == 1).expect("partial complaint");
+    assert_eq!(partial.json["flags"]["partial"], true);
+    assert!(partial.json["text"].as_str().unwrap().contains("bagian kedua saja"));
+    for g in &got {
+        assert_valid_complaint(&g.json);
+    }
+    gw.stop().await;
+    cleanup(&cfg).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_answers_for_bad_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = test_config(&prefix, dir.path());
+    cfg.replies.enabled = false;
+    cfg.http.body_limit = 4096;
+    let gw = serve::start(cfg.clone()).await.unwrap();
+    let c = reqwest::Client::new();
+    let a = gw.addr;
+
+    let wrong = c
+        .get(format!("http://{a}/sms/kannel?token=nope&from=0812&text=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    let missing = c
+        .get(format!("http://{a}/sms/kannel?from=0812&text=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 401);
+    let no_from = c.get(kannel_url(a, "text=halo")).send().await.unwrap();
+    assert_eq!(no_from.status(), 400);
+    let msg = no_from.text().await.unwrap();
+    assert_eq!(msg.lines().count(), 1, "one-line reason: {msg:?}");
+    assert!(msg.contains("from"));
+    let bad_udh = c
+        .get(kannel_url(a, "from=0812&text=x&udh=%05%00%03"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_udh.status(), 400);
+    let bad_json = c
+        .post(format!("http://{a}/sms/generic"))
+        .bearer_auth("change-me-generic")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_json.status(), 400);
+    let huge = c
+        .post(kannel_url(a, "from=0812"))
+        .body(vec![b'a'; 10_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    let jasmin = c
+        .post(format!("http://{a}/sms/jasmin?token=change-me-jasmin"))
+        .form(&[
+            ("id", "j-1"),
+            ("from", "6281234500001"),
+            ("to", "1708"),
+            ("coding", "0"),
+            ("content", "Lampu jalan mati"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jasmin.status(), 200);
+    assert_eq!(jasmin.text().await.unwrap(), "ACK/Jasmin");
+
+    let metrics = c
+        .get(format!("http://{a}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"pintu_rejected_total{channel="sms",provider="kannel",reason="auth"}"#),
+        "{metrics}"
+    );
+    let ready: serde_json::Value = c
+        .get(format!("http://{a}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(ready["outbox_backlog"].is_u64());
+    gw.stop().await;
+    cleanup(&cfg).await;
+}

@@ -1,0 +1,171 @@
+//! The `/ops` page in headless Chromium: the script runs, fetches the summary
+//! with the token given once in the URL, and the tiles show the numbers that
+//! went through the real RabbitMQ. Saves `target/test-artifacts/ops.png`.
+//!
+//! Skipped (with a message) only when `/usr/bin/chromium` is missing; CI
+//! installs it.
+
+mod ops_support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ops_support::*;
+use pintu::broker::publisher::Outgoing;
+use pintu::broker::{connect, ConfirmedPublisher, Names};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn artifacts_dir() -> PathBuf {
+    // target/<profile>/deps/<test binary> → target/test-artifacts
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap().to_path_buf();
+    target.join("test-artifacts")
+}
+
+async fn chromium(profile: &Path, extra: &[String], url: &str) -> String {
+    let mut cmd = tokio::process::Command::new(CHROMIUM);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--virtual-time-budget=5000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(extra)
+    .arg(url)
+    .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(90), cmd.output())
+        .await
+        .expect("chromium did not finish in 90 s")
+        .expect("chromium could not be started");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The text content of the element with `id`, from a dumped DOM.
+fn text_of(dom: &str, id: &str) -> String {
+    let start = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in DOM"));
+    let rest = &dom[start..];
+    let open_end = rest.find('>').unwrap() + 1;
+    let close = rest[open_end..].find('<').unwrap();
+    rest[open_end..open_end + close].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_page_renders_live_figures() {
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!("SKIPPED ops_page_renders_live_figures: {CHROMIUM} is not installed (apt-get install chromium)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let _cleanup = BrokerCleanup(cfg.clone());
+    let names = Names::new(&cfg.amqp.prefix);
+    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let addr = gw.addr;
+    let http = reqwest::Client::new();
+    let token = generic_token(&cfg);
+
+    for i in 0..3 {
+        assert_eq!(
+            send_sms(&http, addr, &token, &format!("p-{i}"), &format!("banjir di RT {i}")).await,
+            200
+        );
+    }
+    assert_eq!(send_sms(&http, addr, &token, "p-0", "banjir di RT 0").await, 200);
+    assert_eq!(send_sms(&http, addr, "wrong", "p-9", "x").await, 403);
+    // One routed complaint seen by the tap, so the top lists have content.
+    let conn = connect(&cfg.amqp.url, "ops-page-test").await.unwrap();
+    let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
+        .await
+        .unwrap();
+    let routed = serde_json::json!({"id": "01JPAGETEST", "routing": {"category": "bencana", "region": "3273", "agency": "3273.bpbd"}});
+    let exchange = names.agency_exchange();
+    publisher
+        .publish(&Outgoing {
+            exchange: &exchange,
+            routing_key: "agency.3273.bpbd",
+            message_id: "01JPAGETEST",
+            body: &serde_json::to_vec(&routed).unwrap(),
+            headers: vec![],
+        })
+        .await
+        .unwrap();
+    let intake_q = names.intake_queue();
+    wait_for(&http, addr, 30, "3 in intake and 1 routed", |s| {
+        queue_messages(s, &intake_q) == Some(3) && s.routed.last_hour == 1
+    })
+    .await;
+
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("http://{addr}/ops?token={OPS_TOKEN}");
+    let dom = chromium(profile.path(), &["--dump-dom".into()], &url).await;
+    assert!(
+        dom.contains("data-loaded=\"1\""),
+        "the script never rendered a summary:\n{dom}"
+    );
+    assert_eq!(text_of(&dom, "v-received"), "3");
+    assert_eq!(text_of(&dom, "v-duplicates"), "1");
+    assert_eq!(text_of(&dom, "v-rejected"), "1");
+    assert_eq!(text_of(&dom, "v-outbox"), "0");
+    assert_eq!(text_of(&dom, "v-intake"), "3");
+    assert_eq!(text_of(&dom, "v-dead"), "0");
+    assert_eq!(text_of(&dom, "v-routed"), "1");
+    assert_ne!(text_of(&dom, "v-oldest"), "–");
+    assert!(dom.contains(&format!("data-queue=\"{intake_q}\"")), "queue table");
+    assert!(dom.contains(">bencana<"), "top categories");
+    assert!(dom.contains("<polyline"), "received chart");
+    // Default language is Indonesian; the token was accepted (no token form).
+    assert!(dom.contains("lang=\"id\""));
+    assert!(dom.contains("Diterima (1 jam)"));
+    assert!(dom.contains("id=\"token-form\" class=\"banner hidden\""));
+
+    // English on request.
+    let profile_en = tempfile::tempdir().unwrap();
+    let dom_en = chromium(profile_en.path(), &["--dump-dom".into()], &format!("{url}&lang=en")).await;
+    assert!(dom_en.contains("Received (1 h)") && dom_en.contains("lang=\"en\""));
+    assert_eq!(text_of(&dom_en, "v-received"), "3");
+
+    // Without the token the page asks for one and shows no figures.
+    let profile_nt = tempfile::tempdir().unwrap();
+    let dom_nt = chromium(profile_nt.path(), &["--dump-dom".into()], &format!("http://{addr}/ops")).await;
+    assert!(
+        dom_nt.contains("id=\"token-form\" class=\"banner\""),
+        "token form shown"
+    );
+    assert_eq!(text_of(&dom_nt, "v-received"), "–");
+
+    let shots = artifacts_dir();
+    std::fs::create_dir_all(&shots).unwrap();
+    let png = shots.join("ops.png");
+    let _ = std::fs::remove_file(&png);
+    let profile_shot = tempfile::tempdir().unwrap();
+    chromium(
+        profile_shot.path(),
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1280,1600".into(),
+        ],
+        &url,
+    )
+    .await;
+    let bytes = std::fs::read(&png).expect("screenshot written");
+    assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
+    eprintln!("screenshot: {}", png.display());
+
+    let _ = conn.close(200, "bye").await;
+    gw.stop().await;
+}
