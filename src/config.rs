@@ -203,6 +203,9 @@ pub struct ChannelsConfig {
     pub twilio: TwilioConfig,
     #[serde(default)]
     pub generic: GenericConfig,
+    /// IMAP mailboxes and the SMTP relay for replies (`crate::email`).
+    #[serde(default)]
+    pub email: crate::email::config::EmailConfig,
     #[serde(default)]
     pub x: crate::social::config::XConfig,
     #[serde(default)]
@@ -491,6 +494,7 @@ impl Config {
                 "required when the channel is enabled",
             ));
         }
+        ch.email.validate()?;
         ch.x.validate(&self.base_dir)?;
         ch.meta.validate(&self.base_dir)?;
         ch.telegram.validate(&self.base_dir)?;

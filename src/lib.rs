@@ -10,6 +10,7 @@ pub mod broker;
 pub mod check;
 pub mod complaint;
 pub mod config;
+pub mod email;
 pub mod http;
 pub mod intake;
 pub mod obs;

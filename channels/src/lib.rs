@@ -12,6 +12,7 @@
 
 pub mod adapter;
 pub mod auth;
+pub mod email;
 pub mod form;
 pub mod inbound;
 pub mod normalize;

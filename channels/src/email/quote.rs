@@ -1,0 +1,259 @@
+//! Quoted history and signatures, removed from the complaint text.
+//!
+//! A citizen who answers our acknowledgement (or forwards an old thread) sends
+//! the whole history again; an agency officer must read what is new, and the
+//! dedupe fingerprint must not change because a client quoted differently.
+//!
+//! Rules, in the order they are tried on each line:
+//! - a forward marker (`---------- Forwarded message ---------`, `Pesan terusan`,
+//!   `Begin forwarded message:`) keeps everything after it: a forwarded
+//!   message is the complaint's content, not history;
+//! - `On … wrote:` / `Pada … menulis:` (possibly wrapped over three lines)
+//!   followed by `>` lines drops that quoted block and keeps what the citizen
+//!   wrote below it (bottom-posting); without `>` lines it cuts to the end;
+//! - `-----Original Message-----`, `Pesan Asli`, and an Outlook header block
+//!   (`From:`/`Dari:` followed by `Sent:`/`Date:`/`Dikirim:`/`Tanggal:`) cut to the end;
+//! - other `>` lines are dropped (interleaved quoting);
+//! - the signature delimiter `-- ` and trailing "Sent from my …" /
+//!   "Dikirim dari …" lines cut to the end.
+//!
+//! When stripping would leave nothing, the original text is kept: a reply that
+//! only quotes is odd, but dropping what the citizen sent would be worse.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+/// What stripping found, for `reply_context` and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stripped {
+    pub text: String,
+    pub removed_quote: bool,
+    pub removed_signature: bool,
+    pub forwarded: bool,
+}
+
+struct Patterns {
+    reply_header: Regex,
+    original: Regex,
+    outlook_from: Regex,
+    outlook_meta: Regex,
+    forward: Regex,
+    mobile_sig: Regex,
+}
+
+fn patterns() -> Option<&'static Patterns> {
+    static P: OnceLock<Option<Patterns>> = OnceLock::new();
+    P.get_or_init(|| {
+        Some(Patterns {
+            reply_header: Regex::new(
+                r"(?is)^\s*(on\s.{1,400}\s(wrote|writes)|pada\s.{1,400}\s(menulis|wrote)|le\s.{1,400}\sa\s[ée]crit|am\s.{1,400}\sschrieb)\s*:\s*$",
+            )
+            .ok()?,
+            original: Regex::new(r"(?i)^\s*-{2,}\s*(original message|pesan asli|pesan awal)\s*-{2,}\s*$").ok()?,
+            outlook_from: Regex::new(r"(?i)^\s*\*?(from|dari)\s*:\*?\s+\S").ok()?,
+            outlook_meta: Regex::new(r"(?i)^\s*\*?(sent|date|dikirim|tanggal|to|kepada|subject|subjek|perihal)\s*:").ok()?,
+            forward: Regex::new(
+                r"(?i)^\s*(-{2,}\s*(forwarded message|pesan terusan|pesan yang diteruskan)\s*-{2,}|begin forwarded message\s*:|awal pesan yang diteruskan\s*:)\s*$",
+            )
+            .ok()?,
+            mobile_sig: Regex::new(
+                r"(?i)^\s*(sent from (my )?\S.{0,60}|dikirim dari \S.{0,60}|get outlook for \S.{0,40}|dapatkan outlook untuk \S.{0,40}|sent via \S.{0,40})\s*$",
+            )
+            .ok()?,
+        })
+    })
+    .as_ref()
+}
+
+fn is_quoted(line: &str) -> bool {
+    line.trim_start().starts_with('>')
+}
+
+/// How many lines (1–3) starting at `i` form a reply header, if any. Gmail
+/// wraps long `On …, Name <address> wrote:` lines.
+fn reply_header_len(p: &Patterns, lines: &[&str], i: usize) -> Option<usize> {
+    let mut joined = String::new();
+    for n in 0..3 {
+        let line = lines.get(i + n)?;
+        if n > 0 && (line.trim().is_empty() || is_quoted(line)) {
+            return None;
+        }
+        if !joined.is_empty() {
+            joined.push(' ');
+        }
+        joined.push_str(line.trim());
+        if joined.len() > 500 {
+            return None;
+        }
+        if p.reply_header.is_match(&joined) {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
+fn is_outlook_block(p: &Patterns, lines: &[&str], i: usize) -> bool {
+    let Some(line) = lines.get(i) else { return false };
+    if !p.outlook_from.is_match(line) {
+        return false;
+    }
+    lines
+        .iter()
+        .skip(i + 1)
+        .take(4)
+        .filter(|l| p.outlook_meta.is_match(l))
+        .count()
+        >= 1
+}
+
+/// Remove quoted history and signatures; see the module docs.
+pub fn strip_quotes(text: &str) -> Stripped {
+    let Some(p) = patterns() else {
+        return Stripped {
+            text: text.to_string(),
+            ..Stripped::default()
+        };
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut kept: Vec<&str> = Vec::with_capacity(lines.len());
+    let mut out = Stripped::default();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if p.forward.is_match(line) {
+            // Everything from here is the forwarded message: keep it verbatim.
+            out.forwarded = true;
+            kept.extend_from_slice(&lines[i..]);
+            break;
+        }
+        if let Some(n) = reply_header_len(p, &lines, i) {
+            out.removed_quote = true;
+            let mut j = i + n;
+            while j < lines.len() && lines[j].trim().is_empty() {
+                j += 1;
+            }
+            if j < lines.len() && is_quoted(lines[j]) {
+                while j < lines.len() && (is_quoted(lines[j]) || lines[j].trim().is_empty()) {
+                    j += 1;
+                }
+                i = j;
+                continue;
+            }
+            break;
+        }
+        if p.original.is_match(line)
+            || is_outlook_block(p, &lines, i)
+            || is_underscore_rule_before_outlook(p, &lines, i)
+        {
+            out.removed_quote = true;
+            break;
+        }
+        if is_quoted(line) {
+            out.removed_quote = true;
+            i += 1;
+            continue;
+        }
+        if line == "-- " || line.trim_end() == "--" || line.trim_end() == "—" {
+            out.removed_signature = true;
+            break;
+        }
+        if p.mobile_sig.is_match(line) && only_blank_or_quotes_after(p, &lines, i + 1) {
+            out.removed_signature = true;
+            break;
+        }
+        kept.push(line);
+        i += 1;
+    }
+    let joined = kept.join("\n");
+    if joined.trim().is_empty() && !text.trim().is_empty() {
+        // Nothing of the citizen's own left: keep what they sent.
+        return Stripped {
+            text: text.to_string(),
+            ..Stripped::default()
+        };
+    }
+    out.text = joined;
+    out
+}
+
+/// Outlook puts a `____` rule above its `From:` block.
+fn is_underscore_rule_before_outlook(p: &Patterns, lines: &[&str], i: usize) -> bool {
+    let line = lines[i].trim();
+    line.len() >= 10 && line.chars().all(|c| c == '_') && is_outlook_block(p, lines, i + 1)
+}
+
+/// True when the rest is empty, quoted history, or another signature line.
+fn only_blank_or_quotes_after(p: &Patterns, lines: &[&str], from: usize) -> bool {
+    let mut i = from;
+    while i < lines.len() {
+        let l = lines[i];
+        if l.trim().is_empty() || is_quoted(l) || p.mobile_sig.is_match(l) {
+            i += 1;
+            continue;
+        }
+        return reply_header_len(p, lines, i).is_some() || p.original.is_match(l) || is_outlook_block(p, lines, i);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn english_top_posting() {
+        let s = strip_quotes(
+            "Masih rusak.\n\nOn Mon, 3 Mar 2025 at 10:00, LAPOR! <noreply@lapor.go.id> wrote:\n> Terima kasih\n> Kode: LPR-7K3Q9X",
+        );
+        assert_eq!(s.text.trim(), "Masih rusak.");
+        assert!(s.removed_quote);
+    }
+
+    #[test]
+    fn indonesian_wrapped_header() {
+        let s = strip_quotes("Tolong ditindaklanjuti.\n\nPada Sen, 3 Mar 2025 pukul 10.00 LAPOR! <\nnoreply@lapor.go.id> menulis:\n\n> isi lama\n");
+        assert_eq!(s.text.trim(), "Tolong ditindaklanjuti.");
+    }
+
+    #[test]
+    fn bottom_posting_keeps_the_answer() {
+        let s = strip_quotes("On Mon, 3 Mar 2025, X <x@y.z> wrote:\n> pertanyaan\n>\n\nJawaban saya di bawah.\n");
+        assert_eq!(s.text.trim(), "Jawaban saya di bawah.");
+    }
+
+    #[test]
+    fn outlook_and_signatures() {
+        let s = strip_quotes("Isi aduan.\n\n-----Original Message-----\nFrom: a\nSent: b\n");
+        assert_eq!(s.text.trim(), "Isi aduan.");
+        let s =
+            strip_quotes("Isi aduan.\n________________________________\nDari: LAPOR!\nDikirim: Senin\nKepada: saya\n");
+        assert_eq!(s.text.trim(), "Isi aduan.");
+        let s = strip_quotes("Isi aduan.\n-- \nBudi\n0812345");
+        assert_eq!(s.text.trim(), "Isi aduan.");
+        assert!(s.removed_signature);
+        let s = strip_quotes("Isi aduan.\n\nDikirim dari iPhone saya\n");
+        assert_eq!(s.text.trim(), "Isi aduan.");
+        // "Sent from" inside the text is content, not a signature.
+        let s = strip_quotes("Sent from my office the letter was lost.\nIt was never answered.");
+        assert_eq!(
+            s.text,
+            "Sent from my office the letter was lost.\nIt was never answered."
+        );
+    }
+
+    #[test]
+    fn forwards_are_kept() {
+        let s = strip_quotes(
+            "FYI\n\n---------- Forwarded message ---------\nFrom: Kepala Desa\n> not a quote here\nIsi surat",
+        );
+        assert!(s.forwarded);
+        assert!(s.text.contains("Isi surat") && s.text.contains("> not a quote here"));
+    }
+
+    #[test]
+    fn all_quoted_keeps_original() {
+        let s = strip_quotes("> hanya kutipan\n> saja");
+        assert_eq!(s.text, "> hanya kutipan\n> saja");
+    }
+}

@@ -1,0 +1,196 @@
+//! Table-driven test over the e-mail corpus in `tests/fixtures/email/`.
+//!
+//! Each `NAME.eml` has a sidecar `NAME.json` with the expected outcome; only
+//! the keys present are checked, so a fixture states exactly what it is about:
+//! `outcome` (`accept` | `quarantine`), `reason`, `sender`, `display_name`
+//! (null = none), `subject`, `text` (exact), `text_contains`, `text_excludes`,
+//! `external_id`, `external_id_prefix`, `suppress_reply` (null = none),
+//! `ack_reference`, `sent_at`, `reply_context` (subset), `reply_context_absent`,
+//! `attachments` (per entry: `name`, `name_excludes`, `content_type`, `size`,
+//! `kept`, `omitted`), and `limits` overriding the parser limits.
+
+use std::fs;
+use std::path::PathBuf;
+
+use pintu_channels::email::{parse_message, Limits, ParseOptions};
+use serde_json::Value;
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/email")
+}
+
+fn opts(expect: &Value) -> ParseOptions {
+    let mut limits = Limits::default();
+    if let Some(l) = expect.get("limits") {
+        if let Some(v) = l.get("max_attachment_bytes").and_then(Value::as_u64) {
+            limits.max_attachment_bytes = v as usize;
+        }
+        if let Some(v) = l.get("max_attachments").and_then(Value::as_u64) {
+            limits.max_attachments = v as usize;
+        }
+    }
+    ParseOptions {
+        limits,
+        mailbox_address: "pengaduan@lapor.go.id".into(),
+        loop_id: Some("pintu@lapor.go.id".into()),
+        ack_domain: Some("lapor.go.id".into()),
+    }
+}
+
+fn check(name: &str, raw: &[u8], expect: &Value) -> Vec<String> {
+    let mut errs = Vec::new();
+    let mut fail = |m: String| errs.push(format!("{name}: {m}"));
+    let outcome = expect["outcome"].as_str().unwrap_or("accept");
+    let parsed = parse_message(raw, &opts(expect));
+    let p = match (outcome, parsed) {
+        ("quarantine", Err(rej)) => {
+            if let Some(r) = expect.get("reason").and_then(Value::as_str) {
+                if rej.reason() != r {
+                    fail(format!("reason {} != {r}", rej.reason()));
+                }
+            }
+            return errs;
+        }
+        ("quarantine", Ok(p)) => {
+            fail(format!("expected quarantine, got accepted text {:?}", p.inbound.text));
+            return errs;
+        }
+        (_, Err(rej)) => {
+            fail(format!("expected accept, got quarantine: {rej}"));
+            return errs;
+        }
+        (_, Ok(p)) => p,
+    };
+    let ib = &p.inbound;
+    assert_eq!(ib.channel.as_str(), "email");
+    assert_eq!(ib.provider, "imap");
+    let opt_eq = |key: &str, actual: Option<&str>, fail: &mut dyn FnMut(String)| {
+        if let Some(v) = expect.get(key) {
+            if v.as_str() != actual {
+                fail(format!("{key}: {actual:?} != {v}"));
+            }
+        }
+    };
+    opt_eq("sender", Some(&ib.sender.address), &mut fail);
+    opt_eq("display_name", ib.sender.display_name.as_deref(), &mut fail);
+    opt_eq("subject", ib.subject.as_deref(), &mut fail);
+    opt_eq("text", Some(&ib.text), &mut fail);
+    opt_eq("external_id", ib.external_id.as_deref(), &mut fail);
+    opt_eq("ack_reference", p.ack_reference.as_deref(), &mut fail);
+    opt_eq(
+        "suppress_reply",
+        ib.reply_context.get("suppress_reply").map(String::as_str),
+        &mut fail,
+    );
+    if let Some(v) = expect.get("sent_at").and_then(Value::as_str) {
+        let got = ib.sent_at.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        if got.as_deref() != Some(v) {
+            fail(format!("sent_at {got:?} != {v}"));
+        }
+    }
+    if let Some(prefix) = expect.get("external_id_prefix").and_then(Value::as_str) {
+        if !ib.external_id.as_deref().unwrap_or("").starts_with(prefix) {
+            fail(format!("external_id {:?} lacks prefix {prefix}", ib.external_id));
+        }
+    }
+    for s in expect["text_contains"].as_array().into_iter().flatten() {
+        let s = s.as_str().unwrap_or("");
+        if !ib.text.contains(s) {
+            fail(format!("text lacks {s:?}: {:?}", ib.text));
+        }
+    }
+    for s in expect["text_excludes"].as_array().into_iter().flatten() {
+        let s = s.as_str().unwrap_or("");
+        if ib.text.contains(s) {
+            fail(format!("text contains {s:?}: {:?}", ib.text));
+        }
+    }
+    if let Some(ctx) = expect.get("reply_context").and_then(Value::as_object) {
+        for (k, v) in ctx {
+            if ib.reply_context.get(k).map(String::as_str) != v.as_str() {
+                fail(format!("reply_context[{k}] {:?} != {v}", ib.reply_context.get(k)));
+            }
+        }
+    }
+    for k in expect["reply_context_absent"].as_array().into_iter().flatten() {
+        let k = k.as_str().unwrap_or("");
+        if ib.reply_context.contains_key(k) {
+            fail(format!("reply_context has {k}"));
+        }
+    }
+    // Every message keeps a pointer to its raw copy.
+    if ib.reply_context.get("raw_sha256") != Some(&p.raw_sha256) || p.raw_sha256.len() != 64 {
+        fail("raw_sha256 missing from reply_context".into());
+    }
+    if let Some(atts) = expect.get("attachments").and_then(Value::as_array) {
+        if atts.len() != ib.attachments.len() {
+            fail(format!(
+                "{} attachments, expected {}: {:?}",
+                ib.attachments.len(),
+                atts.len(),
+                ib.attachments
+            ));
+        }
+        for (a, e) in ib.attachments.iter().zip(atts) {
+            if let Some(ct) = e.get("content_type").and_then(Value::as_str) {
+                if a.content_type != ct {
+                    fail(format!("attachment {} content_type {} != {ct}", a.name, a.content_type));
+                }
+            }
+            if let Some(n) = e.get("name").and_then(Value::as_str) {
+                if a.name != n {
+                    fail(format!("attachment name {} != {n}", a.name));
+                }
+            }
+            for x in e["name_excludes"].as_array().into_iter().flatten() {
+                if a.name.contains(x.as_str().unwrap_or("")) {
+                    fail(format!("attachment name {} contains {x}", a.name));
+                }
+            }
+            if let Some(size) = e.get("size").and_then(Value::as_u64) {
+                if a.size != size {
+                    fail(format!("attachment {} size {} != {size}", a.name, a.size));
+                }
+            }
+            if e.get("kept").and_then(Value::as_bool) == Some(true) {
+                let blob = p.blobs.iter().find(|b| b.sha256 == a.sha256);
+                if a.sha256.len() != 64 || blob.is_none_or(|b| b.bytes.len() as u64 != a.size) {
+                    fail(format!("attachment {} not kept with its bytes", a.name));
+                }
+            }
+            if let Some(reason) = e.get("omitted").and_then(Value::as_str) {
+                let want = format!("omitted:{reason}");
+                if !a.sha256.is_empty() || a.reference.as_deref() != Some(want.as_str()) {
+                    fail(format!("attachment {} not omitted as {reason}: {a:?}", a.name));
+                }
+            }
+        }
+    }
+    errs
+}
+
+#[test]
+fn email_corpus() {
+    let mut names: Vec<String> = fs::read_dir(corpus_dir())
+        .expect("corpus dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".eml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 20, "corpus too small: {}", names.len());
+    let mut errors = Vec::new();
+    for n in &names {
+        let raw = fs::read(corpus_dir().join(n)).expect("read eml");
+        let sidecar = corpus_dir().join(n.replace(".eml", ".json"));
+        let expect: Value = serde_json::from_slice(&fs::read(&sidecar).expect("every fixture has a .json"))
+            .expect("valid sidecar json");
+        errors.extend(check(n, &raw, &expect));
+    }
+    assert!(
+        errors.is_empty(),
+        "{} fixture failures:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}

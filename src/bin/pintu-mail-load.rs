@@ -1,0 +1,220 @@
+//! Load test of the e-mail channel: APPEND N messages to a real Dovecot
+//! mailbox, then ingest them all into durable intake and report messages/s.
+//!
+//! ```text
+//! cargo run --release --bin pintu-mail-load -- [--messages 10000] [--batch 200] [--append-connections 4]
+//! ```
+//!
+//! Starts its own Dovecot with `tests/peers/dovecot.sh` on a free loopback
+//! port and uses a temporary data directory; RabbitMQ is not involved — the
+//! figure is "IMAP to flushed outbox", the part this channel owns.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pintu::email::config::{MailboxConfig, OnProcessed, Secret, TlsMode};
+use pintu::email::imap::ImapMailbox;
+use pintu::email::mailbox::Mailbox;
+use pintu::intake::Intake;
+use pintu::replies::Templates;
+use pintu::store::dedupe::SenderHasher;
+use pintu::store::Store;
+use tokio_util::sync::CancellationToken;
+
+struct Args {
+    messages: usize,
+    batch: usize,
+    append_connections: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        messages: 10_000,
+        batch: 200,
+        append_connections: 4,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < argv.len() {
+        let val = argv.get(i + 1).and_then(|v| v.parse::<usize>().ok());
+        match (argv[i].as_str(), val) {
+            ("--messages", Some(v)) => a.messages = v,
+            ("--batch", Some(v)) => a.batch = v.clamp(1, 1000),
+            ("--append-connections", Some(v)) => a.append_connections = v.max(1),
+            (other, _) => {
+                eprintln!("unknown or incomplete argument {other}");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn message(i: usize) -> Vec<u8> {
+    format!(
+        "From: Warga {n} <warga{n}@desa.test>\r\nTo: pengaduan@lapor.go.id\r\nSubject: Aduan nomor {i}\r\n\
+         Date: Mon, 3 Mar 2025 09:00:00 +0700\r\nMessage-ID: <load-{i}@desa.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+         Jalan di RT {r} rusak parah sejak bulan lalu, mohon segera diperbaiki oleh dinas PU. Nomor aduan {i}.=\r\n\
+         \r\n\r\nPada Sen, 3 Mar 2025 pukul 09.00 LAPOR! <pengaduan@lapor.go.id> menulis:\r\n> kutipan lama\r\n\
+         --alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Jalan di RT {r} rusak parah.</p>\r\n--alt--\r\n",
+        n = i % 997,
+        r = i % 20,
+    )
+    .into_bytes()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let a = args();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // No tempfile crate in a binary (it is a dev-dependency): a unique directory, removed at the end.
+    let tmp_path = std::env::temp_dir().join(format!("pintu-mail-load-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&tmp_path)?;
+    let port = free_port()?;
+    let user = "load@example.test";
+    let pass = "load-secret";
+    let dovecot = repo.join("tests/peers/dovecot.sh");
+    let dv_dir = tmp_path.join("dovecot");
+    let out = Command::new(&dovecot)
+        .arg("start")
+        .arg(&dv_dir)
+        .arg(port.to_string())
+        .arg("0")
+        .arg(format!("{user}:{pass}"))
+        .output()?;
+    if !out.status.success() {
+        return Err(format!("dovecot.sh: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    let stop = || {
+        let _ = Command::new(&dovecot).arg("stop").arg(&dv_dir).output();
+    };
+    let result = run(&a, &tmp_path, port, user, pass);
+    stop();
+    let _ = std::fs::remove_dir_all(&tmp_path);
+    result
+}
+
+fn run(a: &Args, dir: &std::path::Path, port: u16, user: &str, pass: &str) -> Result<(), Box<dyn std::error::Error>> {
+    // 1. APPEND, spread over a few connections.
+    let t0 = Instant::now();
+    let per = a.messages.div_ceil(a.append_connections);
+    let mut threads = Vec::new();
+    for c in 0..a.append_connections {
+        let (user, pass) = (user.to_string(), pass.to_string());
+        let range = (c * per)..((c + 1) * per).min(a.messages);
+        threads.push(std::thread::spawn(move || -> Result<(), String> {
+            let tcp = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+            let mut client = imap::Client::new(tcp);
+            client.read_greeting().map_err(|e| e.to_string())?;
+            let mut s = client.login(&user, &pass).map_err(|(e, _)| e.to_string())?;
+            for i in range {
+                s.append("INBOX", &message(i)).finish().map_err(|e| e.to_string())?;
+            }
+            let _ = s.logout();
+            Ok(())
+        }));
+    }
+    for t in threads {
+        t.join().map_err(|_| "append thread panicked")??;
+    }
+    let append_secs = t0.elapsed().as_secs_f64();
+    println!(
+        "appended {} messages in {:.1} s ({:.0}/s)",
+        a.messages,
+        append_secs,
+        a.messages as f64 / append_secs
+    );
+
+    // 2. Ingest into durable intake.
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let gateway = dir.join("data/gateway");
+    std::fs::create_dir_all(&gateway)?;
+    let (store, _closed) = Store::open(&gateway, 64 << 20)?;
+    let hasher = SenderHasher::load_or_create(None, &gateway)?;
+    let templates = Templates::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/replies.toml"))?;
+    let (feed, _feed_rx) = pintu::relay::outbox_feed();
+    let intake = Arc::new(
+        Intake::new(
+            store,
+            hasher.clone(),
+            Some(Arc::new(templates)),
+            Duration::from_secs(86_400),
+            feed,
+        )
+        .with_reply_providers(["imap".to_string()]),
+    );
+    let mb = MailboxConfig {
+        name: "load".into(),
+        address: "pengaduan@lapor.go.id".into(),
+        host: "127.0.0.1".into(),
+        port,
+        tls: TlsMode::None,
+        ca_file: None,
+        allow_insecure: false,
+        username: user.into(),
+        password: Some(Secret(pass.into())),
+        password_env: None,
+        password_file: None,
+        folders: vec!["INBOX".into()],
+        on_processed: OnProcessed::Move,
+        processed_folder: "Pintu-Processed".into(),
+        processed_keyword: "$PintuIngested".into(),
+        mark_seen: false,
+        quarantine_folder: "Pintu-Quarantine".into(),
+        poll_interval_secs: 1,
+        idle: false,
+        idle_timeout_secs: 600,
+        batch_size: a.batch,
+        connect_timeout_secs: 10,
+        command_timeout_secs: 120,
+        max_message_bytes: 40 << 20,
+    };
+    let email = pintu::email::EmailConfig::default();
+    let poller = pintu::email::poller::Poller {
+        cfg: Arc::new(mb),
+        parse_opts: pintu::email::parse_options(&email, "pengaduan@lapor.go.id"),
+        intake: intake.clone(),
+        state: pintu::email::state::EmailState::open(intake.db(), hasher)?,
+        blobs: pintu::email::blobs::BlobStore::open(&gateway)?,
+        daily_limit: Some(5),
+        seen_retention: Duration::from_secs(90 * 86_400),
+        rt: rt.handle().clone(),
+        shutdown: CancellationToken::new(),
+        max_backoff: Duration::from_secs(1),
+    };
+    let slot = Default::default();
+    let t1 = Instant::now();
+    let mut mbox = ImapMailbox::connect(poller.cfg.clone(), &slot)?;
+    let mut total = pintu::email::poller::PassStats::default();
+    while total.accepted + total.duplicates + total.quarantined < a.messages {
+        let s = poller.pass(&mut mbox)?;
+        if s == Default::default() {
+            return Err(format!("stalled after {total:?}").into());
+        }
+        total += s;
+    }
+    let secs = t1.elapsed().as_secs_f64();
+    mbox.logout();
+    println!(
+        "ingested {} messages (accepted {}, duplicates {}, quarantined {}) in {:.2} s: {:.0} messages/s \
+         (batch {}, durable = flushed outbox + synced raw copies, marked on the server)",
+        a.messages,
+        total.accepted,
+        total.duplicates,
+        total.quarantined,
+        secs,
+        a.messages as f64 / secs,
+        a.batch
+    );
+    println!("outbox depth {}", intake.store().outbox_depth());
+    Ok(())
+}

@@ -1,0 +1,562 @@
+//! `[channels.email]`: mailboxes read over IMAP and the SMTP relay for replies.
+//!
+//! ```toml
+//! [channels.email]
+//! enabled = true
+//! ack_domain = "lapor.go.id"          # Message-IDs of acknowledgements
+//! loop_id = "pintu@lapor.go.id"       # X-Loop of our replies
+//!
+//! [[channels.email.mailboxes]]
+//! name = "pengaduan"
+//! address = "pengaduan@lapor.go.id"
+//! host = "imap.lapor.go.id"
+//! port = 993
+//! tls = "implicit"                    # implicit | starttls | none (loopback only)
+//! username = "pengaduan"
+//! password_file = "/run/secrets/imap-pengaduan"
+//! folders = ["INBOX"]
+//!
+//! [channels.email.smtp]
+//! host = "smtp.lapor.go.id"
+//! port = 587
+//! tls = "starttls"
+//! from = "LAPOR! <pengaduan@lapor.go.id>"
+//! ```
+//!
+//! Passwords come from a file (`password_file`) or an environment variable
+//! (`password_env`); an inline `password` is accepted for tests. None of them
+//! is ever printed: `Debug` of these structs redacts secrets.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+
+/// A secret string that `Debug` never shows.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS (IMAP 143, submission 587).
+    Starttls,
+    /// No encryption: only for loopback test servers unless `allow_insecure`.
+    None,
+}
+
+/// What happens to a message once its complaint is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnProcessed {
+    /// Move to `processed_folder` (keeps the inbox small; needs MOVE or UIDPLUS for best results).
+    #[default]
+    Move,
+    /// Leave in place and set `processed_keyword` (plus `\Seen` if `mark_seen`).
+    Flag,
+}
+
+/// Login of a mailbox or relay (not deserialised directly: serde cannot
+/// combine `flatten` with `deny_unknown_fields`, so the fields sit in the
+/// server tables and are gathered here).
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: Option<Secret>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+impl Credentials {
+    /// The password from whichever source is configured (file, env, inline).
+    pub fn password(&self) -> Result<String, String> {
+        if let Some(p) = &self.password_file {
+            let s = std::fs::read_to_string(p).map_err(|e| format!("password_file {}: {e}", p.display()))?;
+            return Ok(s.trim_end_matches(['\r', '\n']).to_string());
+        }
+        if let Some(var) = &self.password_env {
+            return std::env::var(var).map_err(|_| format!("environment variable {var} is not set"));
+        }
+        match &self.password {
+            Some(s) => Ok(s.0.clone()),
+            None => Err("no password, password_env or password_file".into()),
+        }
+    }
+
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        let sources = [
+            self.password.is_some(),
+            self.password_env.is_some(),
+            self.password_file.is_some(),
+        ];
+        if sources.iter().filter(|s| **s).count() != 1 {
+            return Err(ConfigError::invalid(
+                key,
+                "set exactly one of password, password_env, password_file",
+            ));
+        }
+        if self.username.is_empty() {
+            return Err(ConfigError::invalid(key, "username is empty"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// Short stable name: part of progress keys, metric labels and logs.
+    pub name: String,
+    /// The address citizens write to (`Inbound.recipient`).
+    pub address: String,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    /// Extra trusted CA (PEM), e.g. an internal CA or a test's self-signed certificate.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Allow `tls = "none"` to a non-loopback host (never in production).
+    #[serde(default)]
+    pub allow_insecure: bool,
+    pub username: String,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_folders")]
+    pub folders: Vec<String>,
+    #[serde(default)]
+    pub on_processed: OnProcessed,
+    #[serde(default = "default_processed_folder")]
+    pub processed_folder: String,
+    /// Keyword set on processed mail (also with `move`, as a fallback marker).
+    #[serde(default = "default_processed_keyword")]
+    pub processed_keyword: String,
+    /// With `on_processed = "flag"`, also set `\Seen`.
+    #[serde(default)]
+    pub mark_seen: bool,
+    /// Where mail that cannot become a complaint goes (reason recorded and counted).
+    #[serde(default = "default_quarantine_folder")]
+    pub quarantine_folder: String,
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval_secs: u64,
+    /// Use IMAP IDLE when the server offers it and one folder is read.
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    /// Re-issue IDLE after this long (RFC 2177: below 29 minutes).
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// Messages fetched and made durable together (they share one flush).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// Longest wait for a server answer outside IDLE.
+    #[serde(default = "default_command_timeout")]
+    pub command_timeout_secs: u64,
+    /// Largest message fetched; bigger ones are quarantined unread.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub allow_insecure: bool,
+    /// Omit for relays that accept mail from this host without login.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// `From:` of acknowledgements, e.g. `LAPOR! <pengaduan@lapor.go.id>`.
+    pub from: String,
+    /// Optional `Reply-To:` (a monitored mailbox, so answers come back to Pintu).
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// Name announced in EHLO; defaults to the domain of `from`.
+    #[serde(default)]
+    pub hello_name: Option<String>,
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_secs: u64,
+    /// Most acknowledgements one sender gets per day; more are suppressed
+    /// (`suppress_reply = "rate_limited"`), so a loop we failed to detect or a
+    /// flood stays bounded.
+    #[serde(default = "default_daily_limit")]
+    pub daily_limit_per_sender: u32,
+}
+
+/// Limits applied to every message (see `pintu_channels::email::Limits`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailLimits {
+    #[serde(default = "default_max_header")]
+    pub max_header_bytes: usize,
+    #[serde(default = "default_max_depth")]
+    pub max_depth: usize,
+    #[serde(default = "default_max_parts")]
+    pub max_parts: usize,
+    #[serde(default = "default_max_attachments")]
+    pub max_attachments: usize,
+    #[serde(default = "default_max_attachment_bytes")]
+    pub max_attachment_bytes: usize,
+    #[serde(default = "default_max_total_attachment_bytes")]
+    pub max_total_attachment_bytes: usize,
+}
+
+impl Default for EmailLimits {
+    fn default() -> Self {
+        EmailLimits {
+            max_header_bytes: default_max_header(),
+            max_depth: default_max_depth(),
+            max_parts: default_max_parts(),
+            max_attachments: default_max_attachments(),
+            max_attachment_bytes: default_max_attachment_bytes(),
+            max_total_attachment_bytes: default_max_total_attachment_bytes(),
+        }
+    }
+}
+
+impl EmailLimits {
+    pub fn to_parser(&self) -> pintu_channels::email::Limits {
+        pintu_channels::email::Limits {
+            max_header_bytes: self.max_header_bytes,
+            max_depth: self.max_depth,
+            max_parts: self.max_parts,
+            max_attachments: self.max_attachments,
+            max_attachment_bytes: self.max_attachment_bytes,
+            max_total_attachment_bytes: self.max_total_attachment_bytes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub mailboxes: Vec<MailboxConfig>,
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+    /// Domain of acknowledgement Message-IDs; defaults to the domain of `smtp.from`.
+    #[serde(default)]
+    pub ack_domain: Option<String>,
+    /// `X-Loop` value of our replies; defaults to the address of `smtp.from`.
+    #[serde(default)]
+    pub loop_id: Option<String>,
+    #[serde(default)]
+    pub limits: EmailLimits,
+    /// How long a Message-ID stays remembered after ingest, so a UIDVALIDITY
+    /// reset or a restored mailbox does not ingest old mail again.
+    #[serde(default = "default_seen_retention_days")]
+    pub seen_retention_days: u64,
+}
+
+impl MailboxConfig {
+    pub fn credentials(&self) -> Credentials {
+        Credentials {
+            username: self.username.clone(),
+            password: self.password.clone(),
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+        }
+    }
+}
+
+impl SmtpConfig {
+    /// `None` when the relay needs no login.
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.username.as_ref().map(|u| Credentials {
+            username: u.clone(),
+            password: self.password.clone(),
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+        })
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_folders() -> Vec<String> {
+    vec!["INBOX".into()]
+}
+fn default_processed_folder() -> String {
+    "Pintu-Processed".into()
+}
+fn default_processed_keyword() -> String {
+    "$PintuIngested".into()
+}
+fn default_quarantine_folder() -> String {
+    "Pintu-Quarantine".into()
+}
+fn default_poll_interval() -> u64 {
+    60
+}
+fn default_idle_timeout() -> u64 {
+    600
+}
+fn default_batch_size() -> usize {
+    100
+}
+fn default_connect_timeout() -> u64 {
+    30
+}
+fn default_command_timeout() -> u64 {
+    120
+}
+fn default_max_message_bytes() -> u64 {
+    40 * 1024 * 1024
+}
+fn default_smtp_timeout() -> u64 {
+    30
+}
+fn default_daily_limit() -> u32 {
+    5
+}
+fn default_max_header() -> usize {
+    256 * 1024
+}
+fn default_max_depth() -> usize {
+    12
+}
+fn default_max_parts() -> usize {
+    256
+}
+fn default_max_attachments() -> usize {
+    20
+}
+fn default_max_attachment_bytes() -> usize {
+    15 * 1024 * 1024
+}
+fn default_max_total_attachment_bytes() -> usize {
+    30 * 1024 * 1024
+}
+fn default_seen_retention_days() -> u64 {
+    90
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The address part of `Name <addr>` or a bare address.
+pub fn address_of(mailbox: &str) -> &str {
+    match (mailbox.rfind('<'), mailbox.rfind('>')) {
+        (Some(a), Some(b)) if a < b => mailbox[a + 1..b].trim(),
+        _ => mailbox.trim(),
+    }
+}
+
+fn valid_address(a: &str) -> bool {
+    pintu_channels::email::parse::clean_address(a).is_some()
+}
+
+fn valid_keyword(k: &str) -> bool {
+    !k.is_empty() && k.len() <= 64 && k.chars().all(|c| c.is_ascii_graphic() && !"(){%*\"\\]".contains(c))
+}
+
+impl EmailConfig {
+    /// `ack_domain`, or the domain of `smtp.from`.
+    pub fn effective_ack_domain(&self) -> Option<String> {
+        self.ack_domain.clone().or_else(|| {
+            self.smtp
+                .as_ref()
+                .and_then(|s| address_of(&s.from).rsplit_once('@').map(|(_, d)| d.to_lowercase()))
+        })
+    }
+
+    /// `loop_id`, or the address of `smtp.from`.
+    pub fn effective_loop_id(&self) -> Option<String> {
+        self.loop_id
+            .clone()
+            .or_else(|| self.smtp.as_ref().map(|s| address_of(&s.from).to_lowercase()))
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut names = std::collections::BTreeSet::new();
+        for (i, m) in self.mailboxes.iter().enumerate() {
+            let key = |f: &str| format!("channels.email.mailboxes[{i}].{f}");
+            let name_ok = !m.name.is_empty()
+                && m.name.len() <= 64
+                && m.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !name_ok {
+                return Err(ConfigError::invalid(
+                    &key("name"),
+                    "ASCII letters, digits, '-', '_', '.'",
+                ));
+            }
+            if !names.insert(m.name.clone()) {
+                return Err(ConfigError::invalid(&key("name"), "mailbox names must be unique"));
+            }
+            if !valid_address(&m.address) {
+                return Err(ConfigError::invalid(&key("address"), "not an e-mail address"));
+            }
+            if m.host.is_empty() || m.port == 0 {
+                return Err(ConfigError::invalid(&key("host"), "host and port are required"));
+            }
+            if m.tls == TlsMode::None && !m.allow_insecure && !is_loopback(&m.host) {
+                return Err(ConfigError::invalid(
+                    &key("tls"),
+                    "`none` only to a loopback host (or set allow_insecure)",
+                ));
+            }
+            m.credentials().validate(&key("password"))?;
+            if m.folders.is_empty() || m.folders.iter().any(|f| f.is_empty()) {
+                return Err(ConfigError::invalid(&key("folders"), "at least one non-empty folder"));
+            }
+            if m.folders
+                .iter()
+                .any(|f| *f == m.processed_folder || *f == m.quarantine_folder)
+            {
+                return Err(ConfigError::invalid(
+                    &key("folders"),
+                    "must not include processed_folder or quarantine_folder",
+                ));
+            }
+            if m.processed_folder.is_empty() || m.quarantine_folder.is_empty() {
+                return Err(ConfigError::invalid(&key("processed_folder"), "must not be empty"));
+            }
+            if !valid_keyword(&m.processed_keyword) {
+                return Err(ConfigError::invalid(
+                    &key("processed_keyword"),
+                    "not a valid IMAP keyword",
+                ));
+            }
+            if !(1..=1000).contains(&m.batch_size) {
+                return Err(ConfigError::invalid(&key("batch_size"), "between 1 and 1000"));
+            }
+            if m.poll_interval_secs == 0 || m.command_timeout_secs == 0 || m.connect_timeout_secs == 0 {
+                return Err(ConfigError::invalid(
+                    &key("poll_interval_secs"),
+                    "timeouts must be at least 1",
+                ));
+            }
+            if !(10..=1740).contains(&m.idle_timeout_secs) {
+                return Err(ConfigError::invalid(&key("idle_timeout_secs"), "between 10 and 1740"));
+            }
+        }
+        if let Some(s) = &self.smtp {
+            if s.host.is_empty() || s.port == 0 {
+                return Err(ConfigError::invalid(
+                    "channels.email.smtp.host",
+                    "host and port are required",
+                ));
+            }
+            if s.tls == TlsMode::None && !s.allow_insecure && !is_loopback(&s.host) {
+                return Err(ConfigError::invalid(
+                    "channels.email.smtp.tls",
+                    "`none` only to a loopback host (or set allow_insecure)",
+                ));
+            }
+            if let Some(c) = s.credentials() {
+                c.validate("channels.email.smtp.password")?;
+            }
+            if !valid_address(address_of(&s.from)) {
+                return Err(ConfigError::invalid(
+                    "channels.email.smtp.from",
+                    "not an e-mail address",
+                ));
+            }
+            if let Some(r) = &s.reply_to {
+                if !valid_address(address_of(r)) {
+                    return Err(ConfigError::invalid(
+                        "channels.email.smtp.reply_to",
+                        "not an e-mail address",
+                    ));
+                }
+            }
+        }
+        if self.enabled && self.mailboxes.is_empty() {
+            return Err(ConfigError::invalid(
+                "channels.email.mailboxes",
+                "at least one mailbox when the channel is enabled",
+            ));
+        }
+        if self.seen_retention_days == 0 {
+            return Err(ConfigError::invalid("channels.email.seen_retention_days", "at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c: EmailConfig = toml::from_str(
+            r#"
+            enabled = true
+            [[mailboxes]]
+            name = "pengaduan"
+            address = "pengaduan@lapor.go.id"
+            host = "127.0.0.1"
+            port = 1143
+            tls = "none"
+            username = "u"
+            password = "hunter2-very-secret"
+            [smtp]
+            host = "127.0.0.1"
+            port = 2525
+            tls = "none"
+            from = "LAPOR! <pengaduan@lapor.go.id>"
+            username = "s"
+            password = "smtp-secret-too"
+            "#,
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("hunter2") && !dbg.contains("smtp-secret"), "{dbg}");
+        assert!(dbg.contains("[redacted]"));
+        assert_eq!(c.effective_ack_domain().as_deref(), Some("lapor.go.id"));
+        assert_eq!(c.effective_loop_id().as_deref(), Some("pengaduan@lapor.go.id"));
+        assert_eq!(c.mailboxes[0].credentials().password().unwrap(), "hunter2-very-secret");
+    }
+
+    #[test]
+    fn plaintext_to_remote_host_is_refused() {
+        let c: EmailConfig = toml::from_str(
+            r#"
+            [[mailboxes]]
+            name = "x"
+            address = "x@lapor.go.id"
+            host = "imap.lapor.go.id"
+            port = 143
+            tls = "none"
+            username = "u"
+            password_env = "X"
+            "#,
+        )
+        .unwrap();
+        assert!(c.validate().is_err());
+    }
+}
