@@ -153,6 +153,9 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     let window = Duration::from_secs(cfg.dedupe.window_secs);
     let mut transports = sms_transports(&cfg);
     transports.extend(crate::social::reply_transports(&cfg).map_err(|e| ServeError::Setup(e.to_string()))?);
+    if let Some(t) = crate::email::reply_transport(&cfg).map_err(|e| ServeError::Setup(e.to_string()))? {
+        transports.push(t);
+    }
     let reply_providers: Vec<String> = transports.iter().map(|t| t.provider().to_string()).collect();
     // Every webhook is built before anything starts, so a bad config fails fast.
     let mut mounts = sms_mounts(&cfg)?;
@@ -196,6 +199,11 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         ServeError::Setup(e.to_string())
     })?;
     tasks.extend(pollers);
+    let mailboxes = crate::email::spawn(&cfg, intake.clone(), shutdown.clone()).map_err(|e| {
+        shutdown.cancel();
+        ServeError::Setup(e.to_string())
+    })?;
+    tasks.extend(mailboxes);
     let state = AppState {
         cfg: cfg.clone(),
         intake: intake.clone(),

@@ -253,7 +253,7 @@ impl EmailLimits {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmailConfig {
     #[serde(default)]
@@ -274,6 +274,22 @@ pub struct EmailConfig {
     /// reset or a restored mailbox does not ingest old mail again.
     #[serde(default = "default_seen_retention_days")]
     pub seen_retention_days: u64,
+}
+
+/// The same values as an empty `[channels.email]` section (a derived Default
+/// would set the retention to 0 days, which validation rightly refuses).
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            enabled: false,
+            mailboxes: Vec::new(),
+            smtp: None,
+            ack_domain: None,
+            loop_id: None,
+            limits: EmailLimits::default(),
+            seen_retention_days: default_seen_retention_days(),
+        }
+    }
 }
 
 impl MailboxConfig {
