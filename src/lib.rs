@@ -9,4 +9,5 @@
 pub mod broker;
 pub mod complaint;
 pub mod config;
+pub mod routing;
 pub mod tracking;
