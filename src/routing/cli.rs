@@ -66,7 +66,14 @@ pub struct Expected {
     pub anonymous: bool,
 }
 
-pub const FIELDS: [&str; 6] = ["category", "region", "agency", "report_type", "confidential", "anonymous"];
+pub const FIELDS: [&str; 6] = [
+    "category",
+    "region",
+    "agency",
+    "report_type",
+    "confidential",
+    "anonymous",
+];
 
 /// Read a labelled JSONL file; blank lines are skipped, anything else that is
 /// not an example is an error naming the line.
@@ -178,11 +185,7 @@ pub fn eval_with(engine: &Engine, path: &Path, json: bool) -> Result<String, Rou
     let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for (_, field, want, got, _) in &r.errors {
         if *field == "category" {
-            *confusion
-                .entry(label(want))
-                .or_default()
-                .entry(label(got))
-                .or_default() += 1;
+            *confusion.entry(label(want)).or_default().entry(label(got)).or_default() += 1;
         }
     }
     let mut worst: Vec<(String, usize, String)> = confusion

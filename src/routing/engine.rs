@@ -14,8 +14,8 @@ use std::fmt::Write as _;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use super::tables::{
-    CategoryDef, CueSettings, LexSettings, OfficeDef, OfficeLevel, OverrideDef, OverrideTarget, RegionRef, Src,
-    Tables, Wilayah,
+    CategoryDef, CueSettings, LexSettings, OfficeDef, OfficeLevel, OverrideDef, OverrideTarget, RegionRef, Src, Tables,
+    Wilayah,
 };
 use super::text::{NormText, Normalizer};
 use super::{Decision, ReportType, RoutingError};
@@ -176,7 +176,10 @@ impl Engine {
         for term in &t.terms {
             let canon = norm.term(&term.term);
             if canon.is_empty() {
-                return Err(src_err(&term.src, format!("term `{}` has no letters or digits", term.term)));
+                return Err(src_err(
+                    &term.src,
+                    format!("term `{}` has no letters or digits", term.term),
+                ));
             }
             let w = term_weight.entry((canon, term.category as u16)).or_insert(0.0);
             *w = w.max(term.weight);
@@ -282,7 +285,9 @@ impl Engine {
             let ix = place_entry(&mut place_ix, &mut places, canon);
             let pl = &mut places[ix];
             if pl.alias.is_some_and(|prev| prev != a.target) {
-                return Err(a.src.err(format!("alias `{}` defined twice with different targets", a.name)));
+                return Err(a
+                    .src
+                    .err(format!("alias `{}` defined twice with different targets", a.name)));
             }
             pl.alias = Some(a.target);
         }
@@ -310,11 +315,32 @@ impl Engine {
                 places[ix].common_district = true;
             }
         }
+        let prefixes: Vec<String> = [
+            &t.regions.prefixes.city,
+            &t.regions.prefixes.regency,
+            &t.regions.prefixes.province,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|p| norm.term(p))
+        .collect();
         for (canon, &ix) in &place_ix {
             if places[ix].districts.is_empty() {
                 continue;
             }
-            if canon.len() <= 3 || b.index.contains_key(canon) {
+            // `Kota Padang` is also a district of Rejang Lebong; written bare it
+            // means the city, so such districts need `kecamatan` before them.
+            let reads_as_official = prefixes.iter().any(|p| {
+                canon
+                    .strip_prefix(p.as_str())
+                    .and_then(|rest| rest.strip_prefix(' '))
+                    .and_then(|rest| place_ix.get(rest))
+                    .is_some_and(|&o| {
+                        let o = &places[o];
+                        !o.cities.is_empty() || !o.regencies.is_empty() || !o.provinces.is_empty()
+                    })
+            });
+            if reads_as_official || canon.len() <= 3 || b.index.contains_key(canon) {
                 places[ix].common_district = true;
             }
         }
@@ -492,6 +518,18 @@ impl Engine {
             }
         }
         drop_contained(&mut a.ev, |x| (x.start, x.end));
+        // An office name that is also a lexicon term of its category is one
+        // piece of evidence, not two; the office hit stays for rule 5.
+        let terms: Vec<(usize, usize, usize)> =
+            a.ev.iter()
+                .filter(|x| x.office.is_none())
+                .map(|x| (x.start, x.end, x.cat))
+                .collect();
+        for x in a.ev.iter_mut().filter(|x| x.office.is_some()) {
+            if terms.contains(&(x.start, x.end, x.cat)) {
+                x.weight = 0.0;
+            }
+        }
         drop_contained(&mut a.reports, |x| (x.0, x.1));
         a.places = self.interpret_places(&raw_places, &a, nt);
         drop_contained(&mut a.places, |x| (x.start, x.end));
@@ -602,8 +640,17 @@ impl Engine {
         let n = self.categories.len();
         let mut score = vec![0f32; n];
         let mut best_term = vec![0f32; n];
+        let mut seen: Vec<(usize, &str)> = Vec::new();
         for ev in &a.ev {
-            let w = self.evidence_weight(ev, a, nt);
+            let mut w = self.evidence_weight(ev, a, nt);
+            // A word repeated adds less each time: a long e-mail saying
+            // `rumah sakit` five times is not five times as much about health.
+            let word = &nt.s[ev.start..ev.end];
+            if seen.contains(&(ev.cat, word)) {
+                w *= self.settings.repeat_factor;
+            } else {
+                seen.push((ev.cat, word));
+            }
             score[ev.cat] += w;
             best_term[ev.cat] = best_term[ev.cat].max(w);
         }
@@ -661,11 +708,7 @@ impl Engine {
             w *= self.settings.subject_boost;
         }
         let win = self.settings.request_window;
-        if a
-            .request_end_toks
-            .iter()
-            .any(|&r| r < ev.tok && ev.tok - r <= win)
-        {
+        if a.request_end_toks.iter().any(|&r| r < ev.tok && ev.tok - r <= win) {
             w *= self.settings.request_boost;
         }
         w
@@ -893,10 +936,7 @@ impl Engine {
             if ev.tok > 0 && a.not_addressee_end_toks.contains(&(ev.tok - 1)) {
                 continue;
             }
-            let addressed = a
-                .addressee_end_toks
-                .iter()
-                .any(|&t| t < ev.tok && ev.tok - t <= win);
+            let addressed = a.addressee_end_toks.iter().any(|&t| t < ev.tok && ev.tok - t <= win);
             if !addressed {
                 continue;
             }
@@ -909,9 +949,11 @@ impl Engine {
                 .filter(|p| p.tok > end_tok && p.tok <= end_tok + 3)
                 .find_map(|p| match &p.kind {
                     PlaceKind::Province(i) => Some(Region::Province(*i)),
-                    PlaceKind::Regency { cands, default, .. } => {
-                        Some(Region::Regency(if cands.contains(default) { *default } else { cands[0] }))
-                    }
+                    PlaceKind::Regency { cands, default, .. } => Some(Region::Regency(if cands.contains(default) {
+                        *default
+                    } else {
+                        cands[0]
+                    })),
                     PlaceKind::District(_) => None,
                 });
             let local = a.local_start_toks.contains(&(end_tok + 1));
@@ -1004,9 +1046,7 @@ fn drop_contained<T>(v: &mut Vec<T>, span: impl Fn(&T) -> (usize, usize)) {
     v.retain(|_| {
         let (s, e) = spans[i];
         i += 1;
-        !spans
-            .iter()
-            .any(|&(s2, e2)| s2 <= s && e <= e2 && (e2 - s2) > (e - s))
+        !spans.iter().any(|&(s2, e2)| s2 <= s && e <= e2 && (e2 - s2) > (e - s))
     });
 }
 

@@ -66,6 +66,8 @@ pub struct LexSettings {
     pub request_window: usize,
     pub request_boost: f32,
     pub subject_boost: f32,
+    /// Each repetition of a term already counted weighs this much.
+    pub repeat_factor: f32,
 }
 
 /// The government level an office of `agencies.txt` sits at.
@@ -347,12 +349,17 @@ fn category_index(cats: &[CategoryDef], src: &Src, code: &str) -> Result<usize, 
         .ok_or_else(|| src.err(format!("unknown category `{code}` (see {CATEGORIES})")))
 }
 
-fn parse_lexicon(path: &Path, content: &str, cats: &[CategoryDef]) -> Result<(LexSettings, Vec<TermDef>), RoutingError> {
+fn parse_lexicon(
+    path: &Path,
+    content: &str,
+    cats: &[CategoryDef],
+) -> Result<(LexSettings, Vec<TermDef>), RoutingError> {
     let mut settings = LexSettings {
         min_score: 1.5,
         request_window: 6,
         request_boost: 1.5,
         subject_boost: 1.5,
+        repeat_factor: 0.5,
     };
     let mut terms = Vec::new();
     for l in lines(path, content)? {
@@ -369,6 +376,7 @@ fn parse_lexicon(path: &Path, content: &str, cats: &[CategoryDef]) -> Result<(Le
                 "request_window" => settings.request_window = setting(&l.src, v, "request_window")?,
                 "request_boost" => settings.request_boost = setting(&l.src, v, "request_boost")?,
                 "subject_boost" => settings.subject_boost = setting(&l.src, v, "subject_boost")?,
+                "repeat_factor" => settings.repeat_factor = setting(&l.src, v, "repeat_factor")?,
                 other => return Err(l.src.err(format!("unknown setting `{other}`"))),
             }
             continue;
@@ -384,11 +392,15 @@ fn parse_lexicon(path: &Path, content: &str, cats: &[CategoryDef]) -> Result<(Le
             });
         }
     }
-    if !(settings.min_score > 0.0 && settings.request_boost >= 1.0 && settings.subject_boost >= 1.0) {
+    if !(settings.min_score > 0.0
+        && settings.request_boost >= 1.0
+        && settings.subject_boost >= 1.0
+        && (0.0..=1.0).contains(&settings.repeat_factor))
+    {
         return Err(RoutingError::Table {
             file: path.to_path_buf(),
             line: 0,
-            msg: "settings: min_score must be > 0 and the boosts at least 1".into(),
+            msg: "settings: min_score must be > 0, the boosts at least 1, repeat_factor between 0 and 1".into(),
         });
     }
     Ok((settings, terms))
@@ -410,7 +422,9 @@ fn parse_abbreviations(path: &Path, content: &str) -> Result<Vec<(String, String
             )));
         }
         if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ') {
-            return Err(l.src.err(format!("replacement `{v}` must be words of ASCII letters and digits")));
+            return Err(l
+                .src
+                .err(format!("replacement `{v}` must be words of ASCII letters and digits")));
         }
         if let Some(prev) = seen.insert(k.clone(), l.src.line) {
             return Err(l.src.err(format!("`{k}` already defined on line {prev}")));
@@ -516,9 +530,9 @@ fn parse_offices(path: &Path, content: &str, cats: &[CategoryDef]) -> Result<Vec
             "local" => OfficeLevel::Local,
             "national" => OfficeLevel::National,
             other => {
-                return Err(l.src.err(format!(
-                    "unknown level `{other}` (regency, province, local, national)"
-                )))
+                return Err(l
+                    .src
+                    .err(format!("unknown level `{other}` (regency, province, local, national)")))
             }
         };
         let c = &cats[category];
@@ -533,7 +547,9 @@ fn parse_offices(path: &Path, content: &str, cats: &[CategoryDef]) -> Result<Vec
         }
         if let Some(code) = code {
             if level != OfficeLevel::National {
-                return Err(l.src.err("an explicit agency code is only allowed with level `national`"));
+                return Err(l
+                    .src
+                    .err("an explicit agency code is only allowed with level `national`"));
             }
             check_code(&l.src, "agency code", code)?;
         }
@@ -548,7 +564,9 @@ fn parse_offices(path: &Path, content: &str, cats: &[CategoryDef]) -> Result<Vec
         for n in list(&l.src, names)? {
             if let Some(h) = n.strip_prefix('@') {
                 if h.is_empty() || !h.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    return Err(l.src.err(format!("handle `{n}` must be @ followed by letters, digits or _")));
+                    return Err(l
+                        .src
+                        .err(format!("handle `{n}` must be @ followed by letters, digits or _")));
                 }
                 office.handles.push(h.to_lowercase());
             } else {

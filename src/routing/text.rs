@@ -168,7 +168,10 @@ mod tests {
     #[test]
     fn canonical_form() {
         let mut t = NormText::default();
-        n().push("Jalan RUSAK di Kab. Bogor!!! 😡 #jalantol @PLN123, anak2 tdk sekolah; sampahnya", &mut t);
+        n().push(
+            "Jalan RUSAK di Kab. Bogor!!! 😡 #jalantol @PLN123, anak2 tdk sekolah; sampahnya",
+            &mut t,
+        );
         assert_eq!(
             t.s,
             " jalan rusak di kabupaten bogor jalan tol pln123 anak anak tidak sekolah sampah "
