@@ -177,7 +177,7 @@ mod tests {
             " jalan rusak di kabupaten bogor jalan tol pln123 anak anak tidak sekolah sampah "
         );
         assert!(t.toks[0].cap);
-        assert!(!t.toks[1].cap);
+        assert!(!t.toks[2].cap, "di");
         assert!(t.toks[4].cap, "Bogor");
         assert_eq!(t.word(3), "kabupaten");
     }
