@@ -239,7 +239,7 @@ async fn unpublishable_complaint_is_dead_lettered_by_delivery_limit() {
         .unwrap();
 
     let c = complaint("listrik padam di kab gowa");
-    b.intake(&[c.clone()]).await;
+    b.intake(std::slice::from_ref(&c)).await;
     let dead = b.take(&b.names.dead_queue(), 1, WAIT).await;
     assert_eq!(dead.len(), 1, "dead-lettered after the delivery limit");
     assert_eq!(routed(&dead[0].1).id, c.id);

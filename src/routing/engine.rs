@@ -714,7 +714,7 @@ impl Engine {
         w
     }
 
-    fn pick_region(&self, a: &Analysis, _nt: &NormText, reasons: &mut Vec<String>) -> Option<Region> {
+    fn pick_region(&self, a: &Analysis, nt: &NormText, reasons: &mut Vec<String>) -> Option<Region> {
         let provinces: Vec<usize> = a
             .places
             .iter()
@@ -737,7 +737,6 @@ impl Engine {
         let mut district_regency: Vec<(usize, usize)> = Vec::new();
         for p in &a.places {
             let PlaceKind::District(cands) = &p.kind else { continue };
-            let word = p.start;
             let pick = if cands.len() == 1 {
                 Some(cands[0])
             } else {
@@ -756,9 +755,10 @@ impl Engine {
                 }
             };
             match pick {
-                Some(r) => district_regency.push((word, r)),
+                Some(r) => district_regency.push((p.start, r)),
                 None => reasons.push(format!(
-                    "district name at byte {word} is ambiguous ({} regencies): no region from it",
+                    "district '{}' is in {} regencies: no region from it alone",
+                    &nt.s[p.start..p.end],
                     cands.len()
                 )),
             }
@@ -767,7 +767,7 @@ impl Engine {
             a.places
                 .iter()
                 .find(|p| p.start == start)
-                .map(|p| _nt.s[p.start..p.end].to_string())
+                .map(|p| nt.s[p.start..p.end].to_string())
                 .unwrap_or_default()
         };
 
@@ -818,7 +818,7 @@ impl Engine {
                     "region {} {}: named as '{}'{how}",
                     self.region_code(reg),
                     self.region_name(reg),
-                    &_nt.s[p.start..p.end]
+                    &nt.s[p.start..p.end]
                 ));
                 return Some(reg);
             }
@@ -949,11 +949,7 @@ impl Engine {
                 .filter(|p| p.tok > end_tok && p.tok <= end_tok + 3)
                 .find_map(|p| match &p.kind {
                     PlaceKind::Province(i) => Some(Region::Province(*i)),
-                    PlaceKind::Regency { cands, default, .. } => Some(Region::Regency(if cands.contains(default) {
-                        *default
-                    } else {
-                        cands[0]
-                    })),
+                    PlaceKind::Regency { default, .. } => Some(Region::Regency(*default)),
                     PlaceKind::District(_) => None,
                 });
             let local = a.local_start_toks.contains(&(end_tok + 1));

@@ -138,6 +138,11 @@ pub fn validate_dir(routing_dir: &Path, wilayah_dir: &Path) -> Result<(), Routin
     Engine::load(routing_dir, wilayah_dir).map(|_| ())
 }
 
+/// [`validate_dir`] on the directories a config names.
+pub fn validate_config(cfg: &Config) -> Result<(), RoutingError> {
+    validate_dir(&routing_dir(cfg), &wilayah_dir(cfg))
+}
+
 /// Replace phone numbers and e-mail addresses: an anonymous citizen's
 /// signature must not reach the agency.
 pub fn mask_contacts(text: &str) -> String {

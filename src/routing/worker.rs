@@ -46,6 +46,8 @@ pub enum RouteError {
     Broker(#[from] lapin::Error),
     #[error("publish: {0}")]
     Publish(#[from] PublishError),
+    #[error("the broker cancelled the consumer of {0}")]
+    ConsumerCancelled(String),
 }
 
 /// Counters of a running worker (load tool, ops).
@@ -141,7 +143,12 @@ pub async fn run_worker(
                     result = Err(e.into());
                     break;
                 }
-                None => break,
+                // Not asked to stop, yet no more deliveries (queue deleted,
+                // channel closed): fail so a supervisor restarts the worker.
+                None => {
+                    result = Err(RouteError::ConsumerCancelled(ctx.names.intake_queue()));
+                    break;
+                }
             },
         }
     }

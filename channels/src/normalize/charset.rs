@@ -87,10 +87,9 @@ pub fn decode_gsm7(septets: &[u8]) -> String {
     let mut iter = septets.iter().map(|b| b & 0x7f);
     while let Some(s) = iter.next() {
         if s == 0x1b {
-            match iter.next() {
-                // Unknown extension: the spec says show the basic-table character.
-                Some(e) => out.push(gsm7_extension(e).unwrap_or(GSM7_BASIC[e as usize])),
-                None => {}
+            // Unknown extension: the spec says show the basic-table character.
+            if let Some(e) = iter.next() {
+                out.push(gsm7_extension(e).unwrap_or(GSM7_BASIC[e as usize]));
             }
         } else {
             out.push(GSM7_BASIC[s as usize]);
