@@ -157,16 +157,29 @@ pub fn eval_with(engine: &Engine, path: &Path, json: bool) -> Result<String, Rou
     let examples = read_examples(path)?;
     let r = evaluate(engine, &examples);
     if json {
-        let acc: serde_json::Map<String, Value> = FIELDS
+        // Written by hand to keep the documented key order (`n`, `accuracy`
+        // in field order, `errors`); serde_json's map would sort the keys.
+        let acc = FIELDS
             .iter()
-            .map(|f| ((*f).to_string(), json!(round3(r.accuracy(f)))))
-            .collect();
-        let errors: Vec<Value> = r
+            .map(|f| format!("{}:{}", json!(f), json!(round3(r.accuracy(f)))))
+            .collect::<Vec<_>>()
+            .join(",");
+        let errors = r
             .errors
             .iter()
-            .map(|(id, field, want, got, _)| json!({"id": id, "field": field, "expected": want, "got": got}))
-            .collect();
-        return Ok(json!({"n": r.n, "accuracy": acc, "errors": errors}).to_string());
+            .map(|(id, field, want, got, _)| {
+                format!(
+                    "{{\"id\":{},\"field\":{},\"expected\":{want},\"got\":{got}}}",
+                    json!(id),
+                    json!(field)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        return Ok(format!(
+            "{{\"n\":{},\"accuracy\":{{{acc}}},\"errors\":[{errors}]}}",
+            r.n
+        ));
     }
     let mut out = String::new();
     let _ = writeln!(out, "{} examples from {}", r.n, path.display());
