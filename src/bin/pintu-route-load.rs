@@ -118,7 +118,11 @@ async fn main() -> anyhow::Result<()> {
     topology.declare(&ch).await?;
     let publisher = ConfirmedPublisher::new(conn.create_channel().await?).await?;
 
-    println!("prefix {prefix}: filling {} with {} complaints", names.intake_queue(), args.n);
+    println!(
+        "prefix {prefix}: filling {} with {} complaints",
+        names.intake_queue(),
+        args.n
+    );
     let t0 = Instant::now();
     let exchange = names.intake_exchange();
     let key = Names::intake_key("sms");
