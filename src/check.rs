@@ -13,11 +13,14 @@ pub enum CheckError {
     Config(#[from] crate::config::ConfigError),
     #[error("{0}")]
     Channel(String),
+    #[error("routing tables: {0}")]
+    Routing(String),
 }
 
 /// Validate files named by the config (the config itself was validated on load).
 pub fn check(cfg: &Config) -> Result<(), CheckError> {
     crate::serve::sms_mounts(cfg)?;
+    crate::routing::validate_config(cfg).map_err(|e| CheckError::Routing(e.to_string()))?;
     crate::social::webhook_adapters(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
     crate::social::reply_transports(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
     crate::email::reply_transport(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;

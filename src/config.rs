@@ -308,6 +308,18 @@ pub struct RoutingConfig {
     /// Messages the router works on at once.
     #[serde(default = "default_prefetch")]
     pub prefetch: u16,
+    /// Directory of the BPS region tables (provinces/regencies/districts CSV),
+    /// relative to the config directory.
+    #[serde(default = "default_wilayah_dir")]
+    pub wilayah_dir: PathBuf,
+    /// Keep each complaint's decision in the router's sled database, so a
+    /// redelivery after a table change still republishes the first decision.
+    #[serde(default = "default_true")]
+    pub remember_decisions: bool,
+    /// Days a remembered decision is kept (redeliveries come within minutes;
+    /// this bounds the database).
+    #[serde(default = "default_remember_days")]
+    pub remember_days: u32,
 }
 
 impl Default for RoutingConfig {
@@ -316,6 +328,9 @@ impl Default for RoutingConfig {
             dir: default_routing_dir(),
             data_subdir: default_router_data(),
             prefetch: default_prefetch(),
+            wilayah_dir: default_wilayah_dir(),
+            remember_decisions: true,
+            remember_days: default_remember_days(),
         }
     }
 }
@@ -328,6 +343,12 @@ fn default_router_data() -> PathBuf {
 }
 fn default_prefetch() -> u16 {
     512
+}
+fn default_remember_days() -> u32 {
+    14
+}
+fn default_wilayah_dir() -> PathBuf {
+    "wilayah".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -17,6 +17,7 @@ pub mod obs;
 pub mod ops;
 pub mod relay;
 pub mod replies;
+pub mod routing;
 pub mod serve;
 pub mod sim;
 pub mod social;

@@ -1,11 +1,12 @@
-//! `pintu` command line: `serve`, `check`, and the tools around them.
+//! `pintu` command line: `up`, `serve`, `route`, `check`, and the tools around them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use pintu::config::Config;
+use pintu::routing::{self, Engine};
 
 // glibc malloc showed up at ~15% of the gateway's CPU under load and its arenas
 // fragment under many threads (RSS); mimalloc is faster and returns memory.
@@ -34,8 +35,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Gateway and router in one process (single-machine install); each keeps
+    /// its own sled directory under data_dir.
+    Up,
     /// Run the gateway: webhooks, pollers, outbox relay, reply sender, ops endpoints.
     Serve,
+    /// Run the router worker: intake queue -> agency exchange.
+    Route,
+    /// Show the routing decision for a text, with its reasons.
+    Explain {
+        text: String,
+        /// E-mail subject, read together with the text.
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Score the router on a labelled JSONL file (ROUTING.md section 5).
+    Eval {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate the configuration (and the files it names) and exit.
     Check,
     /// Print the RabbitMQ definitions (JSON) of the configured topology.
@@ -92,8 +113,75 @@ fn load(path: &std::path::Path) -> anyhow::Result<Config> {
     Config::load(path).with_context(|| format!("invalid configuration {}", path.display()))
 }
 
+/// explain/eval need only the tables: without a config file they use the
+/// default table locations, so they work in a fresh checkout.
+fn engine_for(config: &Path) -> anyhow::Result<Engine> {
+    if config.exists() {
+        let cfg = load(config)?;
+        Ok(Engine::from_config(&cfg)?)
+    } else {
+        Ok(Engine::load(Path::new("config/routing"), Path::new("config/wilayah"))?)
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Explain { text, subject, json } => {
+            let engine = engine_for(&cli.config)?;
+            print!("{}", routing::cli::explain(&engine, &text, subject.as_deref(), json));
+            if json {
+                println!();
+            }
+            Ok(())
+        }
+        Command::Eval { file, json } => {
+            let engine = engine_for(&cli.config)?;
+            print!("{}", routing::cli::eval_with(&engine, &file, json)?);
+            if json {
+                println!();
+            }
+            Ok(())
+        }
+        Command::Route => {
+            let cfg = load(&cli.config)?;
+            pintu::obs::init_logging(&cfg.log.format, &cfg.log.level);
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(routing::worker::run_route(cfg, shutdown_signal()))?;
+            Ok(())
+        }
+        Command::Up => {
+            let cfg = load(&cli.config)?;
+            pintu::obs::init_logging(&cfg.log.format, &cfg.log.level);
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                let gw = pintu::serve::start(cfg.clone()).await?;
+                let stop = gw.shutdown.clone();
+                tokio::spawn(async move {
+                    shutdown_signal().await;
+                    stop.cancel();
+                });
+                let route_stop = gw.shutdown.clone();
+                let mut router = tokio::spawn(routing::worker::run_route(
+                    cfg,
+                    async move { route_stop.cancelled().await },
+                ));
+                let stop = gw.shutdown.clone();
+                // A router that cannot run (bad tables) takes the gateway down
+                // with it rather than leaving complaints unrouted unnoticed.
+                let routed = tokio::select! {
+                    r = &mut router => Some(r),
+                    _ = stop.cancelled() => None,
+                };
+                stop.cancel();
+                gw.stop().await;
+                let routed = match routed {
+                    Some(r) => r,
+                    None => router.await,
+                };
+                routed.context("router task")??;
+                anyhow::Ok(())
+            })
+        }
         Command::Check => {
             let cfg = load(&cli.config)?;
             pintu::check::check(&cfg)?;

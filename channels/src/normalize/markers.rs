@@ -36,12 +36,15 @@ pub fn strip_markers(text: &str) -> (Markers, String) {
         return (m, text.to_string());
     }
     let stripped = marker_re().replace_all(text, |c: &regex::Captures<'_>| {
-        // Keep the separator that preceded the marker.
+        // Keep the separator that preceded the marker, except the opening
+        // bracket of a bracketed marker (`[RAHASIA]`), which goes with it.
         let whole = c.get(0).map(|g| g.as_str()).unwrap_or("");
+        let closed = whole.ends_with(']') || whole.ends_with(')');
         whole
             .chars()
             .next()
             .filter(|ch| !ch.is_alphanumeric() && *ch != '#')
+            .filter(|ch| !(closed && matches!(ch, '[' | '(')))
             .map(|ch| ch.to_string())
             .unwrap_or_default()
     });
@@ -72,6 +75,16 @@ mod tests {
         let (m, t) = strip_markers("RAHASIA: guru memungut biaya");
         assert!(m.confidential);
         assert_eq!(t, "guru memungut biaya");
+    }
+
+    #[test]
+    fn bracketed_markers_leave_no_bracket() {
+        let (m, t) = strip_markers("[RAHASIA] Pungutan di kantor kelurahan");
+        assert!(m.confidential);
+        assert_eq!(t, "Pungutan di kantor kelurahan");
+        let (m, t) = strip_markers("Netralitas ASN (anonim) di kantor dinas");
+        assert!(m.anonymous);
+        assert_eq!(t, "Netralitas ASN di kantor dinas");
     }
 
     #[test]

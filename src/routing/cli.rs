@@ -1,0 +1,242 @@
+//! `pintu explain` and `pintu eval`: the router without a broker.
+//!
+//! Both return the text to print, so `main.rs` stays a thin clap layer and
+//! tests can check the output directly.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{Decision, Engine, RoutingError};
+use crate::config::Config;
+
+/// `pintu explain "<text>" [--subject S] [--json]`.
+pub fn explain_cmd(cfg: &Config, text: &str, subject: Option<&str>, json: bool) -> Result<String, RoutingError> {
+    let engine = Engine::from_config(cfg)?;
+    Ok(explain(&engine, text, subject, json))
+}
+
+pub fn explain(engine: &Engine, text: &str, subject: Option<&str>, json: bool) -> String {
+    let d = engine.decide(subject, text);
+    if json {
+        let mut v = serde_json::to_value(&d).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.insert("router_version".into(), json!(engine.version()));
+        }
+        return v.to_string();
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "category:     {}", d.category.as_deref().unwrap_or("-"));
+    let _ = writeln!(out, "region:       {}", d.region.as_deref().unwrap_or("-"));
+    let _ = writeln!(out, "agency:       {}", d.agency);
+    let _ = writeln!(out, "report_type:  {}", d.report_type.as_str());
+    let _ = writeln!(out, "confidential: {}", d.confidential);
+    let _ = writeln!(out, "anonymous:    {}", d.anonymous);
+    let _ = writeln!(out, "reasons:");
+    for r in &d.reasons {
+        let _ = writeln!(out, "  - {r}");
+    }
+    out
+}
+
+/// One labelled example (ROUTING.md §5).
+#[derive(Debug, Deserialize)]
+pub struct Example {
+    pub id: String,
+    #[serde(default)]
+    pub channel: Option<String>,
+    pub text: String,
+    #[serde(default)]
+    pub subject: Option<String>,
+    pub expected: Expected,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Expected {
+    pub category: Option<String>,
+    pub region: Option<String>,
+    pub agency: String,
+    pub report_type: String,
+    #[serde(default)]
+    pub confidential: bool,
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+pub const FIELDS: [&str; 6] = [
+    "category",
+    "region",
+    "agency",
+    "report_type",
+    "confidential",
+    "anonymous",
+];
+
+/// Read a labelled JSONL file; blank lines are skipped, anything else that is
+/// not an example is an error naming the line.
+pub fn read_examples(path: &Path) -> Result<Vec<Example>, RoutingError> {
+    let content = std::fs::read_to_string(path).map_err(|e| RoutingError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in content.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let ex: Example = serde_json::from_str(line).map_err(|e| RoutingError::Eval {
+            file: path.to_path_buf(),
+            line: i + 1,
+            msg: format!("not a labelled example: {e}"),
+        })?;
+        out.push(ex);
+    }
+    Ok(out)
+}
+
+/// Per-field comparison of one decision with its label.
+fn fields(d: &Decision, e: &Expected) -> [(Value, Value); 6] {
+    [
+        (json!(e.category), json!(d.category)),
+        (json!(e.region), json!(d.region)),
+        (json!(e.agency), json!(d.agency)),
+        (json!(e.report_type), json!(d.report_type.as_str())),
+        (json!(e.confidential), json!(d.confidential)),
+        (json!(e.anonymous), json!(d.anonymous)),
+    ]
+}
+
+/// Scores of one run.
+#[derive(Debug)]
+pub struct EvalReport {
+    pub n: usize,
+    pub correct: [usize; 6],
+    /// (id, field, expected, got, text)
+    pub errors: Vec<(String, &'static str, Value, Value, String)>,
+}
+
+impl EvalReport {
+    pub fn accuracy(&self, field: &str) -> f64 {
+        let i = FIELDS.iter().position(|f| *f == field).unwrap_or(0);
+        if self.n == 0 {
+            return 0.0;
+        }
+        self.correct[i] as f64 / self.n as f64
+    }
+}
+
+pub fn evaluate(engine: &Engine, examples: &[Example]) -> EvalReport {
+    let mut r = EvalReport {
+        n: examples.len(),
+        correct: [0; 6],
+        errors: Vec::new(),
+    };
+    for ex in examples {
+        let d = engine.decide(ex.subject.as_deref(), &ex.text);
+        for (i, (want, got)) in fields(&d, &ex.expected).into_iter().enumerate() {
+            if want == got {
+                r.correct[i] += 1;
+            } else {
+                r.errors.push((ex.id.clone(), FIELDS[i], want, got, ex.text.clone()));
+            }
+        }
+    }
+    r
+}
+
+/// `pintu eval <file.jsonl> [--json]`.
+pub fn eval_cmd(cfg: &Config, path: &Path, json: bool) -> Result<String, RoutingError> {
+    let engine = Engine::from_config(cfg)?;
+    eval_with(&engine, path, json)
+}
+
+pub fn eval_with(engine: &Engine, path: &Path, json: bool) -> Result<String, RoutingError> {
+    let examples = read_examples(path)?;
+    let r = evaluate(engine, &examples);
+    if json {
+        // Written by hand to keep the documented key order (`n`, `accuracy`
+        // in field order, `errors`); serde_json's map would sort the keys.
+        let acc = FIELDS
+            .iter()
+            .map(|f| format!("{}:{}", json!(f), json!(round3(r.accuracy(f)))))
+            .collect::<Vec<_>>()
+            .join(",");
+        let errors = r
+            .errors
+            .iter()
+            .map(|(id, field, want, got, _)| {
+                format!(
+                    "{{\"id\":{},\"field\":{},\"expected\":{want},\"got\":{got}}}",
+                    json!(id),
+                    json!(field)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        return Ok(format!(
+            "{{\"n\":{},\"accuracy\":{{{acc}}},\"errors\":[{errors}]}}",
+            r.n
+        ));
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "{} examples from {}", r.n, path.display());
+    let _ = writeln!(out, "router {}", engine.version());
+    let _ = writeln!(out, "\naccuracy");
+    for (i, f) in FIELDS.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {f:<13} {:>6.1}%  ({}/{})",
+            100.0 * r.accuracy(f),
+            r.correct[i],
+            r.n
+        );
+    }
+    // Confusion of categories: expected -> what the router said instead.
+    let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for (_, field, want, got, _) in &r.errors {
+        if *field == "category" {
+            *confusion.entry(label(want)).or_default().entry(label(got)).or_default() += 1;
+        }
+    }
+    let mut worst: Vec<(String, usize, String)> = confusion
+        .into_iter()
+        .map(|(want, gots)| {
+            let total = gots.values().sum();
+            let detail = gots
+                .iter()
+                .map(|(g, n)| format!("{g} x{n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            (want, total, detail)
+        })
+        .collect();
+    worst.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let _ = writeln!(out, "\nworst categories (expected -> got)");
+    if worst.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for (want, n, detail) in worst.iter().take(10) {
+        let _ = writeln!(out, "  {want:<18} {n} wrong: {detail}");
+    }
+    let _ = writeln!(out, "\nwrong examples ({} field errors)", r.errors.len());
+    for (id, field, want, got, text) in &r.errors {
+        let snippet: String = text.chars().take(90).collect::<String>().replace('\n', " ");
+        let _ = writeln!(out, "  {id:<10} {field:<12} expected {want}, got {got}  | {snippet}");
+    }
+    Ok(out)
+}
+
+fn label(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".into(),
+        other => other.to_string(),
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

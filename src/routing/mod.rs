@@ -1,0 +1,173 @@
+//! The router (ROUTING.md): which agency gets a complaint, and why.
+//!
+//! - [`tables`] reads the vocabulary under `config/routing/` and the BPS
+//!   region tables under `config/wilayah/`, reporting mistakes as
+//!   `file:line: problem`;
+//! - [`text`] normalises complaint text and table terms alike;
+//! - [`engine`] compiles the tables into one Aho-Corasick matcher and decides;
+//! - [`cli`] holds `pintu explain` and `pintu eval`;
+//! - [`worker`] is `pintu route`: intake queue -> decision -> agency exchange.
+//!
+//! The decision is a pure function of the complaint's subject, text and
+//! flags, so a redelivered complaint is routed exactly as before.
+
+pub mod cli;
+pub mod engine;
+pub mod store;
+pub mod tables;
+pub mod text;
+pub mod worker;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::complaint::{Complaint, Routing};
+use crate::config::Config;
+
+pub use engine::Engine;
+
+#[derive(Debug, Error)]
+pub enum RoutingError {
+    #[error("{}:{line}: {msg}", file.display())]
+    Table { file: PathBuf, line: usize, msg: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("routing tables: {0}")]
+    Invalid(String),
+    #[error("{}:{line}: {msg}", file.display())]
+    Eval { file: PathBuf, line: usize, msg: String },
+}
+
+/// ROUTING.md §1 `report_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportType {
+    Pengaduan,
+    Aspirasi,
+    Informasi,
+}
+
+impl ReportType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportType::Pengaduan => "pengaduan",
+            ReportType::Aspirasi => "aspirasi",
+            ReportType::Informasi => "informasi",
+        }
+    }
+}
+
+/// The router's output for one complaint (ROUTING.md §1).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub category: Option<String>,
+    pub region: Option<String>,
+    pub agency: String,
+    pub report_type: ReportType,
+    pub confidential: bool,
+    pub anonymous: bool,
+    pub reasons: Vec<String>,
+    /// Subject and text as the agency sees them: privacy markers removed.
+    #[serde(skip)]
+    pub subject: Option<String>,
+    #[serde(skip)]
+    pub text: String,
+}
+
+/// Routing tables directory of a config (`routing.dir`).
+pub fn routing_dir(cfg: &Config) -> PathBuf {
+    cfg.resolve(&cfg.routing.dir)
+}
+
+/// Region tables directory of a config (`routing.wilayah_dir`).
+pub fn wilayah_dir(cfg: &Config) -> PathBuf {
+    cfg.resolve(&cfg.routing.wilayah_dir)
+}
+
+impl Engine {
+    /// Read and compile every table.
+    pub fn load(routing_dir: &Path, wilayah_dir: &Path) -> Result<Engine, RoutingError> {
+        Engine::compile(tables::load(routing_dir, wilayah_dir)?)
+    }
+
+    pub fn from_config(cfg: &Config) -> Result<Engine, RoutingError> {
+        Engine::load(&routing_dir(cfg), &wilayah_dir(cfg))
+    }
+
+    /// The complaint as the agency receives it: decision attached, privacy
+    /// markers removed from subject and text, and for an anonymous complaint
+    /// no sender and no phone number or e-mail address in the text.
+    /// `routed_at` is the only part that depends on when this runs.
+    pub fn route(&self, c: &Complaint, routed_at: DateTime<Utc>) -> Complaint {
+        let d = self.decide(c.subject.as_deref(), &c.text);
+        let mut out = c.clone();
+        out.flags.confidential |= d.confidential;
+        out.flags.anonymous |= d.anonymous;
+        out.text = d.text;
+        out.subject = d.subject;
+        if out.flags.anonymous {
+            out.sender = None;
+            out.text = mask_contacts(&out.text);
+            out.subject = out.subject.map(|s| mask_contacts(&s));
+        }
+        out.routing = Some(Routing {
+            category: d.category,
+            region: d.region,
+            agency: d.agency,
+            report_type: d.report_type.as_str().to_string(),
+            reasons: d.reasons,
+            router_version: self.version().to_string(),
+            routed_at,
+        });
+        out
+    }
+}
+
+/// Check every routing table; for `pintu check`. The error names the file,
+/// the line and the problem.
+pub fn validate_dir(routing_dir: &Path, wilayah_dir: &Path) -> Result<(), RoutingError> {
+    Engine::load(routing_dir, wilayah_dir).map(|_| ())
+}
+
+/// [`validate_dir`] on the directories a config names.
+pub fn validate_config(cfg: &Config) -> Result<(), RoutingError> {
+    validate_dir(&routing_dir(cfg), &wilayah_dir(cfg))
+}
+
+/// Replace phone numbers and e-mail addresses: an anonymous citizen's
+/// signature must not reach the agency.
+pub fn mask_contacts(text: &str) -> String {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r"(?i)[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}|(?:\+?62[ .\-]?|\b0)8[0-9][0-9 .\-]{6,14}[0-9]").ok()
+    });
+    match re {
+        Some(re) => re.replace_all(text, "[disamarkan]").into_owned(),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_phones_and_mail() {
+        assert_eq!(
+            mask_contacts("Hormat saya, Agus HP 0812-0000-4521 / agus.s@example.org"),
+            "Hormat saya, Agus HP [disamarkan] / [disamarkan]"
+        );
+        assert_eq!(mask_contacts("wa +62 812 3456 7890 ya"), "wa [disamarkan] ya");
+        assert_eq!(mask_contacts("hub +6281234567890"), "hub [disamarkan]");
+        assert_eq!(mask_contacts("tahun 2024 ada 300 orang"), "tahun 2024 ada 300 orang");
+    }
+}

@@ -1,0 +1,204 @@
+//! Text normalisation for matching: the same function turns both complaint
+//! text and table terms into a canonical form, so whatever spelling rules
+//! apply to one apply to the other.
+//!
+//! Canonical form: lower-case ASCII words separated by single spaces, with one
+//! leading and one trailing space (so a whole-word match is a match whose
+//! neighbours are spaces). Words are the maximal runs of letters and digits;
+//! punctuation, emoji, `#` and `@` separate words. Each word then goes
+//! through, in order: reduplication (`anak2` -> `anak anak`), the
+//! abbreviation table (`kab` -> `kabupaten`), and removal of a possessive
+//! `-nya` when what remains is a known-length word (`sampahnya` -> `sampah`).
+
+use std::collections::HashMap;
+
+/// One word of the canonical text.
+#[derive(Debug, Clone, Copy)]
+pub struct Tok {
+    /// Byte range in [`NormText::s`].
+    pub start: u32,
+    pub end: u32,
+    /// The citizen wrote the word with a capital letter (place names often are).
+    pub cap: bool,
+}
+
+/// Canonical text plus word positions.
+#[derive(Debug, Default, Clone)]
+pub struct NormText {
+    pub s: String,
+    pub toks: Vec<Tok>,
+    /// Words before this index came from the e-mail subject.
+    pub subject_toks: usize,
+}
+
+impl NormText {
+    /// Index of the word that starts at byte `pos` (or the first word after it).
+    pub fn tok_at(&self, pos: usize) -> usize {
+        self.toks.partition_point(|t| (t.start as usize) < pos)
+    }
+    /// Index of the word that ends at byte `pos` (exclusive end).
+    pub fn tok_ending_at(&self, pos: usize) -> Option<usize> {
+        let i = self.toks.partition_point(|t| (t.end as usize) < pos);
+        (i < self.toks.len() && self.toks[i].end as usize == pos).then_some(i)
+    }
+    pub fn word(&self, i: usize) -> &str {
+        let t = self.toks[i];
+        &self.s[t.start as usize..t.end as usize]
+    }
+}
+
+/// Folds accented Latin letters to ASCII; everything else that is not an
+/// ASCII letter or digit separates words.
+fn fold(c: char) -> Option<char> {
+    if c.is_ascii_alphanumeric() {
+        return Some(c.to_ascii_lowercase());
+    }
+    let f = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
+        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => 'u',
+        'ñ' | 'Ñ' => 'n',
+        'ç' | 'Ç' => 'c',
+        _ => return None,
+    };
+    Some(f)
+}
+
+/// Word-level rewriting: abbreviations and spelling variants.
+#[derive(Debug, Default, Clone)]
+pub struct Normalizer {
+    abbrev: HashMap<String, String>,
+}
+
+impl Normalizer {
+    pub fn new(abbreviations: impl IntoIterator<Item = (String, String)>) -> Normalizer {
+        Normalizer {
+            abbrev: abbreviations.into_iter().collect(),
+        }
+    }
+
+    /// Canonical form of `input`, appended to `out` (which may already hold
+    /// a subject). The first call on an empty `out` adds the leading space.
+    pub fn push(&self, input: &str, out: &mut NormText) {
+        if out.s.is_empty() {
+            out.s.push(' ');
+        }
+        let mut word = String::with_capacity(24);
+        let mut cap = false;
+        for c in input.chars() {
+            match fold(c) {
+                Some(f) => {
+                    if word.is_empty() {
+                        cap = c.is_uppercase();
+                    }
+                    word.push(f);
+                }
+                None => {
+                    if !word.is_empty() {
+                        self.emit(&word, cap, out);
+                        word.clear();
+                    }
+                }
+            }
+        }
+        if !word.is_empty() {
+            self.emit(&word, cap, out);
+        }
+    }
+
+    /// Canonical form of a table term, without the padding spaces.
+    pub fn term(&self, input: &str) -> String {
+        let mut n = NormText::default();
+        self.push(input, &mut n);
+        n.s.trim().to_string()
+    }
+
+    fn emit(&self, word: &str, cap: bool, out: &mut NormText) {
+        // `anak2` is how SMS writes the reduplicated `anak-anak`.
+        if let Some(base) = word.strip_suffix('2') {
+            if base.len() >= 2 && base.bytes().all(|b| b.is_ascii_lowercase()) && !self.abbrev.contains_key(word) {
+                self.emit_one(base, cap, out);
+                self.emit_one(base, false, out);
+                return;
+            }
+        }
+        self.emit_one(word, cap, out);
+    }
+
+    fn emit_one(&self, word: &str, cap: bool, out: &mut NormText) {
+        let replaced = match self.abbrev.get(word) {
+            Some(r) => r.as_str(),
+            None => match word.strip_suffix("nya") {
+                // `-nya` is possessive/definite; short stems (`tanya`, `punya`,
+                // `hanya`) are words of their own.
+                Some(stem) if stem.len() >= 3 => self.abbrev.get(stem).map(String::as_str).unwrap_or(stem),
+                _ => word,
+            },
+        };
+        let mut first = true;
+        for w in replaced.split(' ').filter(|w| !w.is_empty()) {
+            let start = out.s.len() as u32;
+            out.s.push_str(w);
+            let end = out.s.len() as u32;
+            out.s.push(' ');
+            out.toks.push(Tok {
+                start,
+                end,
+                cap: cap && first,
+            });
+            first = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n() -> Normalizer {
+        Normalizer::new([
+            ("kab".to_string(), "kabupaten".to_string()),
+            ("tdk".to_string(), "tidak".to_string()),
+            ("jalantol".to_string(), "jalan tol".to_string()),
+        ])
+    }
+
+    #[test]
+    fn canonical_form() {
+        let mut t = NormText::default();
+        n().push(
+            "Jalan RUSAK di Kab. Bogor!!! 😡 #jalantol @PLN123, anak2 tdk sekolah; sampahnya",
+            &mut t,
+        );
+        assert_eq!(
+            t.s,
+            " jalan rusak di kabupaten bogor jalan tol pln123 anak anak tidak sekolah sampah "
+        );
+        assert!(t.toks[0].cap);
+        assert!(!t.toks[2].cap, "di");
+        assert!(t.toks[4].cap, "Bogor");
+        assert_eq!(t.word(3), "kabupaten");
+    }
+
+    #[test]
+    fn short_nya_words_are_kept() {
+        assert_eq!(n().term("tanya punya hanya"), "tanya punya hanya");
+        assert_eq!(n().term("Bagaimana caranya?"), "bagaimana cara");
+    }
+
+    #[test]
+    fn accents_fold() {
+        assert_eq!(n().term("café Kab"), "cafe kabupaten");
+    }
+
+    #[test]
+    fn token_lookup() {
+        let mut t = NormText::default();
+        n().push("aa bb cc", &mut t);
+        assert_eq!(t.tok_at(4), 1);
+        assert_eq!(t.tok_ending_at(6), Some(1));
+        assert_eq!(t.tok_ending_at(5), None);
+    }
+}
