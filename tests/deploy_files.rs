@@ -132,6 +132,8 @@ fn kubernetes_manifests_have_the_required_shape() {
     let out = cmd
         .envs(secret_env)
         .env("PINTU_REPLIES__TEMPLATES", root().join("config/replies.toml"))
+        .env("PINTU_ROUTING__DIR", root().join("config/routing"))
+        .env("PINTU_ROUTING__WILAYAH_DIR", root().join("config/wilayah"))
         .arg("--config")
         .arg(&path)
         .arg("check")
