@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chrono::Utc;
 use pintu_channels::normalize::{fingerprint_text, strip_markers};
 use pintu_channels::{Inbound, Receipt, SenderKind};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::transaction::{TransactionError, Transactional};
 use thiserror::Error;
 use tracing::{debug, info_span, Instrument};
 
@@ -24,6 +24,7 @@ use crate::replies::{OutboundReply, Templates};
 use crate::store::dedupe::{expiry_key, provider_key, sender_key, Record, SenderHasher};
 use crate::store::outbox::{new_key, Envelope, Target};
 use crate::store::parts::{group_key, part_key, Group};
+use crate::store::writer::{Job, Outcome as WriteOutcome, Writer};
 use crate::store::{Store, StoreError};
 use crate::tracking;
 
@@ -43,6 +44,7 @@ impl From<sled::Error> for IntakeError {
 
 pub struct Intake {
     store: Store,
+    writer: Writer,
     hasher: SenderHasher,
     templates: Option<Arc<Templates>>,
     /// Providers that have a reply transport; no reply is queued for others
@@ -51,15 +53,6 @@ pub struct Intake {
     window: Duration,
     /// Announces committed outbox keys to the relay.
     feed: FeedTx,
-}
-
-enum Outcome {
-    Inserted,
-    Duplicate(Record),
-}
-
-enum Abort {
-    TrackingTaken,
 }
 
 /// Parts to delete when a concatenated SMS is assembled.
@@ -83,8 +76,10 @@ impl Intake {
         window: Duration,
         feed: FeedTx,
     ) -> Intake {
+        let writer = Writer::start(&store);
         Intake {
             store,
+            writer,
             hasher,
             templates,
             reply_providers: HashSet::new(),
@@ -207,46 +202,20 @@ impl Intake {
                     expires_at,
                 }
                 .encode();
-                let s = &self.store;
-                let result = (
-                    &s.dedupe,
-                    &s.dedupe_exp,
-                    &s.tracking,
-                    &s.outbox,
-                    &s.parts,
-                    &s.part_groups,
-                )
-                    .transaction(|(dd, de, tr, ob, pt, pg)| {
-                        for key in &keys {
-                            if let Some(v) = dd.get(key)? {
-                                match Record::decode(&v) {
-                                    Ok(r) if r.expires_at > now => return Ok(Outcome::Duplicate(r)),
-                                    _ => {}
-                                }
-                            }
-                        }
-                        if tr.get(code.as_bytes())?.is_some() {
-                            return Err(ConflictableTransactionError::Abort(Abort::TrackingTaken));
-                        }
-                        for key in &keys {
-                            dd.insert(key.as_slice(), record.as_slice())?;
-                            de.insert(expiry_key(expires_at, key), &[][..])?;
-                        }
-                        tr.insert(code.as_bytes(), id.as_bytes())?;
-                        for (k, env) in &envelopes {
-                            ob.insert(&k[..], env.encode())?;
-                        }
-                        if let Some(c) = &cleanup {
-                            pg.remove(c.group.as_slice())?;
-                            for p in &c.parts {
-                                pt.remove(p.as_slice())?;
-                            }
-                        }
-                        Ok(Outcome::Inserted)
-                    });
-                match result {
-                    Ok(Outcome::Inserted) => {
-                        self.store.flush().await?;
+                let job = Job {
+                    dedupe_keys: keys.clone(),
+                    record,
+                    expires_at,
+                    now,
+                    tracking: code.clone(),
+                    id: id.clone(),
+                    outbox: envelopes.iter().map(|(k, env)| (*k, env.encode())).collect(),
+                    cleanup: cleanup.as_ref().map(|c| (c.group.clone(), c.parts.clone())),
+                };
+                // The writer answers once the batch holding this job is flushed,
+                // for duplicates too (the original may have been in that batch).
+                match self.writer.write(job).await? {
+                    WriteOutcome::Inserted => {
                         self.store
                             .outbox_depth
                             .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
@@ -263,10 +232,7 @@ impl Intake {
                             duplicate: false,
                         });
                     }
-                    Ok(Outcome::Duplicate(r)) => {
-                        // The original may still be waiting for its flush: answer
-                        // only once it is on disk too.
-                        self.store.flush().await?;
+                    WriteOutcome::Duplicate(r) => {
                         debug!(tracking = %r.tracking, original = %r.id, "duplicate");
                         return Ok(Receipt {
                             id: Some(r.id),
@@ -274,8 +240,7 @@ impl Intake {
                             duplicate: true,
                         });
                     }
-                    Err(TransactionError::Abort(Abort::TrackingTaken)) => continue,
-                    Err(TransactionError::Storage(e)) => return Err(e.into()),
+                    WriteOutcome::TrackingTaken => continue,
                 }
             }
             Err(IntakeError::TrackingExhausted)

@@ -8,11 +8,6 @@ use clap::{Parser, Subcommand};
 use pintu::config::Config;
 use pintu::routing::{self, Engine};
 
-// glibc malloc showed up at ~15% of the gateway's CPU under load and its arenas
-// fragment under many threads (RSS); mimalloc is faster and returns memory.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "pintu",

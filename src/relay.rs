@@ -184,17 +184,26 @@ impl Relay {
                     Target::Intake => self.names.intake_exchange(),
                     Target::Outbound => self.names.outbound_exchange(),
                 };
-                let msg = Outgoing {
-                    exchange: &exchange,
-                    routing_key: &env.routing_key,
-                    message_id: &env.message_id,
-                    body: &env.body,
-                    headers: Vec::new(),
-                };
                 let started = Instant::now();
-                let confirm = publisher.send(&msg).await?;
                 in_flight.insert(key.clone());
-                pending.push(Box::pin(async move { (key, started, confirm.await) }));
+                // Sending is part of the pending future too: awaiting each send
+                // before the next capped the relay well below the broker's pace.
+                // Order between complaints does not matter; each is independent.
+                let publisher = publisher.clone();
+                pending.push(Box::pin(async move {
+                    let msg = Outgoing {
+                        exchange: &exchange,
+                        routing_key: &env.routing_key,
+                        message_id: &env.message_id,
+                        body: &env.body,
+                        headers: Vec::new(),
+                    };
+                    let result = match publisher.send(&msg).await {
+                        Ok(confirm) => confirm.await,
+                        Err(e) => Err(e),
+                    };
+                    (key, started, result)
+                }));
             }
             if pending.is_empty() {
                 tokio::select! {

@@ -105,30 +105,46 @@ fn bump(map: &mut HashMap<String, u64>, name: &str) {
     }
 }
 
+/// Complaint ids are ULIDs: kept as 16 bytes instead of two 26-character
+/// strings per entry (the tracker can hold hundreds of thousands).
+fn id_key(id: &str) -> u128 {
+    match ulid::Ulid::from_string(id) {
+        Ok(u) => u128::from(u),
+        Err(_) => {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            id.hash(&mut h);
+            u128::from(h.finish())
+        }
+    }
+}
+
 /// Complaints accepted by this gateway and not yet seen routed, oldest first.
 #[derive(Debug, Default)]
 struct Unrouted {
-    by_time: BTreeSet<(u64, String)>,
-    by_id: HashMap<String, u64>,
+    by_time: BTreeSet<(u64, u128)>,
+    by_id: HashMap<u128, u64>,
     overflowed: bool,
 }
 
 impl Unrouted {
     fn insert(&mut self, id: &str, at_ms: u64) {
-        if self.by_id.contains_key(id) {
+        let key = id_key(id);
+        if self.by_id.contains_key(&key) {
             return;
         }
         if self.by_id.len() >= MAX_UNROUTED {
             self.overflowed = true;
             return;
         }
-        self.by_id.insert(id.to_string(), at_ms);
-        self.by_time.insert((at_ms, id.to_string()));
+        self.by_id.insert(key, at_ms);
+        self.by_time.insert((at_ms, key));
     }
 
     fn remove(&mut self, id: &str) {
-        if let Some(at) = self.by_id.remove(id) {
-            self.by_time.remove(&(at, id.to_string()));
+        let key = id_key(id);
+        if let Some(at) = self.by_id.remove(&key) {
+            self.by_time.remove(&(at, key));
         }
         if self.by_id.is_empty() {
             // Whatever was refused while full is newer than what was tracked, so the
@@ -140,7 +156,7 @@ impl Unrouted {
     /// Of the entries recorded before `before_ms`, keep at most the `live` newest.
     /// Later entries are not covered by a broker reading started at `before_ms`.
     fn trim_to(&mut self, live: u64, before_ms: u64) -> usize {
-        let old = self.by_time.range(..(before_ms, String::new())).count() as u64;
+        let old = self.by_time.range(..(before_ms, 0)).count() as u64;
         let excess = old.saturating_sub(live);
         let mut dropped = 0;
         while dropped < excess {

@@ -8,6 +8,7 @@ pub mod commit;
 pub mod dedupe;
 pub mod outbox;
 pub mod parts;
+pub mod writer;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,0 +1,163 @@
+//! The intake writer: one thread commits the complaints of many concurrent
+//! requests in one sled transaction, then one flush, then answers them all.
+//!
+//! sled 0.34 serialises transactions behind a global lock; a transaction per
+//! request from many tokio workers spent most of its time in futex waits (and
+//! blocked the runtime's threads). Batching keeps the contract — dedupe keys,
+//! tracking code and outbox entries of a complaint commit atomically, and
+//! nothing is answered before it is on disk — at a fraction of the cost. Jobs
+//! of one batch see each other's writes, so two copies of the same message in
+//! one batch still dedupe.
+
+use std::sync::mpsc;
+use std::thread;
+
+use sled::transaction::{ConflictableTransactionError, TransactionalTree, UnabortableTransactionError};
+use sled::Transactional;
+use tokio::sync::oneshot;
+
+use super::dedupe::{expiry_key, Record};
+use super::{Store, StoreError};
+
+/// Largest number of complaints committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// Everything one complaint writes, prepared by the caller.
+pub struct Job {
+    /// Provider key and sender+text key.
+    pub dedupe_keys: Vec<Vec<u8>>,
+    /// Encoded [`Record`] stored under each dedupe key.
+    pub record: Vec<u8>,
+    pub expires_at: u64,
+    /// Records that expire before this do not count.
+    pub now: u64,
+    pub tracking: String,
+    pub id: String,
+    /// (outbox key, encoded envelope).
+    pub outbox: Vec<([u8; 16], Vec<u8>)>,
+    /// SMS parts (group key, part keys) consumed by this complaint.
+    pub cleanup: Option<(Vec<u8>, Vec<Vec<u8>>)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Inserted,
+    Duplicate(Record),
+    /// The tracking code exists already: the caller draws another.
+    TrackingTaken,
+}
+
+type Reply = oneshot::Sender<Result<Outcome, String>>;
+
+pub struct Writer {
+    tx: mpsc::Sender<(Job, Reply)>,
+}
+
+impl Writer {
+    pub fn start(store: &Store) -> Writer {
+        let (tx, rx) = mpsc::channel::<(Job, Reply)>();
+        // A whole Store clone, not just trees: it keeps the group-commit thread
+        // (whose exit signals "closed") alive until this thread let go of the db.
+        let store = store.clone();
+        let spawned = thread::Builder::new().name("intake-writer".into()).spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(j) => batch.push(j),
+                        Err(_) => break,
+                    }
+                }
+                let (dd, de, tr, ob, pt, pg) = (
+                    &store.dedupe,
+                    &store.dedupe_exp,
+                    &store.tracking,
+                    &store.outbox,
+                    &store.parts,
+                    &store.part_groups,
+                );
+                let committed = (dd, de, tr, ob, pt, pg).transaction(|(dd, de, tr, ob, pt, pg)| {
+                    let mut outcomes = Vec::with_capacity(batch.len());
+                    for (job, _) in &batch {
+                        outcomes.push(apply(job, dd, de, tr, ob, pt, pg)?);
+                    }
+                    Ok::<_, ConflictableTransactionError<()>>(outcomes)
+                });
+                let result = match committed {
+                    Ok(outcomes) => store.db.flush().map(|_| outcomes).map_err(|e| e.to_string()),
+                    Err(e) => Err(format!("{e:?}")),
+                };
+                metrics::histogram!("pintu_store_write_batch").record(batch.len() as f64);
+                match result {
+                    Ok(outcomes) => {
+                        for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+                            let _ = reply.send(Ok(outcome));
+                        }
+                    }
+                    Err(e) => {
+                        for (_, reply) in batch {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+            drop(store);
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the intake writer");
+        }
+        Writer { tx }
+    }
+
+    /// Commit one complaint; resolves once it is durable (or a duplicate of one that is).
+    pub async fn write(&self, job: Job) -> Result<Outcome, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send((job, tx))
+            .map_err(|_| StoreError::Flush("intake writer is gone".into()))?;
+        match rx.await {
+            Ok(Ok(o)) => Ok(o),
+            Ok(Err(e)) => Err(StoreError::Flush(e)),
+            Err(_) => Err(StoreError::Flush("intake writer is gone".into())),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    job: &Job,
+    dd: &TransactionalTree,
+    de: &TransactionalTree,
+    tr: &TransactionalTree,
+    ob: &TransactionalTree,
+    pt: &TransactionalTree,
+    pg: &TransactionalTree,
+) -> Result<Outcome, UnabortableTransactionError> {
+    for key in &job.dedupe_keys {
+        if let Some(v) = dd.get(key)? {
+            match Record::decode(&v) {
+                Ok(r) if r.expires_at > job.now => return Ok(Outcome::Duplicate(r)),
+                // Expired or unreadable: the key is free again.
+                _ => {}
+            }
+        }
+    }
+    if tr.get(job.tracking.as_bytes())?.is_some() {
+        return Ok(Outcome::TrackingTaken);
+    }
+    for key in &job.dedupe_keys {
+        dd.insert(key.as_slice(), job.record.as_slice())?;
+        de.insert(expiry_key(job.expires_at, key), &[][..])?;
+    }
+    tr.insert(job.tracking.as_bytes(), job.id.as_bytes())?;
+    for (k, env) in &job.outbox {
+        ob.insert(&k[..], env.as_slice())?;
+    }
+    if let Some((group, parts)) = &job.cleanup {
+        pg.remove(group.as_slice())?;
+        for p in parts {
+            pt.remove(p.as_slice())?;
+        }
+    }
+    Ok(Outcome::Inserted)
+}
