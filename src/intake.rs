@@ -21,7 +21,7 @@ use crate::complaint::{Complaint, Flags, SCHEMA_VERSION};
 use crate::obs::mask;
 use crate::relay::FeedTx;
 use crate::replies::{OutboundReply, Templates};
-use crate::store::dedupe::{expiry_key, provider_key, sender_key, Record, SenderHasher};
+use crate::store::dedupe::{provider_key, sender_key, Record, SenderHasher};
 use crate::store::outbox::{new_key, Envelope, Target};
 use crate::store::parts::{group_key, part_key, Group};
 use crate::store::writer::{Job, Outcome as WriteOutcome, Writer};
@@ -422,7 +422,6 @@ impl Intake {
                 if let Some(ext) = &p.external_id {
                     let k = provider_key(&p.provider, ext);
                     self.store.dedupe.insert(k.as_slice(), rec.as_slice())?;
-                    self.store.dedupe_exp.insert(expiry_key(expires_at, &k), &[][..])?;
                 }
             }
             self.store.flush().await?;
@@ -456,11 +455,7 @@ impl Intake {
 
     /// Drop dedupe records older than the window.
     pub fn sweep_dedupe(&self) -> Result<usize, IntakeError> {
-        Ok(crate::store::dedupe::sweep(
-            &self.store.dedupe,
-            &self.store.dedupe_exp,
-            now_secs(),
-        )?)
+        Ok(crate::store::dedupe::sweep(&self.store.dedupe, now_secs())?)
     }
 }
 

@@ -243,6 +243,11 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
 /// Expire dedupe records and assemble SMS groups whose parts timed out.
 async fn housekeeping(intake: Arc<Intake>, concat_timeout: Duration, shutdown: CancellationToken) {
     let period = (concat_timeout / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
+    // The dedupe sweep scans every record (a million in a busy window): every
+    // ten minutes, on a blocking thread. Expired records found before then are
+    // ignored by intake anyway.
+    const SWEEP_EVERY: Duration = Duration::from_secs(600);
+    let mut last_sweep = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -253,8 +258,15 @@ async fn housekeeping(intake: Arc<Intake>, concat_timeout: Duration, shutdown: C
             Ok(n) => info!(groups = n, "ingested incomplete concatenated SMS as partial complaints"),
             Err(e) => warn!(error = %e, "could not expire SMS parts"),
         }
-        if let Err(e) = intake.sweep_dedupe() {
-            warn!(error = %e, "dedupe sweep failed");
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            last_sweep = std::time::Instant::now();
+            let i = intake.clone();
+            match tokio::task::spawn_blocking(move || i.sweep_dedupe()).await {
+                Ok(Ok(n)) if n > 0 => info!(records = n, "expired dedupe records removed"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => warn!(error = %e, "dedupe sweep failed"),
+                Err(e) => warn!(error = %e, "dedupe sweep task failed"),
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Dedupe keys and records.
 //!
-//! Two keys per complaint: `p|provider|external_id` (a provider's retry) and
-//! `s|HMAC(sender)|fingerprint` (the same citizen sending the same text again).
+//! Two keys per complaint: `p` + hash(provider, external id) (a provider's
+//! retry) and `s` + HMAC(sender, text fingerprint) (the same citizen sending
+//! the same text again). Expired records are swept by a periodic scan.
 //! Senders are hashed with a secret key, so this database is not a directory
 //! of citizens' phone numbers.
 
@@ -10,6 +11,7 @@ use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::StoreError;
 
@@ -21,42 +23,69 @@ pub struct Record {
     pub expires_at: u64,
 }
 
+/// Record layout: expires_at (8 bytes BE) ++ ULID (16 bytes) ++ tracking code.
+/// A million records are held within the window; a compact fixed layout keeps
+/// that in tens, not hundreds, of megabytes.
 impl Record {
     pub fn encode(&self) -> Vec<u8> {
-        bincode::serialize(self).unwrap_or_default()
+        let mut v = Vec::with_capacity(8 + 16 + self.tracking.len());
+        v.extend_from_slice(&self.expires_at.to_be_bytes());
+        v.extend_from_slice(&ulid_bytes(&self.id));
+        v.extend_from_slice(self.tracking.as_bytes());
+        v
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
-        bincode::deserialize(bytes).map_err(|e| StoreError::Corrupt {
+        let corrupt = |reason: &str| StoreError::Corrupt {
             tree: "dedupe",
-            reason: e.to_string(),
+            reason: reason.to_string(),
+        };
+        if bytes.len() < 24 {
+            return Err(corrupt("record shorter than 24 bytes"));
+        }
+        let mut exp = [0u8; 8];
+        exp.copy_from_slice(&bytes[..8]);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&bytes[8..24]);
+        let tracking = std::str::from_utf8(&bytes[24..]).map_err(|_| corrupt("tracking code is not UTF-8"))?;
+        Ok(Record {
+            id: ulid::Ulid::from_bytes(id).to_string(),
+            tracking: tracking.to_string(),
+            expires_at: u64::from_be_bytes(exp),
         })
     }
 }
 
+/// The 16 bytes of a ULID string (all zero for a string that is not one; ids
+/// are always ULIDs the gateway generated).
+pub fn ulid_bytes(id: &str) -> [u8; 16] {
+    ulid::Ulid::from_string(id).map(|u| u.to_bytes()).unwrap_or([0; 16])
+}
+
+/// `p` ++ 16 bytes of SHA-256(provider, external id): a provider's retry.
 pub fn provider_key(provider: &str, external_id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(3 + provider.len() + external_id.len());
-    k.extend_from_slice(b"p|");
-    k.extend_from_slice(provider.as_bytes());
-    k.push(b'|');
-    k.extend_from_slice(external_id.as_bytes());
+    let mut h = Sha256::new();
+    h.update(provider.as_bytes());
+    h.update([0u8]);
+    h.update(external_id.as_bytes());
+    let d = h.finalize();
+    let mut k = Vec::with_capacity(17);
+    k.push(b'p');
+    k.extend_from_slice(&d[..16]);
     k
 }
 
+/// `s` ++ 16 bytes of HMAC(secret, sender, text fingerprint): the same citizen
+/// sending the same text again. Keyed, so the database is not a phone book.
 pub fn sender_key(hasher: &SenderHasher, sender: &str, fingerprint: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(2 + 32 + 1 + fingerprint.len());
-    k.extend_from_slice(b"s|");
-    k.extend_from_slice(&hasher.hash(sender));
-    k.push(b'|');
-    k.extend_from_slice(fingerprint.as_bytes());
-    k
-}
-
-/// `expires_at ++ key`: the expiry index entry.
-pub fn expiry_key(expires_at: u64, key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(8 + key.len());
-    k.extend_from_slice(&expires_at.to_be_bytes());
-    k.extend_from_slice(key);
+    let mut data = Vec::with_capacity(sender.len() + 1 + fingerprint.len());
+    data.extend_from_slice(sender.as_bytes());
+    data.push(0);
+    data.extend_from_slice(fingerprint.as_bytes());
+    let mac = pintu_channels::auth::hmac_sha256(&hasher.key, &data);
+    let mut k = Vec::with_capacity(17);
+    k.push(b's');
+    k.extend_from_slice(&mac[..16]);
     k
 }
 
@@ -105,30 +134,62 @@ impl SenderHasher {
     }
 }
 
-/// Remove records that expired before `now`; returns how many.
-pub fn sweep(dedupe: &sled::Tree, dedupe_exp: &sled::Tree, now: u64) -> Result<usize, StoreError> {
+/// Remove records that expired before `now` (and unreadable ones); returns
+/// how many. A full scan: run it every few minutes, not per request.
+pub fn sweep(dedupe: &sled::Tree, now: u64) -> Result<usize, StoreError> {
     let mut removed = 0;
-    for entry in dedupe_exp.range(..now.to_be_bytes().to_vec()) {
-        let (k, _) = entry?;
-        if k.len() < 8 {
-            dedupe_exp.remove(&k)?;
-            continue;
+    for entry in dedupe.iter() {
+        let (k, v) = entry?;
+        let expired = Record::decode(&v).map(|r| r.expires_at <= now).unwrap_or(true);
+        // compare_and_swap: a record re-written meanwhile (same key, new
+        // complaint after expiry) is left alone.
+        if expired && dedupe.compare_and_swap(&k, Some(&v), None as Option<&[u8]>)?.is_ok() {
+            removed += 1;
         }
-        let mut exp = [0u8; 8];
-        exp.copy_from_slice(&k[..8]);
-        let key = &k[8..];
-        // A key re-used after expiry has a newer record: only drop the one this
-        // index entry describes.
-        if let Some(v) = dedupe.get(key)? {
-            if Record::decode(&v)
-                .map(|r| r.expires_at == u64::from_be_bytes(exp))
-                .unwrap_or(true)
-            {
-                dedupe.remove(key)?;
-            }
-        }
-        dedupe_exp.remove(&k)?;
-        removed += 1;
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trip_and_keys() {
+        let r = Record {
+            id: ulid::Ulid::new().to_string(),
+            tracking: "LPR-7K3Q9X".into(),
+            expires_at: 1_800_000_000,
+        };
+        assert_eq!(Record::decode(&r.encode()).unwrap(), r);
+        assert!(Record::decode(&[1, 2, 3]).is_err());
+        assert_eq!(provider_key("kannel", "a").len(), 17);
+        assert_ne!(provider_key("kannel", "a"), provider_key("jasmin", "a"));
+        let h = SenderHasher::new(b"k");
+        assert_ne!(sender_key(&h, "+62811", "f1"), sender_key(&h, "+62811", "f2"));
+        assert_ne!(
+            sender_key(&h, "+62811", "f1"),
+            sender_key(&SenderHasher::new(b"other"), "+62811", "f1")
+        );
+    }
+
+    #[test]
+    fn sweep_removes_only_expired() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let t = db.open_tree("d").unwrap();
+        let rec = |exp| {
+            Record {
+                id: ulid::Ulid::new().to_string(),
+                tracking: "LPR-222222".into(),
+                expires_at: exp,
+            }
+            .encode()
+        };
+        t.insert("old", rec(100)).unwrap();
+        t.insert("new", rec(300)).unwrap();
+        t.insert("bad", &b"x"[..]).unwrap();
+        assert_eq!(sweep(&t, 200).unwrap(), 2);
+        assert!(t.get("new").unwrap().is_some());
+        assert_eq!(t.len(), 1);
+    }
 }

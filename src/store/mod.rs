@@ -35,8 +35,6 @@ pub enum StoreError {
 pub struct Store {
     pub db: sled::Db,
     pub dedupe: sled::Tree,
-    /// `expires_at (BE u64 secs) ++ dedupe key` → (): walk in time order to expire.
-    pub dedupe_exp: sled::Tree,
     pub outbox: sled::Tree,
     /// tracking code → complaint id; kept forever so codes stay unique.
     pub tracking: sled::Tree,
@@ -61,7 +59,6 @@ impl Store {
         let (committer, closed) = GroupCommit::start(db.clone());
         let store = Store {
             dedupe: db.open_tree("dedupe")?,
-            dedupe_exp: db.open_tree("dedupe_exp")?,
             outbox,
             tracking: db.open_tree("tracking")?,
             parts: db.open_tree("parts")?,

@@ -16,7 +16,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree, Unabort
 use sled::Transactional;
 use tokio::sync::oneshot;
 
-use super::dedupe::{expiry_key, Record};
+use super::dedupe::{ulid_bytes, Record};
 use super::{Store, StoreError};
 
 /// Largest number of complaints committed in one transaction.
@@ -68,18 +68,17 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                let (dd, de, tr, ob, pt, pg) = (
+                let (dd, tr, ob, pt, pg) = (
                     &store.dedupe,
-                    &store.dedupe_exp,
                     &store.tracking,
                     &store.outbox,
                     &store.parts,
                     &store.part_groups,
                 );
-                let committed = (dd, de, tr, ob, pt, pg).transaction(|(dd, de, tr, ob, pt, pg)| {
+                let committed = (dd, tr, ob, pt, pg).transaction(|(dd, tr, ob, pt, pg)| {
                     let mut outcomes = Vec::with_capacity(batch.len());
                     for (job, _) in &batch {
-                        outcomes.push(apply(job, dd, de, tr, ob, pt, pg)?);
+                        outcomes.push(apply(job, dd, tr, ob, pt, pg)?);
                     }
                     Ok::<_, ConflictableTransactionError<()>>(outcomes)
                 });
@@ -123,11 +122,9 @@ impl Writer {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn apply(
     job: &Job,
     dd: &TransactionalTree,
-    de: &TransactionalTree,
     tr: &TransactionalTree,
     ob: &TransactionalTree,
     pt: &TransactionalTree,
@@ -147,9 +144,8 @@ fn apply(
     }
     for key in &job.dedupe_keys {
         dd.insert(key.as_slice(), job.record.as_slice())?;
-        de.insert(expiry_key(job.expires_at, key), &[][..])?;
     }
-    tr.insert(job.tracking.as_bytes(), job.id.as_bytes())?;
+    tr.insert(job.tracking.as_bytes(), &ulid_bytes(&job.id)[..])?;
     for (k, env) in &job.outbox {
         ob.insert(&k[..], env.as_slice())?;
     }
