@@ -74,15 +74,7 @@ impl Monitor {
         };
         let queues = queues::pintu_queues(&cfg.amqp)
             .into_iter()
-            .map(|(name, role)| QueueStat {
-                name,
-                role,
-                messages: None,
-                messages_ready: None,
-                messages_unacked: None,
-                consumers: None,
-                error: Some("not read yet".into()),
-            })
+            .map(|(name, role)| QueueStat::failed(name, role, "not read yet".into()))
             .collect();
         Monitor {
             cfg,
@@ -278,15 +270,7 @@ impl Monitor {
                     source: "none",
                     queues: wanted
                         .into_iter()
-                        .map(|(name, role)| QueueStat {
-                            name,
-                            role,
-                            messages: None,
-                            messages_ready: None,
-                            messages_unacked: None,
-                            consumers: None,
-                            error: Some(text.clone()),
-                        })
+                        .map(|(name, role)| QueueStat::failed(name, role, text.clone()))
                         .collect(),
                     error: Some(match error {
                         Some(m) => format!("{m}; {text}"),

@@ -47,7 +47,7 @@ pub struct QueueStat {
 }
 
 impl QueueStat {
-    fn failed(name: String, role: Role, error: String) -> QueueStat {
+    pub(crate) fn failed(name: String, role: Role, error: String) -> QueueStat {
         QueueStat {
             name,
             role,

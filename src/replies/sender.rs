@@ -138,13 +138,7 @@ impl ReplySender {
                     warn!(%reason, attempt, wait_ms = wait.as_millis() as u64, "reply failed, will retry");
                     tokio::time::sleep(wait).await;
                     // Requeue: the quorum queue counts it and dead-letters past the limit.
-                    let _ = delivery
-                        .acker
-                        .nack(BasicNackOptions {
-                            requeue: true,
-                            ..Default::default()
-                        })
-                        .await;
+                    requeue(&delivery).await;
                 }
             }
         }
@@ -179,16 +173,22 @@ impl ReplySender {
             Err(e) => {
                 // Could not park it: requeue so it is not lost.
                 warn!(error = %e, "dead-lettering failed; requeueing");
-                let _ = delivery
-                    .acker
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await;
+                requeue(&delivery).await;
             }
         }
     }
+}
+
+/// Give the message back to the queue (a failed nack means the channel is gone,
+/// and the broker requeues unacked messages of a closed channel anyway).
+async fn requeue(delivery: &Delivery) {
+    let _ = delivery
+        .acker
+        .nack(BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        })
+        .await;
 }
 
 /// `x-delivery-count`, set by quorum queues on redelivery (absent the first time).

@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use pintu::broker::{connect, Topology};
 use pintu::config::Config;
@@ -101,32 +99,6 @@ pub async fn take(queue: &str, n: usize, timeout: Duration) -> Vec<Got> {
             }
             _ => break,
         }
-    }
-    let _ = conn.close(200, "bye").await;
-    out
-}
-
-/// Messages still in a queue after `wait` (non-destructive count via basic_get is not
-/// possible; this consumes them).
-pub async fn drain_now(queue: &str) -> Vec<Got> {
-    let conn = connect(AMQP, "pintu-test-drain").await.expect("broker");
-    let ch = conn.create_channel().await.expect("channel");
-    let mut out = Vec::new();
-    while let Ok(Some(msg)) = ch.basic_get(queue, BasicGetOptions::default()).await {
-        let d = msg.delivery;
-        let message_id = d
-            .properties
-            .message_id()
-            .as_ref()
-            .map(|s| s.to_string())
-            .unwrap_or_default();
-        let json = serde_json::from_slice(&d.data).unwrap_or(serde_json::Value::Null);
-        out.push(Got {
-            message_id,
-            body: d.data.clone(),
-            json,
-        });
-        d.acker.ack(BasicAckOptions::default()).await.expect("ack");
     }
     let _ = conn.close(200, "bye").await;
     out
