@@ -9,14 +9,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pintu::relay::Relay;
-use pintu::replies::sender::ReplySender;
 use pintu::replies::{OutboundReply, ReplyTransport, SendError};
 use pintu::sim::client;
 use pintu_channels::Channel;
 use serde_json::{json, Value};
 use social_support::*;
-use tokio_util::sync::CancellationToken;
 
 fn reply(provider: &str, channel: Channel, to: &str, context: &[(&str, &str)]) -> OutboundReply {
     OutboundReply {
@@ -190,30 +187,19 @@ async fn failures_are_classified() {
     sim.stop().await;
 }
 
-/// The whole path with RabbitMQ: complaints arrive by webhook (WhatsApp,
-/// Messenger, Instagram, Telegram, X Account Activity) and by the X poller;
-/// the relay publishes the replies, the reply sender hands them to the social
-/// transports, and the simulated platforms receive each tracking code.
-#[tokio::test]
+/// The whole path with RabbitMQ, as `pintu serve` runs it: complaints arrive
+/// by webhook (WhatsApp, Messenger, Instagram, Telegram, X Account Activity)
+/// and by the gateway's X poller; its relay publishes the replies, its reply
+/// sender hands them to the social transports, and the simulated platforms
+/// receive each tracking code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_reach_the_platforms_with_the_tracking_code() {
     let dir = tempfile::tempdir().unwrap();
     let sim = start_sim().await;
     let poll = "enabled = true\ninterval_secs = 1\nmax_results = 10";
     let cfg = write_config(dir.path(), &sim.url(), &unique_prefix(), poll);
-    let mut gw = open_intake(&cfg).await;
-    let shutdown = CancellationToken::new();
-    let mut tasks = Vec::new();
-    let relay = Relay::new(gw.store.clone(), cfg.amqp.clone(), gw.feed.take().unwrap());
-    tasks.push(tokio::spawn(relay.run(shutdown.clone())));
-    let sender = ReplySender::new(
-        cfg.amqp.clone(),
-        pintu::social::reply_transports(&cfg).unwrap(),
-        8,
-        Duration::from_secs(2),
-    );
-    tasks.push(tokio::spawn(sender.run(shutdown.clone())));
-    let addr = serve_webhooks(&cfg, gw.intake.clone(), shutdown.clone()).await;
-    let base = format!("http://{addr}");
+    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let base = format!("http://{}", gw.addr);
 
     let mut trackings: Vec<(String, String)> = Vec::new();
     let mut note = |platform: &str, body: &str| {
@@ -285,11 +271,8 @@ async fn replies_reach_the_platforms_with_the_tracking_code() {
     note("x", &a.body);
     assert_eq!(trackings.len(), 5);
 
-    // One more by polling the mentions timeline.
+    // One more through the gateway's poller of the mentions timeline.
     let polled_tweet = sim.add_mention("31337", "pelapor", "Saluran air tersumbat di Jl. Kenari");
-    let pollers = pintu::social::spawn(&cfg, gw.intake.clone(), shutdown.clone()).unwrap();
-    assert_eq!(pollers.len(), 1);
-    tasks.extend(pollers);
 
     let delivered = wait_for(Duration::from_secs(30), || sim.sent().len() >= 6).await;
     let sent = sim.sent();
@@ -309,11 +292,7 @@ async fn replies_reach_the_platforms_with_the_tracking_code() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sim.sent().len(), 6, "each reply sent once");
 
-    shutdown.cancel();
-    for t in tasks {
-        let _ = t.await;
-    }
-    gw.close().await;
+    gw.stop().await;
     cleanup_broker(&cfg).await;
     sim.stop().await;
 }
