@@ -52,6 +52,13 @@ pub trait ReplyTransport: Send + Sync {
     fn send<'a>(&'a self, reply: &'a OutboundReply) -> BoxFuture<'a, Result<(), SendError>>;
 }
 
+/// A failed HTTP call to a provider's send API: worth retrying. The URL is left
+/// out of the message because it can carry credentials (Kannel's password,
+/// Telegram's bot token) and the citizen's number.
+pub fn transient_http(e: reqwest::Error) -> SendError {
+    SendError::Transient(e.without_url().to_string())
+}
+
 /// Classify an HTTP status from a provider's send API.
 pub fn classify_status(status: u16, body: &str) -> Result<(), SendError> {
     match status {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
-use super::{classify_status, OutboundReply, ReplyTransport, SendError};
+use super::{classify_status, transient_http, OutboundReply, ReplyTransport, SendError};
 use crate::config::{JasminConfig, KannelConfig};
 
 fn client() -> reqwest::Client {
@@ -12,11 +12,6 @@ fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(15))
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
-}
-
-/// The URL carries the gateway password and the citizen's number: never log it.
-fn transient(e: reqwest::Error) -> SendError {
-    SendError::Transient(e.without_url().to_string())
 }
 
 /// Kannel smsbox `sendsms` (GET), from the short code, through the SMSC the
@@ -63,7 +58,13 @@ impl ReplyTransport for KannelSend {
             if let Some(smsc) = reply.context.get("smsc") {
                 q.push(("smsc", smsc));
             }
-            let resp = self.http.get(&self.url).query(&q).send().await.map_err(transient)?;
+            let resp = self
+                .http
+                .get(&self.url)
+                .query(&q)
+                .send()
+                .await
+                .map_err(transient_http)?;
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap_or_default();
             classify_status(status, &body)
@@ -119,7 +120,13 @@ impl ReplyTransport for JasminSend {
                 form.push(("hex-content", hex));
                 form.push(("coding", "8".into()));
             }
-            let resp = self.http.post(&self.url).form(&form).send().await.map_err(transient)?;
+            let resp = self
+                .http
+                .post(&self.url)
+                .form(&form)
+                .send()
+                .await
+                .map_err(transient_http)?;
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap_or_default();
             classify_status(status, &body)?;
@@ -180,7 +187,7 @@ impl ReplyTransport for TwilioSend {
                 .form(&form)
                 .send()
                 .await
-                .map_err(transient)?;
+                .map_err(transient_http)?;
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap_or_default();
             classify_status(status, &body)

@@ -20,7 +20,7 @@ use pintu_channels::social::{meta, telegram, x};
 use pintu_channels::Secret;
 use serde_json::{json, Value};
 
-use crate::replies::{classify_status, OutboundReply, ReplyTransport, SendError};
+use crate::replies::{classify_status, transient_http, OutboundReply, ReplyTransport, SendError};
 
 /// X allows 280 characters per post (weighted; our templates are ASCII-ish).
 const X_MAX_CHARS: usize = 280;
@@ -35,8 +35,20 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
-fn transient(e: reqwest::Error) -> SendError {
-    SendError::Transient(e.without_url().to_string())
+/// POST a JSON body (with a bearer token where the API takes one) and read the
+/// answer; a transport error is temporary.
+async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: Option<&str>,
+    body: &serde_json::Value,
+) -> Result<(u16, String), SendError> {
+    let mut req = http.post(url).json(body);
+    if let Some(token) = bearer {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await.map_err(transient_http)?;
+    Ok(answer(resp).await)
 }
 
 fn context<'a>(reply: &'a OutboundReply, key: &str) -> Result<&'a str, SendError> {
@@ -100,15 +112,7 @@ impl ReplyTransport for XReply {
                 "text": cut(&reply.text, X_MAX_CHARS),
                 "reply": { "in_reply_to_tweet_id": tweet_id },
             });
-            let resp = self
-                .http
-                .post(&self.url)
-                .bearer_auth(self.token.expose())
-                .json(&body)
-                .send()
-                .await
-                .map_err(transient)?;
-            let (status, text) = answer(resp).await;
+            let (status, text) = post_json(&self.http, &self.url, Some(self.token.expose()), &body).await?;
             classify_status(status, &text)
         })
     }
@@ -210,15 +214,7 @@ impl ReplyTransport for GraphReply {
     fn send<'a>(&'a self, reply: &'a OutboundReply) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
             let (url, body) = self.request(reply)?;
-            let resp = self
-                .http
-                .post(&url)
-                .bearer_auth(self.token.expose())
-                .json(&body)
-                .send()
-                .await
-                .map_err(transient)?;
-            let (status, text) = answer(resp).await;
+            let (status, text) = post_json(&self.http, &url, Some(self.token.expose()), &body).await?;
             graph_result(status, &text)
         })
     }
@@ -260,14 +256,7 @@ impl ReplyTransport for TelegramReply {
                 // The citizen may have deleted the message; the code still matters.
                 body["allow_sending_without_reply"] = json!(true);
             }
-            let resp = self
-                .http
-                .post(self.url.expose())
-                .json(&body)
-                .send()
-                .await
-                .map_err(transient)?;
-            let (status, text) = answer(resp).await;
+            let (status, text) = post_json(&self.http, self.url.expose(), None, &body).await?;
             classify_status(status, &text)
         })
     }
