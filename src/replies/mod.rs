@@ -52,6 +52,32 @@ pub trait ReplyTransport: Send + Sync {
     fn send<'a>(&'a self, reply: &'a OutboundReply) -> BoxFuture<'a, Result<(), SendError>>;
 }
 
+/// Largest provider answer read (into an error message at most); a broken or
+/// hostile endpoint cannot make the sender buffer without bound.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The HTTP client every reply transport uses.
+pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
+        .user_agent(concat!("pintu/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Status and (bounded) body of a provider's answer.
+pub async fn read_answer(mut resp: reqwest::Response) -> (u16, String) {
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_ANSWER_BYTES {
+            break;
+        }
+    }
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
 /// A failed HTTP call to a provider's send API: worth retrying. The URL is left
 /// out of the message because it can carry credentials (Kannel's password,
 /// Telegram's bot token) and the citizen's number.

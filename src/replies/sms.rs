@@ -4,35 +4,43 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
-use super::{classify_status, transient_http, OutboundReply, ReplyTransport, SendError};
+use super::{classify_status, http_client, read_answer, transient_http, OutboundReply, ReplyTransport, SendError};
 use crate::config::{JasminConfig, KannelConfig};
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+    http_client(Duration::from_secs(15)).unwrap_or_else(|_| reqwest::Client::new())
 }
 
-/// Kannel smsbox `sendsms` (GET), from the short code, through the SMSC the
-/// complaint came in on.
-pub struct KannelSend {
+/// An SMS gateway's send API and the account Pintu uses on it.
+struct GatewayAccount {
     url: String,
     username: String,
     password: String,
+    /// Default sender (the short code).
     from: String,
     http: reqwest::Client,
 }
 
-impl KannelSend {
-    pub fn new(cfg: &KannelConfig) -> Option<KannelSend> {
-        Some(KannelSend {
-            url: cfg.sendsms_url.clone()?,
-            username: cfg.username.clone().unwrap_or_default(),
-            password: cfg.password.clone().unwrap_or_default(),
-            from: cfg.from.clone(),
+impl GatewayAccount {
+    /// `None` when no send URL is configured (the gateway then gets no replies).
+    fn new(url: &Option<String>, username: &Option<String>, password: &Option<String>, from: &str) -> Option<Self> {
+        Some(GatewayAccount {
+            url: url.clone()?,
+            username: username.clone().unwrap_or_default(),
+            password: password.clone().unwrap_or_default(),
+            from: from.to_string(),
             http: client(),
         })
+    }
+}
+
+/// Kannel smsbox `sendsms` (GET), from the short code, through the SMSC the
+/// complaint came in on.
+pub struct KannelSend(GatewayAccount);
+
+impl KannelSend {
+    pub fn new(cfg: &KannelConfig) -> Option<KannelSend> {
+        GatewayAccount::new(&cfg.sendsms_url, &cfg.username, &cfg.password, &cfg.from).map(KannelSend)
     }
 }
 
@@ -43,10 +51,11 @@ impl ReplyTransport for KannelSend {
 
     fn send<'a>(&'a self, reply: &'a OutboundReply) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
-            let from = reply.context.get("reply_from").unwrap_or(&self.from);
+            let acct = &self.0;
+            let from = reply.context.get("reply_from").unwrap_or(&acct.from);
             let mut q: Vec<(&str, &str)> = vec![
-                ("username", &self.username),
-                ("password", &self.password),
+                ("username", &acct.username),
+                ("password", &acct.password),
                 ("from", from),
                 ("to", &reply.to),
                 ("text", &reply.text),
@@ -58,38 +67,25 @@ impl ReplyTransport for KannelSend {
             if let Some(smsc) = reply.context.get("smsc") {
                 q.push(("smsc", smsc));
             }
-            let resp = self
+            let resp = acct
                 .http
-                .get(&self.url)
+                .get(&acct.url)
                 .query(&q)
                 .send()
                 .await
                 .map_err(transient_http)?;
-            let status = resp.status().as_u16();
-            let body = resp.text().await.unwrap_or_default();
+            let (status, body) = read_answer(resp).await;
             classify_status(status, &body)
         })
     }
 }
 
 /// Jasmin HTTP API `/send`.
-pub struct JasminSend {
-    url: String,
-    username: String,
-    password: String,
-    from: String,
-    http: reqwest::Client,
-}
+pub struct JasminSend(GatewayAccount);
 
 impl JasminSend {
     pub fn new(cfg: &JasminConfig) -> Option<JasminSend> {
-        Some(JasminSend {
-            url: cfg.send_url.clone()?,
-            username: cfg.username.clone().unwrap_or_default(),
-            password: cfg.password.clone().unwrap_or_default(),
-            from: cfg.from.clone(),
-            http: client(),
-        })
+        GatewayAccount::new(&cfg.send_url, &cfg.username, &cfg.password, &cfg.from).map(JasminSend)
     }
 }
 
@@ -101,11 +97,12 @@ impl ReplyTransport for JasminSend {
     fn send<'a>(&'a self, reply: &'a OutboundReply) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
             // Jasmin takes UCS-2 as hex in `hex-content` with coding 8.
+            let acct = &self.0;
             let to = reply.to.trim_start_matches('+');
             let mut form: Vec<(&str, String)> = vec![
-                ("username", self.username.clone()),
-                ("password", self.password.clone()),
-                ("from", self.from.clone()),
+                ("username", acct.username.clone()),
+                ("password", acct.password.clone()),
+                ("from", acct.from.clone()),
                 ("to", to.to_string()),
             ];
             if reply.text.is_ascii() {
@@ -120,15 +117,14 @@ impl ReplyTransport for JasminSend {
                 form.push(("hex-content", hex));
                 form.push(("coding", "8".into()));
             }
-            let resp = self
+            let resp = acct
                 .http
-                .post(&self.url)
+                .post(&acct.url)
                 .form(&form)
                 .send()
                 .await
                 .map_err(transient_http)?;
-            let status = resp.status().as_u16();
-            let body = resp.text().await.unwrap_or_default();
+            let (status, body) = read_answer(resp).await;
             classify_status(status, &body)?;
             if body.starts_with("Success") {
                 Ok(())
@@ -188,8 +184,7 @@ impl ReplyTransport for TwilioSend {
                 .send()
                 .await
                 .map_err(transient_http)?;
-            let status = resp.status().as_u16();
-            let body = resp.text().await.unwrap_or_default();
+            let (status, body) = read_answer(resp).await;
             classify_status(status, &body)
         })
     }

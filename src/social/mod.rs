@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use self::config::require_secret;
-use self::transports::{client, GraphProduct, GraphReply, TelegramReply, XReply};
+use self::transports::{GraphProduct, GraphReply, TelegramReply, XReply};
 use self::x_poller::XPoller;
 use crate::config::{Config, ConfigError};
 use crate::intake::Intake;
@@ -43,7 +43,7 @@ pub enum SocialError {
 }
 
 fn http_client(timeout_ms: u64) -> Result<reqwest::Client, SocialError> {
-    client(Duration::from_millis(timeout_ms)).map_err(|e| SocialError::Client(e.to_string()))
+    crate::replies::http_client(Duration::from_millis(timeout_ms)).map_err(|e| SocialError::Client(e.to_string()))
 }
 
 fn x_account(cfg: &Config) -> XAccount {

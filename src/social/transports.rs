@@ -13,28 +13,15 @@
 //! temporary (the reply sender retries); other 4xx are permanent. Error texts
 //! never include the request URL (Telegram's carries the bot token).
 
-use std::time::Duration;
-
 use futures_util::future::BoxFuture;
 use pintu_channels::social::{meta, telegram, x};
 use pintu_channels::Secret;
 use serde_json::{json, Value};
 
-use crate::replies::{classify_status, transient_http, OutboundReply, ReplyTransport, SendError};
+use crate::replies::{classify_status, read_answer, transient_http, OutboundReply, ReplyTransport, SendError};
 
 /// X allows 280 characters per post (weighted; our templates are ASCII-ish).
 const X_MAX_CHARS: usize = 280;
-/// Largest provider answer read into an error message.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
-
-pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .user_agent(concat!("pintu/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
-
 /// POST a JSON body (with a bearer token where the API takes one) and read the
 /// answer; a transport error is temporary.
 async fn post_json(
@@ -48,7 +35,7 @@ async fn post_json(
         req = req.bearer_auth(token);
     }
     let resp = req.send().await.map_err(transient_http)?;
-    Ok(answer(resp).await)
+    Ok(read_answer(resp).await)
 }
 
 fn context<'a>(reply: &'a OutboundReply, key: &str) -> Result<&'a str, SendError> {
@@ -58,20 +45,6 @@ fn context<'a>(reply: &'a OutboundReply, key: &str) -> Result<&'a str, SendError
         .map(String::as_str)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| SendError::Permanent(format!("reply context lacks `{key}`")))
-}
-
-/// Status and (bounded) body of a provider's answer.
-async fn answer(resp: reqwest::Response) -> (u16, String) {
-    let status = resp.status().as_u16();
-    let mut resp = resp;
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= MAX_ANSWER_BYTES {
-            break;
-        }
-    }
-    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 fn cut(text: &str, max_chars: usize) -> String {
