@@ -86,7 +86,7 @@ pub async fn handle(
         Ok(Parsed::Respond(r)) => return respond(r),
         Ok(Parsed::Ignored(reason)) => {
             metrics::counter!("pintu_ignored_total", "provider" => adapter.provider()).increment(1);
-            return respond(adapter.accepted(&[])).into_response_with_reason(&reason);
+            return with_reason(respond(adapter.accepted(&[])), &reason);
         }
         Err(e) => {
             reject(adapter.as_ref(), "malformed");
@@ -113,22 +113,15 @@ pub async fn handle(
     respond(adapter.accepted(&receipts))
 }
 
-trait WithReason {
-    fn into_response_with_reason(self, reason: &str) -> Response;
-}
-
-impl WithReason for Response {
-    /// Ignored events are answered as accepted (the provider must not retry);
-    /// the reason travels in a header for whoever debugs the integration.
-    fn into_response_with_reason(mut self, reason: &str) -> Response {
-        if let Ok(v) = reason
-            .chars()
-            .filter(|c| c.is_ascii() && !c.is_ascii_control())
-            .collect::<String>()
-            .parse()
-        {
-            self.headers_mut().insert("x-pintu-ignored", v);
-        }
-        self
+/// Ignored events are answered as accepted (the provider must not retry);
+/// the reason travels in a header for whoever debugs the integration.
+fn with_reason(mut resp: Response, reason: &str) -> Response {
+    let ascii: String = reason
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .collect();
+    if let Ok(v) = ascii.parse() {
+        resp.headers_mut().insert("x-pintu-ignored", v);
     }
+    resp
 }
