@@ -164,21 +164,28 @@ async fn summary_matches_what_went_through_rabbitmq() {
     assert!(s.routed.top_agencies.iter().any(|r| r.name == "nowhere"));
     assert_eq!(s.unrouted.tracked, 3);
 
-    // The gauges behind the Prometheus alerts.
-    let metrics = http
-        .get(format!("http://{addr}/metrics"))
-        .bearer_auth(OPS_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains(&format!("pintu_queue_messages{{queue=\"{intake_q}\"}} 3")),
-        "{metrics}"
-    );
-    assert!(metrics.contains(&format!("pintu_queue_consumers{{queue=\"{intake_q}\"}} 0")));
+    // The gauges behind the Prometheus alerts. A basic.get on a quorum queue
+    // shows as a consumer for a moment, so wait for the monitor's next reading.
+    let messages_line = format!("pintu_queue_messages{{queue=\"{intake_q}\"}} 3");
+    let consumers_line = format!("pintu_queue_consumers{{queue=\"{intake_q}\"}} 0");
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = http
+            .get(format!("http://{addr}/metrics"))
+            .bearer_auth(OPS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(&messages_line) && metrics.contains(&consumers_line) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(metrics.contains(&messages_line), "{metrics}");
+    assert!(metrics.contains(&consumers_line), "{metrics}");
     assert!(metrics.contains("pintu_oldest_unrouted_seconds"));
 
     // `pintu status` reads the same document and renders it.
