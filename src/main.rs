@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 use pintu::config::Config;
 use pintu::routing::{self, Engine};
 
+//#[global_allocator]
+//static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "pintu",

@@ -34,6 +34,16 @@ pub fn metrics_handle() -> PrometheusHandle {
             // Fails only if another recorder was installed first (tests); the
             // handle then renders an empty page rather than crashing.
             let _ = metrics::set_global_recorder(recorder);
+            // Histograms keep every sample until drained; without a scrape (no
+            // Prometheus yet, or a long outage) that is ~8 bytes per complaint
+            // forever. Upkeep drains them into the buckets every few seconds.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                });
             handle
         })
         .clone()

@@ -25,7 +25,7 @@ pub const MINUTES: usize = 60;
 const MAX_NAMES_PER_MINUTE: usize = 500;
 /// Complaints tracked as unrouted; beyond this the figure is marked incomplete
 /// rather than using unbounded memory during a long router outage. The oldest
-/// entries are kept, so the age figure stays right; ~70 bytes each.
+/// entries are kept, so the age figure stays right; ~25 bytes each.
 const MAX_UNROUTED: usize = 200_000;
 
 /// Milliseconds since the Unix epoch.
@@ -106,63 +106,70 @@ fn bump(map: &mut HashMap<String, u64>, name: &str) {
     }
 }
 
-/// Complaint ids are ULIDs: kept as 16 bytes instead of two 26-character
-/// strings per entry (the tracker can hold hundreds of thousands).
-fn id_key(id: &str) -> u128 {
-    match ulid::Ulid::from_string(id) {
-        Ok(u) => u128::from(u),
-        Err(_) => {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            id.hash(&mut h);
-            u128::from(h.finish())
-        }
-    }
-}
-
 /// Complaints accepted by this gateway and not yet seen routed, oldest first.
+///
+/// Complaint ids are ULIDs minted at intake: their first 48 bits are the
+/// acceptance time in milliseconds, so one ordered set of 16-byte ids is both
+/// the index by id and the order by age (~25 bytes an entry; a map beside a
+/// time-ordered set took ~100). Ids that are not ULIDs are not tracked.
 #[derive(Debug, Default)]
 struct Unrouted {
-    by_time: BTreeSet<(u64, u128)>,
-    by_id: HashMap<u128, u64>,
+    ids: BTreeSet<u128>,
     overflowed: bool,
 }
 
+/// Longest time between minting a complaint id and counting the complaint in
+/// the outbox depth (the request timeout is 10 s; a stalled disk may take longer).
+const ID_SLACK_MS: u64 = 60_000;
+
+fn ulid_of(id: &str) -> Option<u128> {
+    ulid::Ulid::from_string(id).ok().map(u128::from)
+}
+
+/// The acceptance time (ms) carried in a ULID.
+fn ms_of(key: u128) -> u64 {
+    ulid::Ulid::from(key).timestamp_ms()
+}
+
 impl Unrouted {
-    fn insert(&mut self, id: &str, at_ms: u64) {
-        let key = id_key(id);
-        if self.by_id.contains_key(&key) {
-            return;
-        }
-        if self.by_id.len() >= MAX_UNROUTED {
+    fn insert(&mut self, id: &str) {
+        let Some(key) = ulid_of(id) else { return };
+        if self.ids.len() >= MAX_UNROUTED && !self.ids.contains(&key) {
             self.overflowed = true;
             return;
         }
-        self.by_id.insert(key, at_ms);
-        self.by_time.insert((at_ms, key));
+        self.ids.insert(key);
     }
 
     fn remove(&mut self, id: &str) {
-        let key = id_key(id);
-        if let Some(at) = self.by_id.remove(&key) {
-            self.by_time.remove(&(at, key));
+        if let Some(key) = ulid_of(id) {
+            self.ids.remove(&key);
         }
-        if self.by_id.is_empty() {
+        if self.ids.is_empty() {
             // Whatever was refused while full is newer than what was tracked, so the
             // oldest figure stayed right; from here on tracking is complete again.
             self.overflowed = false;
         }
     }
 
-    /// Of the entries recorded before `before_ms`, keep at most the `live` newest.
+    fn oldest_ms(&self) -> Option<u64> {
+        self.ids.first().map(|k| ms_of(*k))
+    }
+
+    /// Of the entries accepted before `before_ms`, keep at most the `live` newest.
     /// Later entries are not covered by a broker reading started at `before_ms`.
+    /// An id is minted before its complaint is committed and counted in the
+    /// outbox, so only ids older than [`ID_SLACK_MS`] before the reading count as
+    /// covered by it: younger ones in `live` only make the trim more cautious.
     fn trim_to(&mut self, live: u64, before_ms: u64) -> usize {
-        let old = self.by_time.range(..(before_ms, 0)).count() as u64;
+        let bound = u128::from(ulid::Ulid::from_parts(before_ms.saturating_sub(ID_SLACK_MS), 0));
+        let old = self.ids.range(..bound).count() as u64;
         let excess = old.saturating_sub(live);
         let mut dropped = 0;
         while dropped < excess {
-            let Some(first) = self.by_time.pop_first() else { break };
-            self.by_id.remove(&first.1);
+            if self.ids.pop_first().is_none() {
+                break;
+            }
             dropped += 1;
         }
         dropped as usize
@@ -258,7 +265,7 @@ impl Stats {
         } else if receipt.tracking.is_some() {
             self.with_channel(channel, at_ms, |c| c.received += 1);
             if let Some(id) = &receipt.id {
-                self.unrouted.lock().insert(id, at_ms);
+                self.unrouted.lock().insert(id);
             }
         }
     }
@@ -373,8 +380,8 @@ impl Stats {
             top_categories,
             top_regions,
             top_agencies,
-            unrouted_tracked: unrouted.by_id.len() as u64,
-            oldest_unrouted_ms: unrouted.by_time.first().map(|(t, _)| *t),
+            unrouted_tracked: unrouted.ids.len() as u64,
+            oldest_unrouted_ms: unrouted.oldest_ms(),
             unrouted_overflowed: unrouted.overflowed,
         }
     }
@@ -433,11 +440,15 @@ mod tests {
     #[test]
     fn unrouted_until_routed_or_reconciled() {
         let s = Stats::new();
-        for (i, id) in ["a", "b", "c"].iter().enumerate() {
+        let id = |ms: u64| ulid::Ulid::from_parts(ms, 7).to_string();
+        let (a, b, c, d) = (id(T0), id(T0 + 1000), id(T0 + 2000), id(T0 + 20_000));
+        for (i, id) in [&a, &b, &c].iter().enumerate() {
             s.intake_at("sms", &receipt(id, false), T0 + i as u64 * 1000);
         }
+        // Ids that are not ULIDs carry no time and are not tracked.
+        s.intake_at("sms", &receipt("not-a-ulid", false), T0);
         assert_eq!(s.snapshot_at(T0, 5).oldest_unrouted_ms, Some(T0));
-        s.routed_at(Some("a"), Some("jalan"), Some("3171"), Some("3171.pupr"), T0 + 5000);
+        s.routed_at(Some(&a), Some("jalan"), Some("3171"), Some("3171.pupr"), T0 + 5000);
         let snap = s.snapshot_at(T0 + 5000, 5);
         assert_eq!(snap.oldest_unrouted_ms, Some(T0 + 1000));
         assert_eq!(snap.unrouted_tracked, 2);
@@ -448,15 +459,19 @@ mod tests {
                 count: 1
             }]
         );
+        // Ids count as covered by a reading only ID_SLACK_MS after they were minted.
+        let reading = |ms: u64| ms + ID_SLACK_MS;
         // A reading that started before "c" was accepted says one is still in the
         // pipeline: of the older two ("b" and "c" is newer), nothing to drop...
-        assert_eq!(s.reconcile_unrouted(1, T0 + 2000), 0);
+        assert_eq!(s.reconcile_unrouted(1, reading(T0 + 2000)), 0);
+        // ...and a reading just after "b" and "c" were minted drops nothing either...
+        assert_eq!(s.reconcile_unrouted(0, T0 + 3000), 0);
         // ...one that started after all of them drops the oldest, unseen one.
-        assert_eq!(s.reconcile_unrouted(1, T0 + 10_000), 1);
+        assert_eq!(s.reconcile_unrouted(1, reading(T0 + 10_000)), 1);
         assert_eq!(s.snapshot_at(T0, 5).oldest_unrouted_ms, Some(T0 + 2000));
         // A complaint accepted during the reading is never dropped by it.
-        s.intake_at("sms", &receipt("d", false), T0 + 20_000);
-        assert_eq!(s.reconcile_unrouted(0, T0 + 20_000), 1);
+        s.intake_at("sms", &receipt(&d, false), T0 + 20_000);
+        assert_eq!(s.reconcile_unrouted(0, reading(T0 + 20_000)), 1);
         assert_eq!(s.snapshot_at(T0, 5).unrouted_tracked, 1);
     }
 
