@@ -153,6 +153,11 @@ pub struct OutboxConfig {
     /// sled page cache (bytes).
     #[serde(default = "default_cache")]
     pub cache_bytes: u64,
+    /// While the broker is connected and more entries than this wait, intake
+    /// waits (up to 2 s) for the relay; 0 turns this off. Keep it below the
+    /// relay's in-memory feed (4096) so the relay publishes from memory.
+    #[serde(default = "default_flow_backlog")]
+    pub flow_backlog: u64,
 }
 
 impl Default for OutboxConfig {
@@ -160,12 +165,16 @@ impl Default for OutboxConfig {
         OutboxConfig {
             ready_max_backlog: default_ready_backlog(),
             cache_bytes: default_cache(),
+            flow_backlog: default_flow_backlog(),
         }
     }
 }
 
 fn default_ready_backlog() -> u64 {
     10_000
+}
+fn default_flow_backlog() -> u64 {
+    3072
 }
 fn default_cache() -> u64 {
     32 * 1024 * 1024

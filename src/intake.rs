@@ -148,6 +148,8 @@ impl Intake {
         if inbound.in_reply_to.is_none() {
             inbound.in_reply_to = self.find_reply_target(&inbound);
         }
+        // Before the id is minted: ids carry the time of acceptance.
+        self.store.flow.admit().await;
         let id = ulid::Ulid::new().to_string();
         let span = info_span!("intake", complaint_id = %id, channel = %inbound.channel, provider = %inbound.provider);
         async move {
@@ -220,10 +222,9 @@ impl Intake {
                             .outbox_depth
                             .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
                         metrics::gauge!("pintu_outbox_depth").set(self.store.outbox_depth() as f64);
-                        for (k, _) in &envelopes {
-                            // A closed feed means the relay is gone; its next start
-                            // rescans the outbox, so nothing is lost.
-                            let _ = self.feed.send(sled::IVec::from(&k[..]));
+                        for (k, env) in envelopes {
+                            // Committed: the relay may publish it from memory.
+                            self.feed.announce(k, env);
                         }
                         debug!(tracking = %code, sender = %mask(&inbound.sender.address), "complaint accepted");
                         return Ok(Receipt {

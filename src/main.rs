@@ -18,7 +18,8 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// jemalloc's options, read at its start: return freed pages to the system
 /// within about a second, from a background thread rather than in the hot path.
 #[export_name = "_rjem_malloc_conf"]
-pub static MALLOC_CONF: MallocConf = MallocConf(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
+pub static MALLOC_CONF: MallocConf =
+    MallocConf(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
 
 /// A C `const char *`, as jemalloc declares `malloc_conf`.
 #[repr(transparent)]

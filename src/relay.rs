@@ -1,11 +1,16 @@
 //! The outbox relay: publishes durable outbox entries to RabbitMQ with
 //! confirms, many in flight, and deletes an entry only after its ack.
 //!
-//! On start (and after every failure) it scans the outbox from the beginning,
-//! so leftovers from a crash or an outage are published first; after the scan
-//! it publishes the keys intake announces on the [`OutboxFeed`]. (A scan cursor
-//! alone would miss entries that commit out of key order under concurrency.) A nack, a
-//! returned (unroutable) message or a lost connection puts the relay back to
+//! Intake hands every committed entry to the relay on a bounded in-memory
+//! [`Feed`], so in the steady state the relay publishes straight from memory
+//! and touches sled only to delete what the broker confirmed. The outbox on
+//! disk stays the source of truth: at session start, and whenever the feed
+//! overflowed (the relay fell behind, or the broker was away), the relay drops
+//! what the feed holds and scans the outbox from the beginning up to its last
+//! key at that moment. Feed entries above that key cannot have been seen by
+//! the scan and are published from memory; the few at or below it (committed
+//! while the scan began) are checked against sled first. A nack, a returned
+//! (unroutable) message or a lost connection puts the relay back to
 //! "reconnect with backoff, rescan": entries are only ever removed on success,
 //! so at worst a message is published twice, always with the same `message_id`.
 
@@ -34,12 +39,56 @@ pub struct RelayStatus {
     pub failures: AtomicU64,
 }
 
-/// Keys of outbox entries committed by intake, in commit order.
-pub type FeedTx = mpsc::UnboundedSender<sled::IVec>;
-pub type FeedRx = mpsc::UnboundedReceiver<sled::IVec>;
+/// Entries the feed holds before intake stops handing them over (and the
+/// relay rescans the outbox instead): a few MiB of complaints at most.
+pub const FEED_CAPACITY: usize = 4096;
+
+/// One committed outbox entry, as intake wrote it.
+pub struct Announced {
+    pub key: [u8; 16],
+    pub envelope: Envelope,
+}
+
+/// Intake's end of the feed. Handing over never waits: when the feed is full
+/// (or the relay gone) the entry is left to the next outbox scan.
+#[derive(Clone)]
+pub struct FeedTx {
+    tx: mpsc::Sender<Announced>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl FeedTx {
+    /// Call only after the entry is committed to the outbox.
+    pub fn announce(&self, key: [u8; 16], envelope: Envelope) {
+        if self.tx.try_send(Announced { key, envelope }).is_err() {
+            self.overflowed.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// The relay's end of the feed.
+pub struct FeedRx {
+    rx: mpsc::Receiver<Announced>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl FeedRx {
+    /// Drop everything queued; the scan that follows covers it.
+    fn discard(&mut self) {
+        while self.rx.try_recv().is_ok() {}
+    }
+}
 
 pub fn outbox_feed() -> (FeedTx, FeedRx) {
-    mpsc::unbounded_channel()
+    let (tx, rx) = mpsc::channel(FEED_CAPACITY);
+    let overflowed = Arc::new(AtomicBool::new(false));
+    (
+        FeedTx {
+            tx,
+            overflowed: overflowed.clone(),
+        },
+        FeedRx { rx, overflowed },
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +109,8 @@ pub struct Relay {
     pub status: Arc<RelayStatus>,
 }
 
-type Confirm =
-    std::pin::Pin<Box<dyn std::future::Future<Output = (sled::IVec, Instant, Result<(), PublishError>)> + Send>>;
+type Confirm = std::pin::Pin<Box<dyn std::future::Future<Output = (Key, Instant, Result<(), PublishError>)> + Send>>;
+type Key = [u8; 16];
 
 impl Relay {
     pub fn new(store: Store, amqp: AmqpConfig, feed: FeedRx) -> Relay {
@@ -75,13 +124,6 @@ impl Relay {
         }
     }
 
-    /// Forget announced keys: the scan at the next session start covers them,
-    /// and the feed must not grow while the broker is away.
-    async fn drain_feed(&self) {
-        let mut rx = self.feed.lock().await;
-        while rx.try_recv().is_ok() {}
-    }
-
     /// Run until cancelled: connect, publish, and on any failure back off and retry.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(200);
@@ -90,15 +132,18 @@ impl Relay {
                 return;
             }
             match self.session(&shutdown).await {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.store.flow.set_relay_connected(false);
+                    return;
+                }
                 Err(e) => {
                     self.status.connected.store(false, Ordering::Relaxed);
+                    self.store.flow.set_relay_connected(false);
                     self.status.failures.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("pintu_relay_failures_total").increment(1);
                     warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "relay: broker unavailable, retrying");
                 }
             }
-            self.drain_feed().await;
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(backoff) => {}
@@ -113,8 +158,8 @@ impl Relay {
         let ch = conn.create_channel().await?;
         Topology::new(&self.amqp).declare(&ch).await?;
         let publisher = ConfirmedPublisher::new(ch).await?;
-        self.drain_feed().await;
         self.status.connected.store(true, Ordering::Relaxed);
+        self.store.flow.set_relay_connected(true);
         info!(
             "relay: connected, draining outbox ({} entries)",
             self.store.outbox_depth()
@@ -127,65 +172,80 @@ impl Relay {
     async fn pump(&self, publisher: &ConfirmedPublisher, shutdown: &CancellationToken) -> Result<(), RelayError> {
         let window = self.amqp.publish_window.max(1);
         let mut feed = self.feed.lock().await;
-        let mut in_flight: HashSet<sled::IVec> = HashSet::new();
+        let mut in_flight: HashSet<[u8; 16]> = HashSet::new();
         let mut pending: FuturesUnordered<Confirm> = FuturesUnordered::new();
+        // A new session starts like an overflow: the feed may have missed entries.
+        let mut resync = true;
         let mut cursor: Option<sled::IVec> = None;
-        let mut scanning = true;
-        let mut announced: Option<sled::IVec> = None;
+        // Last outbox key when the current scan began; `None` before the first
+        // scan of a session and when the outbox was empty.
+        let mut scan_end: Option<sled::IVec> = None;
+        let mut scanning = false;
+        let mut announced: Option<Announced> = None;
+        let mut feed_open = true;
         loop {
+            if !scanning && (resync || feed.overflowed.swap(false, Ordering::AcqRel)) {
+                resync = false;
+                feed.discard();
+                announced = None;
+                scan_end = self.store.outbox.last()?.map(|(k, _)| k);
+                cursor = None;
+                scanning = scan_end.is_some();
+            }
             while in_flight.len() < window {
-                let (key, value) = if scanning {
-                    let next = match &cursor {
-                        None => self.store.outbox.iter().next(),
-                        Some(c) => self
-                            .store
-                            .outbox
-                            .range::<&[u8], _>((Bound::Excluded(c.as_ref()), Bound::Unbounded))
-                            .next(),
+                let (key, env) = if scanning {
+                    let lower = match &cursor {
+                        None => Bound::Unbounded,
+                        Some(c) => Bound::Excluded(c.as_ref()),
                     };
-                    match next {
-                        Some(entry) => {
-                            let (k, v) = entry?;
-                            cursor = Some(k.clone());
-                            (k, v)
-                        }
-                        None => {
-                            scanning = false;
+                    let upper = match &scan_end {
+                        Some(e) => Bound::Included(e.as_ref()),
+                        None => Bound::Unbounded,
+                    };
+                    let Some(entry) = self.store.outbox.range::<&[u8], _>((lower, upper)).next() else {
+                        scanning = false;
+                        break;
+                    };
+                    let (k, v) = entry?;
+                    cursor = Some(k.clone());
+                    let Ok(key) = <[u8; 16]>::try_from(k.as_ref()) else {
+                        warn!("relay: outbox key of unexpected length left in place");
+                        continue;
+                    };
+                    if in_flight.contains(&key) {
+                        continue;
+                    }
+                    match Envelope::decode(&v) {
+                        Ok(env) => (key, env),
+                        Err(e) => {
+                            // Never dropped: it stays in the outbox (and the backlog
+                            // figure) for an operator to inspect.
+                            warn!(error = %e, "relay: undecodable outbox entry left in place");
                             continue;
                         }
                     }
                 } else {
-                    let key = match announced.take() {
-                        Some(k) => k,
-                        None => match feed.try_recv() {
-                            Ok(k) => k,
+                    let item = match announced.take() {
+                        Some(a) => a,
+                        None => match feed.rx.try_recv() {
+                            Ok(a) => a,
                             Err(_) => break,
                         },
                     };
-                    // Already published and removed (e.g. by the scan): nothing to do.
-                    match self.store.outbox.get(&key)? {
-                        Some(v) => (key, v),
-                        None => continue,
-                    }
-                };
-                if in_flight.contains(&key) {
-                    continue;
-                }
-                let env = match Envelope::decode(&value) {
-                    Ok(env) => env,
-                    Err(e) => {
-                        // Never dropped: it stays in the outbox (and the backlog
-                        // figure) for an operator to inspect.
-                        warn!(error = %e, "relay: undecodable outbox entry left in place");
+                    // At or below the scan's end the scan may have published it
+                    // already (and removed it once confirmed).
+                    let seen_by_scan = scan_end.as_ref().is_some_and(|e| item.key[..] <= e[..]);
+                    if in_flight.contains(&item.key) || (seen_by_scan && !self.store.outbox.contains_key(item.key)?) {
                         continue;
                     }
+                    (item.key, item.envelope)
                 };
                 let exchange = match env.target {
                     Target::Intake => self.names.intake_exchange(),
                     Target::Outbound => self.names.outbound_exchange(),
                 };
                 let started = Instant::now();
-                in_flight.insert(key.clone());
+                in_flight.insert(key);
                 // Sending is part of the pending future too: awaiting each send
                 // before the next capped the relay well below the broker's pace.
                 // Order between complaints does not matter; each is independent.
@@ -205,11 +265,14 @@ impl Relay {
                     (key, started, result)
                 }));
             }
+            if scanning && in_flight.len() < window {
+                continue;
+            }
             if pending.is_empty() {
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
-                    key = feed.recv() => match key {
-                        Some(k) => announced = Some(k),
+                    item = feed.rx.recv() => match item {
+                        Some(a) => announced = Some(a),
                         // Intake is gone (shutdown): nothing more will arrive.
                         None => return Ok(()),
                     },
@@ -226,11 +289,19 @@ impl Relay {
                         self.remove(&key);
                     }
                 }
+                // Room in the window and the feed has more: take it now rather
+                // than after the next confirm.
+                item = feed.rx.recv(), if feed_open && !scanning && announced.is_none() && in_flight.len() < window => {
+                    match item {
+                        Some(a) => announced = Some(a),
+                        None => feed_open = false,
+                    }
+                }
             }
         }
     }
 
-    fn remove(&self, key: &sled::IVec) {
+    fn remove(&self, key: &[u8; 16]) {
         match self.store.outbox.remove(key) {
             Ok(Some(_)) => {
                 let depth = self
@@ -241,6 +312,7 @@ impl Relay {
                 metrics::gauge!("pintu_outbox_depth").set(depth as f64);
                 metrics::counter!("pintu_published_total").increment(1);
                 self.status.published.fetch_add(1, Ordering::Relaxed);
+                self.store.flow.progressed();
             }
             Ok(None) => {}
             // The entry stays and is published again later: a duplicate with the

@@ -140,6 +140,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         source,
     })?;
     let (store, closed) = Store::open(&dir, cfg.outbox.cache_bytes)?;
+    store.flow.set_limit(cfg.outbox.flow_backlog);
     let hasher = SenderHasher::load_or_create(cfg.dedupe.secret.as_deref(), &dir)?;
     let templates = if cfg.replies.enabled {
         let path = cfg.resolve(&cfg.replies.templates);

@@ -6,6 +6,7 @@
 
 pub mod commit;
 pub mod dedupe;
+pub mod flow;
 pub mod outbox;
 pub mod parts;
 pub mod writer;
@@ -43,6 +44,8 @@ pub struct Store {
     pub committer: Arc<GroupCommit>,
     /// Outbox entries not yet confirmed by the broker (sled's `len` is a full scan).
     pub outbox_depth: Arc<AtomicU64>,
+    /// Intake waits here while the relay is behind (see [`flow`]).
+    pub flow: Arc<flow::Flow>,
 }
 
 impl Store {
@@ -57,6 +60,7 @@ impl Store {
         let outbox = db.open_tree("outbox")?;
         let depth = outbox.len() as u64;
         let (committer, closed) = GroupCommit::start(db.clone());
+        let outbox_depth = Arc::new(AtomicU64::new(depth));
         let store = Store {
             dedupe: db.open_tree("dedupe")?,
             outbox,
@@ -64,7 +68,8 @@ impl Store {
             parts: db.open_tree("parts")?,
             part_groups: db.open_tree("part_groups")?,
             committer: Arc::new(committer),
-            outbox_depth: Arc::new(AtomicU64::new(depth)),
+            flow: Arc::new(flow::Flow::new(outbox_depth.clone())),
+            outbox_depth,
             db,
         };
         Ok((store, closed))

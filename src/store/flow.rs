@@ -1,0 +1,134 @@
+//! Flow control between intake and the relay.
+//!
+//! While the broker is up, an outbox that keeps growing only means intake is
+//! outrunning the relay (they share the CPU): complaints pile up on disk and
+//! in the page cache, the relay falls back from its in-memory feed to reading
+//! sled, and it falls further behind. So while the relay is connected and the
+//! backlog is above a soft limit, intake waits for the relay's progress before
+//! committing more — for a bounded time, so a slow broker slows intake down
+//! but never stops it. While the broker is away nothing waits: accepting and
+//! keeping complaints durable is the point of the outbox.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+/// Longest a single intake waits for the relay before committing anyway.
+pub const MAX_WAIT: Duration = Duration::from_secs(2);
+
+pub struct Flow {
+    depth: Arc<AtomicU64>,
+    /// 0 = no flow control.
+    limit: AtomicU64,
+    relay_connected: AtomicBool,
+    progress: Notify,
+}
+
+impl Flow {
+    pub fn new(depth: Arc<AtomicU64>) -> Flow {
+        Flow {
+            depth,
+            limit: AtomicU64::new(0),
+            relay_connected: AtomicBool::new(false),
+            progress: Notify::new(),
+        }
+    }
+
+    /// Backlog above which intake waits (0 turns flow control off).
+    pub fn set_limit(&self, limit: u64) {
+        self.limit.store(limit, Ordering::Relaxed);
+    }
+
+    pub fn set_relay_connected(&self, connected: bool) {
+        self.relay_connected.store(connected, Ordering::Relaxed);
+        if !connected {
+            // Nobody waits for a relay that is not publishing.
+            self.progress.notify_waiters();
+        }
+    }
+
+    fn must_wait(&self) -> bool {
+        let limit = self.limit.load(Ordering::Relaxed);
+        limit > 0 && self.relay_connected.load(Ordering::Relaxed) && self.depth.load(Ordering::Relaxed) > limit
+    }
+
+    /// Wait (at most [`MAX_WAIT`]) while the relay is connected and behind.
+    /// Returns true when it waited.
+    pub async fn admit(&self) -> bool {
+        if !self.must_wait() {
+            return false;
+        }
+        metrics::counter!("pintu_intake_flow_waits_total").increment(1);
+        let deadline = tokio::time::Instant::now() + MAX_WAIT;
+        loop {
+            let notified = self.progress.notified();
+            tokio::pin!(notified);
+            // Registered before the re-check, so a wake-up in between is not lost.
+            notified.as_mut().enable();
+            if !self.must_wait() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                metrics::counter!("pintu_intake_flow_timeouts_total").increment(1);
+                return true;
+            }
+        }
+    }
+
+    /// The relay removed confirmed entries: wake intake once the backlog is
+    /// back under the limit (not on every entry, to spare the wake-ups).
+    pub fn progressed(&self) {
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit > 0 && self.depth.load(Ordering::Relaxed) <= limit {
+            self.progress.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_only_while_connected_and_behind() {
+        let depth = Arc::new(AtomicU64::new(10));
+        let flow = Arc::new(Flow::new(depth.clone()));
+        // No limit: never waits.
+        assert!(!flow.admit().await);
+        flow.set_limit(5);
+        // Disconnected relay: never waits, however large the backlog.
+        assert!(!flow.admit().await);
+        flow.set_relay_connected(true);
+        // Connected and behind: waits until the relay catches up.
+        let waiter = tokio::spawn({
+            let flow = flow.clone();
+            async move { flow.admit().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        depth.store(7, Ordering::Relaxed);
+        flow.progressed(); // still above the limit: nobody is woken
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        depth.store(5, Ordering::Relaxed);
+        flow.progressed();
+        assert!(waiter.await.unwrap());
+        // Behind for longer than MAX_WAIT: intake goes on anyway.
+        depth.store(50, Ordering::Relaxed);
+        let started = tokio::time::Instant::now();
+        assert!(flow.admit().await);
+        assert_eq!(started.elapsed(), MAX_WAIT);
+        // The relay disconnecting releases waiters at once.
+        let waiter = tokio::spawn({
+            let flow = flow.clone();
+            async move { flow.admit().await }
+        });
+        tokio::task::yield_now().await;
+        flow.set_relay_connected(false);
+        let started = tokio::time::Instant::now();
+        assert!(waiter.await.unwrap());
+        assert!(started.elapsed() < MAX_WAIT);
+    }
+}
