@@ -491,6 +491,13 @@ impl Config {
         if self.dedupe.window_secs == 0 {
             return Err(ConfigError::invalid("dedupe.window_secs", "must be at least 1"));
         }
+        // Dedupe records keep the window in 16 bits (see store::dedupe).
+        if self.dedupe.window_secs > crate::store::dedupe::MAX_WINDOW_SECS {
+            return Err(ConfigError::invalid(
+                "dedupe.window_secs",
+                format!("must be at most {} (22 days)", crate::store::dedupe::MAX_WINDOW_SECS),
+            ));
+        }
         if !self.http.addr.ip().is_loopback() && self.http.ops_token.as_deref().is_none_or(str::is_empty) {
             return Err(ConfigError::invalid(
                 "http.ops_token",

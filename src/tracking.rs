@@ -20,6 +20,28 @@ pub fn generate() -> String {
     s
 }
 
+/// The six characters of a code as a 30-bit number (5 bits each), so stores can
+/// keep a code in 4 bytes; `None` for anything [`is_valid`] rejects.
+pub fn pack(code: &str) -> Option<u32> {
+    if !is_valid(code) {
+        return None;
+    }
+    code[PREFIX.len()..].bytes().try_fold(0u32, |acc, b| {
+        let digit = ALPHABET.iter().position(|&a| a == b)? as u32;
+        Some(acc << 5 | digit)
+    })
+}
+
+/// The code packed by [`pack`] (only the low 30 bits are read).
+pub fn unpack(packed: u32) -> String {
+    let mut s = String::with_capacity(PREFIX.len() + LEN);
+    s.push_str(PREFIX);
+    for i in (0..LEN).rev() {
+        s.push(ALPHABET[(packed >> (5 * i) & 31) as usize] as char);
+    }
+    s
+}
+
 /// Find a tracking code in free text (`lpr 7k3q9x`, `LPR-7K3Q9X`, `Re: [LPR-…]`).
 /// Look-alikes (0/O, 1/I) are not in the alphabet, so a mistyped code fails to
 /// match instead of being guessed into someone else's complaint.
@@ -60,6 +82,22 @@ mod tests {
             assert!(is_valid(&c), "{c}");
             assert!(!c[4..].contains(['0', 'O', '1', 'I']));
         }
+    }
+
+    #[test]
+    fn codes_pack_into_30_bits_and_back() {
+        for _ in 0..1000 {
+            let c = generate();
+            let p = pack(&c).unwrap();
+            assert!(p < 1 << 30);
+            assert_eq!(unpack(p), c);
+        }
+        assert_eq!(pack("LPR-222222"), Some(0));
+        assert_eq!(unpack(0), "LPR-222222");
+        assert_eq!(pack("LPR-ZZZZZZ"), Some((1 << 30) - 1));
+        assert_eq!(pack("LPR-0O1I23"), None);
+        assert_eq!(pack("LPR-22222"), None);
+        assert_eq!(pack("XYZ-222222"), None);
     }
 
     #[test]

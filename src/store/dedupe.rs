@@ -23,11 +23,48 @@ pub struct Record {
     pub expires_at: u64,
 }
 
-/// Record layout: expires_at (8 bytes BE) ++ ULID (16 bytes) ++ tracking code.
-/// A million records are held within the window; a compact fixed layout keeps
-/// that in tens, not hundreds, of megabytes.
+/// Record layout: ULID (16 bytes) ++ tracking code packed in 4 bytes ++ the
+/// window (2 bytes); the record expires that long after the time in the ULID.
+/// The window is exact seconds below 2^15, else minutes (rounded up) above 2^15,
+/// up to [`MAX_WINDOW_SECS`]. 22 bytes is the most sled keeps inline in a tree node: a longer
+/// value is a separate allocation of 64 bytes per record, and a million
+/// complaints hold two million records.
+///
+/// Records of the earlier layout — expires_at (8 bytes BE) ++ ULID ++ tracking
+/// code as text — are still read, and written for a code that does not pack.
+const COMPACT_LEN: usize = 22;
+const MINUTES_FLAG: u16 = 1 << 15;
+/// Longest dedupe window a record can carry: 32,767 minutes (22 days).
+pub const MAX_WINDOW_SECS: u64 = (MINUTES_FLAG as u64 - 1) * 60;
+
+fn encode_window(secs: u64) -> u16 {
+    if secs < u64::from(MINUTES_FLAG) {
+        secs as u16
+    } else {
+        MINUTES_FLAG | secs.div_ceil(60).min(u64::from(MINUTES_FLAG - 1)) as u16
+    }
+}
+
+fn decode_window(w: u16) -> u64 {
+    if w & MINUTES_FLAG == 0 {
+        u64::from(w)
+    } else {
+        u64::from(w & !MINUTES_FLAG) * 60
+    }
+}
+
 impl Record {
     pub fn encode(&self) -> Vec<u8> {
+        let ulid = ulid::Ulid::from_string(&self.id).ok();
+        let packed = crate::tracking::pack(&self.tracking);
+        if let (Some(ulid), Some(code)) = (ulid, packed) {
+            let window = encode_window(self.expires_at.saturating_sub(ulid.timestamp_ms() / 1000));
+            let mut v = Vec::with_capacity(COMPACT_LEN);
+            v.extend_from_slice(&ulid.to_bytes());
+            v.extend_from_slice(&code.to_be_bytes());
+            v.extend_from_slice(&window.to_be_bytes());
+            return v;
+        }
         let mut v = Vec::with_capacity(8 + 16 + self.tracking.len());
         v.extend_from_slice(&self.expires_at.to_be_bytes());
         v.extend_from_slice(&ulid_bytes(&self.id));
@@ -40,8 +77,20 @@ impl Record {
             tree: "dedupe",
             reason: reason.to_string(),
         };
+        if bytes.len() == COMPACT_LEN {
+            let mut id = [0u8; 16];
+            id.copy_from_slice(&bytes[..16]);
+            let ulid = ulid::Ulid::from_bytes(id);
+            let code = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
+            let window = decode_window(u16::from_be_bytes([bytes[20], bytes[21]]));
+            return Ok(Record {
+                id: ulid.to_string(),
+                tracking: crate::tracking::unpack(code),
+                expires_at: ulid.timestamp_ms() / 1000 + window,
+            });
+        }
         if bytes.len() < 24 {
-            return Err(corrupt("record shorter than 24 bytes"));
+            return Err(corrupt("record shorter than 24 bytes and not 22"));
         }
         let mut exp = [0u8; 8];
         exp.copy_from_slice(&bytes[..8]);
@@ -156,12 +205,50 @@ mod tests {
 
     #[test]
     fn record_round_trip_and_keys() {
+        let accepted = 1_800_000_000u64;
         let r = Record {
-            id: ulid::Ulid::new().to_string(),
+            id: ulid::Ulid::from_parts(accepted * 1000 + 250, 42).to_string(),
             tracking: "LPR-7K3Q9X".into(),
-            expires_at: 1_800_000_000,
+            expires_at: accepted + 86_400,
         };
-        assert_eq!(Record::decode(&r.encode()).unwrap(), r);
+        let bytes = r.encode();
+        assert_eq!(bytes.len(), 22, "fits inline in a sled node");
+        assert_eq!(Record::decode(&bytes).unwrap(), r);
+        // Windows under 2^15 s are exact; longer ones are rounded up to minutes,
+        // never down, and capped at MAX_WINDOW_SECS.
+        for (window, kept) in [
+            (1, 1),
+            (90, 90),
+            (32_767, 32_767),
+            (32_768, 32_820),
+            (7 * 86_400, 7 * 86_400),
+            (MAX_WINDOW_SECS, MAX_WINDOW_SECS),
+            (MAX_WINDOW_SECS + 600, MAX_WINDOW_SECS),
+        ] {
+            let rec = Record {
+                expires_at: accepted + window,
+                ..r.clone()
+            };
+            assert_eq!(
+                Record::decode(&rec.encode()).unwrap().expires_at,
+                accepted + kept,
+                "{window}"
+            );
+        }
+        // The earlier layout is still read, and used for codes that do not pack.
+        let mut old = (accepted + 10).to_be_bytes().to_vec();
+        old.extend_from_slice(&ulid_bytes(&r.id));
+        old.extend_from_slice(b"LPR-7K3Q9X");
+        let decoded = Record::decode(&old).unwrap();
+        assert_eq!(
+            (decoded.id.as_str(), decoded.expires_at),
+            (r.id.as_str(), accepted + 10)
+        );
+        let foreign = Record {
+            tracking: "X-1".into(),
+            ..r.clone()
+        };
+        assert_eq!(Record::decode(&foreign.encode()).unwrap(), foreign);
         assert!(Record::decode(&[1, 2, 3]).is_err());
         assert_eq!(provider_key("kannel", "a").len(), 17);
         assert_ne!(provider_key("kannel", "a"), provider_key("jasmin", "a"));
@@ -179,7 +266,7 @@ mod tests {
         let t = db.open_tree("d").unwrap();
         let rec = |exp| {
             Record {
-                id: ulid::Ulid::new().to_string(),
+                id: ulid::Ulid::from_parts(0, 1).to_string(),
                 tracking: "LPR-222222".into(),
                 expires_at: exp,
             }
