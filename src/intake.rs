@@ -105,7 +105,7 @@ impl Intake {
     }
 
     pub fn tracking_exists(&self, code: &str) -> bool {
-        tracking::is_valid(code) && matches!(self.store.tracking.get(code.as_bytes()), Ok(Some(_)))
+        tracking::is_valid(code) && self.store.codes.issued(code)
     }
 
     /// Make one inbound message durable; see the module docs.
@@ -153,98 +153,93 @@ impl Intake {
         let id = ulid::Ulid::new().to_string();
         let span = info_span!("intake", complaint_id = %id, channel = %inbound.channel, provider = %inbound.provider);
         async move {
-            for _attempt in 0..8 {
-                let code = tracking::generate();
-                let complaint = Complaint {
-                    schema: SCHEMA_VERSION,
-                    id: id.clone(),
-                    tracking: code.clone(),
-                    received_at: Utc::now(),
-                    channel: inbound.channel,
-                    provider: inbound.provider.clone(),
-                    external_id: inbound.external_id.clone(),
-                    sender: Some(inbound.sender.clone()),
-                    recipient: inbound.recipient.clone(),
-                    subject: inbound.subject.clone(),
-                    text: inbound.text.clone(),
-                    attachments: inbound.attachments.clone(),
-                    flags: Flags {
-                        confidential: flags.confidential,
-                        anonymous: flags.anonymous,
-                        partial,
-                    },
-                    in_reply_to: inbound.in_reply_to.clone(),
-                    parts,
-                    fingerprint: fingerprint.clone(),
-                    routing: None,
-                };
-                let mut envelopes = vec![(
+            let (code_number, code) = self.store.codes.issue()?;
+            let complaint = Complaint {
+                schema: SCHEMA_VERSION,
+                id: id.clone(),
+                tracking: code.clone(),
+                received_at: Utc::now(),
+                channel: inbound.channel,
+                provider: inbound.provider.clone(),
+                external_id: inbound.external_id.clone(),
+                sender: Some(inbound.sender.clone()),
+                recipient: inbound.recipient.clone(),
+                subject: inbound.subject.clone(),
+                text: inbound.text.clone(),
+                attachments: inbound.attachments.clone(),
+                flags: Flags {
+                    confidential: flags.confidential,
+                    anonymous: flags.anonymous,
+                    partial,
+                },
+                in_reply_to: inbound.in_reply_to.clone(),
+                parts,
+                fingerprint: fingerprint.clone(),
+                routing: None,
+            };
+            let mut envelopes = vec![(
+                new_key(),
+                Envelope {
+                    target: Target::Intake,
+                    routing_key: Names::intake_key(inbound.channel.as_str()),
+                    message_id: id.clone(),
+                    body: serde_json::to_vec(&complaint).unwrap_or_default(),
+                },
+            )];
+            if let Some(reply) = self.reply_for(&inbound, &complaint) {
+                envelopes.push((
                     new_key(),
                     Envelope {
-                        target: Target::Intake,
-                        routing_key: Names::intake_key(inbound.channel.as_str()),
-                        message_id: id.clone(),
-                        body: serde_json::to_vec(&complaint).unwrap_or_default(),
+                        target: Target::Outbound,
+                        routing_key: Names::outbound_key(reply.channel.as_str(), &reply.provider),
+                        message_id: reply.id.clone(),
+                        body: serde_json::to_vec(&reply).unwrap_or_default(),
                     },
-                )];
-                if let Some(reply) = self.reply_for(&inbound, &complaint) {
-                    envelopes.push((
-                        new_key(),
-                        Envelope {
-                            target: Target::Outbound,
-                            routing_key: Names::outbound_key(reply.channel.as_str(), &reply.provider),
-                            message_id: reply.id.clone(),
-                            body: serde_json::to_vec(&reply).unwrap_or_default(),
-                        },
-                    ));
-                }
-                let record = Record {
-                    id: id.clone(),
-                    tracking: code.clone(),
-                    expires_at,
-                }
-                .encode();
-                let job = Job {
-                    dedupe_keys: keys.clone(),
-                    record,
-                    expires_at,
-                    now,
-                    tracking: code.clone(),
-                    id: id.clone(),
-                    outbox: envelopes.iter().map(|(k, env)| (*k, env.encode())).collect(),
-                    cleanup: cleanup.as_ref().map(|c| (c.group.clone(), c.parts.clone())),
-                };
-                // The writer answers once the batch holding this job is flushed,
-                // for duplicates too (the original may have been in that batch).
-                match self.writer.write(job).await? {
-                    WriteOutcome::Inserted => {
-                        self.store
-                            .outbox_depth
-                            .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        metrics::gauge!("pintu_outbox_depth").set(self.store.outbox_depth() as f64);
-                        for (k, env) in envelopes {
-                            // Committed: the relay may publish it from memory.
-                            self.feed.announce(k, env);
-                        }
-                        debug!(tracking = %code, sender = %mask(&inbound.sender.address), "complaint accepted");
-                        return Ok(Receipt {
-                            id: Some(id),
-                            tracking: Some(code),
-                            duplicate: false,
-                        });
+                ));
+            }
+            let record = Record {
+                id: id.clone(),
+                tracking: code.clone(),
+                expires_at,
+            }
+            .encode();
+            let job = Job {
+                dedupe_keys: keys.clone(),
+                record,
+                expires_at,
+                now,
+                code_number,
+                outbox: envelopes.iter().map(|(k, env)| (*k, env.encode())).collect(),
+                cleanup: cleanup.as_ref().map(|c| (c.group.clone(), c.parts.clone())),
+            };
+            // The writer answers once the batch holding this job is flushed,
+            // for duplicates too (the original may have been in that batch).
+            match self.writer.write(job).await? {
+                WriteOutcome::Inserted => {
+                    self.store
+                        .outbox_depth
+                        .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                    metrics::gauge!("pintu_outbox_depth").set(self.store.outbox_depth() as f64);
+                    for (k, env) in envelopes {
+                        // Committed: the relay may publish it from memory.
+                        self.feed.announce(k, env);
                     }
-                    WriteOutcome::Duplicate(r) => {
-                        debug!(tracking = %r.tracking, original = %r.id, "duplicate");
-                        return Ok(Receipt {
-                            id: Some(r.id),
-                            tracking: Some(r.tracking),
-                            duplicate: true,
-                        });
-                    }
-                    WriteOutcome::TrackingTaken => continue,
+                    debug!(tracking = %code, sender = %mask(&inbound.sender.address), "complaint accepted");
+                    return Ok(Receipt {
+                        id: Some(id),
+                        tracking: Some(code),
+                        duplicate: false,
+                    });
+                }
+                WriteOutcome::Duplicate(r) => {
+                    debug!(tracking = %r.tracking, original = %r.id, "duplicate");
+                    return Ok(Receipt {
+                        id: Some(r.id),
+                        tracking: Some(r.tracking),
+                        duplicate: true,
+                    });
                 }
             }
-            Err(IntakeError::TrackingExhausted)
         }
         .instrument(span)
         .await

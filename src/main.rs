@@ -12,19 +12,23 @@ use pintu::routing::{self, Engine};
 // of small blocks from several threads; glibc spent ~20% of the gateway's CPU
 // in malloc/free and kept freed memory in per-thread arenas. With jemalloc a
 // 1M-complaint run was ~15% faster end to end and ended ~40 MiB smaller.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read at its start: return freed pages to the system
 /// within about a second, from a background thread rather than in the hot path.
+#[cfg(feature = "jemalloc")]
 #[export_name = "_rjem_malloc_conf"]
 pub static MALLOC_CONF: MallocConf =
     MallocConf(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
 
 /// A C `const char *`, as jemalloc declares `malloc_conf`.
+#[cfg(feature = "jemalloc")]
 #[repr(transparent)]
 pub struct MallocConf(*const std::ffi::c_char);
 // SAFETY: it points at a 'static C string that nothing writes.
+#[cfg(feature = "jemalloc")]
 unsafe impl Sync for MallocConf {}
 
 #[derive(Parser)]

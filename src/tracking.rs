@@ -1,23 +1,78 @@
 //! Tracking codes: what a citizen reads off a cheap phone's screen and types back.
 //!
 //! `LPR-` and six characters from an alphabet without the look-alikes 0/O and
-//! 1/I: 32^6 ≈ 10^9 codes. Uniqueness is enforced where codes are stored
-//! (the outbox transaction retries on collision), not by hoping.
+//! 1/I: 32^6 = 2^30 codes. Code number `n` is a keyed permutation of `n`
+//! ([`Permutation`]), so codes issued from a counter are unique by construction
+//! yet do not reveal how many complaints came before (see `store::codes`).
 
-use rand::Rng;
+use sha2::{Digest, Sha256};
 
 pub const PREFIX: &str = "LPR-";
 const ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 const LEN: usize = 6;
+/// How many codes exist.
+pub const CODES: u64 = 1 << 30;
 
-pub fn generate() -> String {
-    let mut rng = rand::thread_rng();
-    let mut s = String::with_capacity(PREFIX.len() + LEN);
-    s.push_str(PREFIX);
-    for _ in 0..LEN {
-        s.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
+/// A keyed bijection on 0..2^30: a four-round Feistel network on two 15-bit
+/// halves with SHA-256 of (key, round, half) as the round function.
+#[derive(Clone)]
+pub struct Permutation {
+    key: Vec<u8>,
+}
+
+const HALF: u32 = 15;
+const HALF_MASK: u32 = (1 << HALF) - 1;
+const ROUNDS: u8 = 4;
+
+impl Permutation {
+    pub fn new(key: &[u8]) -> Permutation {
+        Permutation { key: key.to_vec() }
     }
-    s
+
+    fn round(&self, i: u8, half: u32) -> u32 {
+        let mut h = Sha256::new();
+        h.update(&self.key);
+        h.update([i]);
+        h.update(half.to_be_bytes());
+        let d = h.finalize();
+        u32::from_be_bytes([d[0], d[1], d[2], d[3]]) & HALF_MASK
+    }
+
+    fn forward(&self, n: u32) -> u32 {
+        let (mut l, mut r) = (n >> HALF & HALF_MASK, n & HALF_MASK);
+        for i in 0..ROUNDS {
+            let t = l ^ self.round(i, r);
+            l = r;
+            r = t;
+        }
+        l << HALF | r
+    }
+
+    fn backward(&self, p: u32) -> u32 {
+        let (mut l, mut r) = (p >> HALF & HALF_MASK, p & HALF_MASK);
+        for i in (0..ROUNDS).rev() {
+            let t = r ^ self.round(i, l);
+            r = l;
+            l = t;
+        }
+        l << HALF | r
+    }
+
+    /// The code of number `n` (only the low 30 bits are used).
+    pub fn code(&self, n: u32) -> String {
+        unpack(self.forward(n & (CODES as u32 - 1)))
+    }
+
+    /// The number of a valid code.
+    pub fn number(&self, code: &str) -> Option<u32> {
+        pack(code).map(|p| self.backward(p))
+    }
+}
+
+/// A random code (tests and tools; the gateway issues codes from a counter).
+pub fn generate() -> String {
+    use rand::Rng;
+    unpack(rand::thread_rng().gen_range(0..CODES as u32))
 }
 
 /// The six characters of a code as a 30-bit number (5 bits each), so stores can
@@ -82,6 +137,22 @@ mod tests {
             assert!(is_valid(&c), "{c}");
             assert!(!c[4..].contains(['0', 'O', '1', 'I']));
         }
+    }
+
+    #[test]
+    fn permutation_is_a_keyed_bijection() {
+        let p = Permutation::new(b"k1");
+        let mut seen = std::collections::HashSet::new();
+        for n in (0..20_000u32).chain([CODES as u32 - 1]) {
+            let code = p.code(n);
+            assert!(is_valid(&code), "{code}");
+            assert_eq!(p.number(&code), Some(n));
+            assert!(seen.insert(code));
+        }
+        // Consecutive numbers do not give neighbouring codes, and the key matters.
+        assert_ne!(pack(&p.code(1)).unwrap(), pack(&p.code(0)).unwrap() + 1);
+        assert_ne!(Permutation::new(b"k2").code(0), p.code(0));
+        assert_eq!(p.number("LPR-0O1I23"), None);
     }
 
     #[test]

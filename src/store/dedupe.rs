@@ -6,8 +6,6 @@
 //! Senders are hashed with a secret key, so this database is not a directory
 //! of citizens' phone numbers.
 
-use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -155,27 +153,7 @@ impl SenderHasher {
         if let Some(s) = configured.filter(|s| !s.is_empty()) {
             return Ok(SenderHasher::new(s.as_bytes()));
         }
-        let path = dir.join("sender.key");
-        let err = |reason: String| StoreError::Secret {
-            path: path.display().to_string(),
-            reason,
-        };
-        match fs::read(&path) {
-            Ok(k) if k.len() >= 32 => return Ok(SenderHasher::new(&k)),
-            Ok(_) => return Err(err("shorter than 32 bytes".into())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(err(e.to_string())),
-        }
-        let key: [u8; 32] = rand::random();
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&path).map_err(|e| err(e.to_string()))?;
-        f.write_all(&key)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| err(e.to_string()))?;
-        Ok(SenderHasher::new(&key))
+        Ok(SenderHasher::new(&super::key_file(&dir.join("sender.key"))?))
     }
 
     pub fn hash(&self, sender: &str) -> [u8; 32] {

@@ -4,6 +4,7 @@
 //! sled locks its directory, so each process opens its own (`data_dir/gateway`
 //! for `serve`, `data_dir/router` for `route`).
 
+pub mod codes;
 pub mod commit;
 pub mod dedupe;
 pub mod flow;
@@ -11,6 +12,8 @@ pub mod outbox;
 pub mod parts;
 pub mod writer;
 
+use std::fs;
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,6 +30,8 @@ pub enum StoreError {
     Flush(String),
     #[error("corrupt record in `{tree}`: {reason}")]
     Corrupt { tree: &'static str, reason: String },
+    #[error("all 2^30 tracking codes are issued")]
+    CodesExhausted,
     #[error("secret key file {path}: {reason}")]
     Secret { path: String, reason: String },
 }
@@ -37,8 +42,10 @@ pub struct Store {
     pub db: sled::Db,
     pub dedupe: sled::Tree,
     pub outbox: sled::Tree,
-    /// tracking code → complaint id; kept forever so codes stay unique.
-    pub tracking: sled::Tree,
+    /// Tracking codes: issued from a counter, see [`codes`].
+    pub codes: Arc<codes::Issuer>,
+    /// Small durable values (the tracking-code counter).
+    pub meta: sled::Tree,
     pub parts: sled::Tree,
     pub part_groups: sled::Tree,
     pub committer: Arc<GroupCommit>,
@@ -61,10 +68,15 @@ impl Store {
         let depth = outbox.len() as u64;
         let (committer, closed) = GroupCommit::start(db.clone());
         let outbox_depth = Arc::new(AtomicU64::new(depth));
+        let meta = db.open_tree("meta")?;
+        // Codes issued before the counter existed (random, kept in a table).
+        let legacy = db.open_tree("tracking")?;
+        let codes = codes::Issuer::open(&key_file(&dir.join("tracking.key"))?, &meta, legacy)?;
         let store = Store {
+            codes: Arc::new(codes),
+            meta,
             dedupe: db.open_tree("dedupe")?,
             outbox,
-            tracking: db.open_tree("tracking")?,
             parts: db.open_tree("parts")?,
             part_groups: db.open_tree("part_groups")?,
             committer: Arc::new(committer),
@@ -83,4 +95,28 @@ impl Store {
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.committer.flush().await
     }
+}
+
+/// A 32-byte secret kept in `path`, created (0600) with random bytes on first use.
+pub fn key_file(path: &Path) -> Result<Vec<u8>, StoreError> {
+    let err = |reason: String| StoreError::Secret {
+        path: path.display().to_string(),
+        reason,
+    };
+    match fs::read(path) {
+        Ok(k) if k.len() >= 32 => return Ok(k),
+        Ok(_) => return Err(err("shorter than 32 bytes".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e.to_string())),
+    }
+    let key: [u8; 32] = rand::random();
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).map_err(|e| err(e.to_string()))?;
+    f.write_all(&key)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| err(e.to_string()))?;
+    Ok(key.to_vec())
 }

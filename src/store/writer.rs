@@ -4,7 +4,7 @@
 //! sled 0.34 serialises transactions behind a global lock; a transaction per
 //! request from many tokio workers spent most of its time in futex waits (and
 //! blocked the runtime's threads). Batching keeps the contract — dedupe keys,
-//! tracking code and outbox entries of a complaint commit atomically, and
+//! tracking-code counter and outbox entries of a complaint commit atomically, and
 //! nothing is answered before it is on disk — at a fraction of the cost. Jobs
 //! of one batch see each other's writes, so two copies of the same message in
 //! one batch still dedupe.
@@ -16,7 +16,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree, Unabort
 use sled::Transactional;
 use tokio::sync::oneshot;
 
-use super::dedupe::{ulid_bytes, Record};
+use super::codes::{decode_next, NEXT_KEY};
+use super::dedupe::Record;
 use super::{Store, StoreError};
 
 /// Largest number of complaints committed in one transaction.
@@ -31,8 +32,8 @@ pub struct Job {
     pub expires_at: u64,
     /// Records that expire before this do not count.
     pub now: u64,
-    pub tracking: String,
-    pub id: String,
+    /// Number of the complaint's tracking code (see [`super::codes`]).
+    pub code_number: u64,
     /// (outbox key, encoded envelope).
     pub outbox: Vec<([u8; 16], Vec<u8>)>,
     /// SMS parts (group key, part keys) consumed by this complaint.
@@ -43,8 +44,6 @@ pub struct Job {
 pub enum Outcome {
     Inserted,
     Duplicate(Record),
-    /// The tracking code exists already: the caller draws another.
-    TrackingTaken,
 }
 
 type Reply = oneshot::Sender<Result<Outcome, String>>;
@@ -68,17 +67,32 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                let (dd, tr, ob, pt, pg) = (
+                let (dd, mt, ob, pt, pg) = (
                     &store.dedupe,
-                    &store.tracking,
+                    &store.meta,
                     &store.outbox,
                     &store.parts,
                     &store.part_groups,
                 );
-                let committed = (dd, tr, ob, pt, pg).transaction(|(dd, tr, ob, pt, pg)| {
+                let committed = (dd, mt, ob, pt, pg).transaction(|(dd, mt, ob, pt, pg)| {
                     let mut outcomes = Vec::with_capacity(batch.len());
+                    let mut next_code = None;
                     for (job, _) in &batch {
-                        outcomes.push(apply(job, dd, tr, ob, pt, pg)?);
+                        let outcome = apply(job, dd, ob, pt, pg)?;
+                        if matches!(outcome, Outcome::Inserted) {
+                            next_code = next_code.max(Some(job.code_number + 1));
+                        }
+                        outcomes.push(outcome);
+                    }
+                    // The code counter moves with the complaints that used it.
+                    if let Some(next) = next_code {
+                        let stored = match mt.get(NEXT_KEY)? {
+                            Some(v) => decode_next(&v).unwrap_or(0),
+                            None => 0,
+                        };
+                        if next > stored {
+                            mt.insert(NEXT_KEY, &next.to_be_bytes()[..])?;
+                        }
                     }
                     Ok::<_, ConflictableTransactionError<()>>(outcomes)
                 });
@@ -125,7 +139,6 @@ impl Writer {
 fn apply(
     job: &Job,
     dd: &TransactionalTree,
-    tr: &TransactionalTree,
     ob: &TransactionalTree,
     pt: &TransactionalTree,
     pg: &TransactionalTree,
@@ -139,13 +152,9 @@ fn apply(
             }
         }
     }
-    if tr.get(job.tracking.as_bytes())?.is_some() {
-        return Ok(Outcome::TrackingTaken);
-    }
     for key in &job.dedupe_keys {
         dd.insert(key.as_slice(), job.record.as_slice())?;
     }
-    tr.insert(job.tracking.as_bytes(), &ulid_bytes(&job.id)[..])?;
     for (k, env) in &job.outbox {
         ob.insert(&k[..], env.as_slice())?;
     }
