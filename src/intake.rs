@@ -225,19 +225,19 @@ impl Intake {
                         self.feed.announce(k, env);
                     }
                     debug!(tracking = %code, sender = %mask(&inbound.sender.address), "complaint accepted");
-                    return Ok(Receipt {
+                    Ok(Receipt {
                         id: Some(id),
                         tracking: Some(code),
                         duplicate: false,
-                    });
+                    })
                 }
                 WriteOutcome::Duplicate(r) => {
                     debug!(tracking = %r.tracking, original = %r.id, "duplicate");
-                    return Ok(Receipt {
+                    Ok(Receipt {
                         id: Some(r.id),
                         tracking: Some(r.tracking),
                         duplicate: true,
-                    });
+                    })
                 }
             }
         }
