@@ -150,7 +150,8 @@ pub struct OutboxConfig {
     /// `/readyz` fails when more entries than this wait for the broker.
     #[serde(default = "default_ready_backlog")]
     pub ready_max_backlog: u64,
-    /// sled page cache (bytes).
+    /// sled page cache (bytes). sled holds ~2x this in memory; lookups of
+    /// dedupe keys are random, so a larger cache buys some speed for memory.
     #[serde(default = "default_cache")]
     pub cache_bytes: u64,
     /// While the broker is connected and more entries than this wait, intake
@@ -177,7 +178,7 @@ fn default_flow_backlog() -> u64 {
     3072
 }
 fn default_cache() -> u64 {
-    32 * 1024 * 1024
+    8 * 1024 * 1024
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -16,12 +16,14 @@ use pintu::routing::{self, Engine};
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options, read at its start: return freed pages to the system
-/// within about a second, from a background thread rather than in the hot path.
+/// jemalloc's options, read at its start: two arenas for two cores' worth of
+/// threads (the default, four per CPU, keeps more partly used memory), and
+/// freed pages returned to the system within half a second, from a background
+/// thread rather than in the hot path. `_RJEM_MALLOC_CONF` overrides them.
 #[cfg(feature = "jemalloc")]
 #[export_name = "_rjem_malloc_conf"]
 pub static MALLOC_CONF: MallocConf =
-    MallocConf(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
+    MallocConf(c"narenas:2,background_thread:true,dirty_decay_ms:500,muzzy_decay_ms:0".as_ptr());
 
 /// A C `const char *`, as jemalloc declares `malloc_conf`.
 #[cfg(feature = "jemalloc")]
