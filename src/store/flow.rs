@@ -6,17 +6,22 @@
 //! sled, and it falls further behind. So while the relay is connected and the
 //! backlog is above a soft limit, intake waits for the relay's progress before
 //! committing more — for a bounded time, so a slow broker slows intake down
-//! but never stops it. While the broker is away nothing waits: accepting and
-//! keeping complaints durable is the point of the outbox.
+//! but never stops it. While the broker is away, or connected but not
+//! confirming anything (a RabbitMQ resource alarm blocks publishers without
+//! closing the connection), nothing waits: accepting and keeping complaints
+//! durable is the point of the outbox.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// Longest a single intake waits for the relay before committing anyway.
 pub const MAX_WAIT: Duration = Duration::from_secs(2);
+/// A relay that confirmed nothing for this long is stalled, not slow.
+pub const STALLED_AFTER: Duration = Duration::from_secs(1);
 
 pub struct Flow {
     depth: Arc<AtomicU64>,
@@ -24,6 +29,9 @@ pub struct Flow {
     limit: AtomicU64,
     relay_connected: AtomicBool,
     progress: Notify,
+    epoch: Instant,
+    /// Milliseconds since `epoch` of the relay's last confirmed entry.
+    last_progress_ms: AtomicU64,
 }
 
 impl Flow {
@@ -33,7 +41,13 @@ impl Flow {
             limit: AtomicU64::new(0),
             relay_connected: AtomicBool::new(false),
             progress: Notify::new(),
+            epoch: Instant::now(),
+            last_progress_ms: AtomicU64::new(0),
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
     }
 
     /// Backlog above which intake waits (0 turns flow control off).
@@ -42,6 +56,8 @@ impl Flow {
     }
 
     pub fn set_relay_connected(&self, connected: bool) {
+        // A new session starts with a clean record.
+        self.last_progress_ms.store(self.now_ms(), Ordering::Relaxed);
         self.relay_connected.store(connected, Ordering::Relaxed);
         if !connected {
             // Nobody waits for a relay that is not publishing.
@@ -51,7 +67,13 @@ impl Flow {
 
     fn must_wait(&self) -> bool {
         let limit = self.limit.load(Ordering::Relaxed);
-        limit > 0 && self.relay_connected.load(Ordering::Relaxed) && self.depth.load(Ordering::Relaxed) > limit
+        limit > 0
+            && self.relay_connected.load(Ordering::Relaxed)
+            && self.depth.load(Ordering::Relaxed) > limit
+            && self
+                .now_ms()
+                .saturating_sub(self.last_progress_ms.load(Ordering::Relaxed))
+                < STALLED_AFTER.as_millis() as u64
     }
 
     /// Wait (at most [`MAX_WAIT`]) while the relay is connected and behind.
@@ -80,6 +102,7 @@ impl Flow {
     /// The relay removed confirmed entries: wake intake once the backlog is
     /// back under the limit (not on every entry, to spare the wake-ups).
     pub fn progressed(&self) {
+        self.last_progress_ms.store(self.now_ms(), Ordering::Relaxed);
         let limit = self.limit.load(Ordering::Relaxed);
         if limit > 0 && self.depth.load(Ordering::Relaxed) <= limit {
             self.progress.notify_waiters();
@@ -115,11 +138,25 @@ mod tests {
         depth.store(5, Ordering::Relaxed);
         flow.progressed();
         assert!(waiter.await.unwrap());
-        // Behind for longer than MAX_WAIT: intake goes on anyway.
+        // Behind for longer than MAX_WAIT while the relay still confirms now
+        // and then: intake goes on anyway after MAX_WAIT.
         depth.store(50, Ordering::Relaxed);
-        let started = tokio::time::Instant::now();
-        assert!(flow.admit().await);
+        let started = Instant::now();
+        let waiter = tokio::spawn({
+            let flow = flow.clone();
+            async move { flow.admit().await }
+        });
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            flow.progressed();
+        }
+        assert!(waiter.await.unwrap());
         assert_eq!(started.elapsed(), MAX_WAIT);
+        // A relay that confirmed nothing for STALLED_AFTER is stalled (broker
+        // blocked): intake does not wait at all.
+        tokio::time::sleep(STALLED_AFTER).await;
+        assert!(!flow.admit().await);
+        flow.progressed();
         // The relay disconnecting releases waiters at once.
         let waiter = tokio::spawn({
             let flow = flow.clone();
@@ -127,7 +164,7 @@ mod tests {
         });
         tokio::task::yield_now().await;
         flow.set_relay_connected(false);
-        let started = tokio::time::Instant::now();
+        let started = Instant::now();
         assert!(waiter.await.unwrap());
         assert!(started.elapsed() < MAX_WAIT);
     }
