@@ -184,8 +184,9 @@ impl Relay {
         let mut announced: Option<Announced> = None;
         let mut feed_open = true;
         loop {
-            if !scanning && (resync || feed.overflowed.swap(false, Ordering::AcqRel)) {
-                resync = false;
+            // `|`, not `||`: a session start also clears an overflow left from
+            // before it (the scan covers it), instead of scanning twice.
+            if !scanning && (std::mem::take(&mut resync) | feed.overflowed.swap(false, Ordering::AcqRel)) {
                 feed.discard();
                 announced = None;
                 scan_end = self.store.outbox.last()?.map(|(k, _)| k);
