@@ -178,7 +178,7 @@ fn default_flow_backlog() -> u64 {
     3072
 }
 fn default_cache() -> u64 {
-    8 * 1024 * 1024
+    4 * 1024 * 1024
 }
 
 #[derive(Debug, Clone, Deserialize)]
