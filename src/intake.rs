@@ -174,7 +174,7 @@ impl Intake {
                 },
                 in_reply_to: inbound.in_reply_to.clone(),
                 parts,
-                fingerprint: fingerprint.clone(),
+                fingerprint,
                 routing: None,
             };
             let mut envelopes = vec![(
@@ -204,13 +204,12 @@ impl Intake {
             }
             .encode();
             let job = Job {
-                dedupe_keys: keys.clone(),
+                dedupe_keys: keys,
                 record,
-                expires_at,
                 now,
                 code_number,
                 outbox: envelopes.iter().map(|(k, env)| (*k, env.encode())).collect(),
-                cleanup: cleanup.as_ref().map(|c| (c.group.clone(), c.parts.clone())),
+                cleanup: cleanup.map(|c| (c.group, c.parts)),
             };
             // The writer answers once the batch holding this job is flushed,
             // for duplicates too (the original may have been in that batch).

@@ -29,7 +29,6 @@ pub struct Job {
     pub dedupe_keys: Vec<Vec<u8>>,
     /// Encoded [`Record`] stored under each dedupe key.
     pub record: Vec<u8>,
-    pub expires_at: u64,
     /// Records that expire before this do not count.
     pub now: u64,
     /// Number of the complaint's tracking code (see [`super::codes`]).
