@@ -32,8 +32,8 @@ use crate::tracking;
 pub enum IntakeError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("could not allocate a unique tracking code")]
-    TrackingExhausted,
+    #[error("storage transaction aborted")]
+    Aborted,
 }
 
 impl From<sled::Error> for IntakeError {
@@ -338,7 +338,7 @@ impl Intake {
                     duplicate: false,
                 })
             }
-            Err(TransactionError::Abort(())) => Err(IntakeError::TrackingExhausted),
+            Err(TransactionError::Abort(())) => Err(IntakeError::Aborted),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
     }
