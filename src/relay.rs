@@ -43,9 +43,12 @@ pub struct RelayStatus {
 /// relay rescans the outbox instead): a few MiB of complaints at most.
 pub const FEED_CAPACITY: usize = 4096;
 
+/// An outbox key (a ULID).
+pub type Key = [u8; 16];
+
 /// One committed outbox entry, as intake wrote it.
 pub struct Announced {
-    pub key: [u8; 16],
+    pub key: Key,
     pub envelope: Envelope,
 }
 
@@ -59,7 +62,7 @@ pub struct FeedTx {
 
 impl FeedTx {
     /// Call only after the entry is committed to the outbox.
-    pub fn announce(&self, key: [u8; 16], envelope: Envelope) {
+    pub fn announce(&self, key: Key, envelope: Envelope) {
         if self.tx.try_send(Announced { key, envelope }).is_err() {
             self.overflowed.store(true, Ordering::Release);
         }
@@ -110,7 +113,6 @@ pub struct Relay {
 }
 
 type Confirm = std::pin::Pin<Box<dyn std::future::Future<Output = (Key, Instant, Result<(), PublishError>)> + Send>>;
-type Key = [u8; 16];
 
 impl Relay {
     pub fn new(store: Store, amqp: AmqpConfig, feed: FeedRx) -> Relay {
@@ -131,14 +133,12 @@ impl Relay {
             if shutdown.is_cancelled() {
                 return;
             }
-            match self.session(&shutdown).await {
-                Ok(()) => {
-                    self.store.flow.set_relay_connected(false);
-                    return;
-                }
+            let ended = self.session(&shutdown).await;
+            self.store.flow.set_relay_connected(false);
+            match ended {
+                Ok(()) => return,
                 Err(e) => {
                     self.status.connected.store(false, Ordering::Relaxed);
-                    self.store.flow.set_relay_connected(false);
                     self.status.failures.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("pintu_relay_failures_total").increment(1);
                     warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "relay: broker unavailable, retrying");
@@ -172,7 +172,7 @@ impl Relay {
     async fn pump(&self, publisher: &ConfirmedPublisher, shutdown: &CancellationToken) -> Result<(), RelayError> {
         let window = self.amqp.publish_window.max(1);
         let mut feed = self.feed.lock().await;
-        let mut in_flight: HashSet<[u8; 16]> = HashSet::new();
+        let mut in_flight: HashSet<Key> = HashSet::new();
         let mut pending: FuturesUnordered<Confirm> = FuturesUnordered::new();
         // A new session starts like an overflow: the feed may have missed entries.
         let mut resync = true;
@@ -209,7 +209,7 @@ impl Relay {
                     };
                     let (k, v) = entry?;
                     cursor = Some(k.clone());
-                    let Ok(key) = <[u8; 16]>::try_from(k.as_ref()) else {
+                    let Ok(key) = Key::try_from(k.as_ref()) else {
                         warn!("relay: outbox key of unexpected length left in place");
                         continue;
                     };
@@ -302,7 +302,7 @@ impl Relay {
         }
     }
 
-    fn remove(&self, key: &[u8; 16]) {
+    fn remove(&self, key: &Key) {
         match self.store.outbox.remove(key) {
             Ok(Some(_)) => {
                 let depth = self
