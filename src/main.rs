@@ -77,6 +77,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train the routing models on labelled JSONL files and write model.tsv.
+    Train {
+        /// Labelled files (default: those listed in <routing dir>/training.txt).
+        files: Vec<PathBuf>,
+        /// Where to write the model (default: <routing dir>/model.tsv).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write nothing; fail if the trained model differs from the file.
+        #[arg(long)]
+        check: bool,
+        /// List the examples the cross-validation got wrong (for data review).
+        #[arg(long)]
+        show_errors: bool,
+    },
     /// Validate the configuration (and the files it names) and exit.
     Check,
     /// Print the RabbitMQ definitions (JSON) of the configured topology.
@@ -133,15 +147,51 @@ fn load(path: &std::path::Path) -> anyhow::Result<Config> {
     Config::load(path).with_context(|| format!("invalid configuration {}", path.display()))
 }
 
-/// explain/eval need only the tables: without a config file they use the
-/// default table locations, so they work in a fresh checkout.
-fn engine_for(config: &Path) -> anyhow::Result<Engine> {
+/// explain/eval/train need only the tables: without a config file they use
+/// the default table locations, so they work in a fresh checkout.
+fn table_dirs(config: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     if config.exists() {
         let cfg = load(config)?;
-        Ok(Engine::from_config(&cfg)?)
+        Ok((routing::routing_dir(&cfg), routing::wilayah_dir(&cfg)))
     } else {
-        Ok(Engine::load(Path::new("config/routing"), Path::new("config/wilayah"))?)
+        Ok((PathBuf::from("config/routing"), PathBuf::from("config/wilayah")))
     }
+}
+
+fn engine_for(config: &Path) -> anyhow::Result<Engine> {
+    let (routing_dir, wilayah_dir) = table_dirs(config)?;
+    Ok(Engine::load(&routing_dir, &wilayah_dir)?)
+}
+
+fn train(
+    config: &Path,
+    files: Vec<PathBuf>,
+    out: Option<PathBuf>,
+    check: bool,
+    show_errors: bool,
+) -> anyhow::Result<()> {
+    let (routing_dir, wilayah_dir) = table_dirs(config)?;
+    let files = if files.is_empty() {
+        routing::train::training_files(&routing_dir, &routing_dir)?
+    } else {
+        files
+    };
+    let trained = routing::train::train(&routing_dir, &wilayah_dir, &files, show_errors)?;
+    eprint!("{}", trained.summary);
+    let out = out.unwrap_or_else(|| routing_dir.join(routing::MODEL_FILE));
+    if check {
+        let current = std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
+        anyhow::ensure!(
+            current == trained.model,
+            "{} is not what `pintu train` makes of the data: train again and commit it",
+            out.display()
+        );
+        eprintln!("{} is up to date", out.display());
+        return Ok(());
+    }
+    std::fs::write(&out, &trained.model).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -162,6 +212,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Train {
+            files,
+            out,
+            check,
+            show_errors,
+        } => train(&cli.config, files, out, check, show_errors),
         Command::Route => {
             let cfg = load(&cli.config)?;
             pintu::obs::init_logging(&cfg.log.format, &cfg.log.level);

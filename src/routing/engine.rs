@@ -9,20 +9,45 @@
 //! text plus work proportional to the number of hits.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use super::tables::{
-    CategoryDef, CueSettings, LexSettings, OfficeDef, OfficeLevel, OverrideDef, OverrideTarget, RegionRef, Src, Tables,
-    Wilayah,
-};
+use super::category::{CategoryPick, Seen};
+use super::features::TableScores;
+use super::model::ModelFile;
+use super::tables::{CategoryDef, CueSettings, LexSettings, OfficeDef, OverrideDef, RegionRef, Src, Tables, Wilayah};
 use super::text::{NormText, Normalizer};
-use super::{Decision, ReportType, RoutingError};
+use super::{Context, Decision, PlaceEvidence, ReportType, RoutingError};
+
+/// Bytes of a complaint body the router reads (about ten pages of text).
+const MAX_ANALYSED_BYTES: usize = 16 * 1024;
+const MAX_SUBJECT_BYTES: usize = 1024;
+
+/// At least 70 % of the letters (and a dozen or more) are capitals.
+fn mostly_upper(s: &str) -> bool {
+    let (mut upper, mut letters) = (0usize, 0usize);
+    for c in s.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        upper += c.is_uppercase() as usize;
+    }
+    letters >= 12 && upper * 10 >= letters * 7
+}
+
+/// The longest prefix of `s` within `max` bytes, cut at a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
 
 /// Which kind of place a prefix word announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PrefixKind {
+pub(super) enum PrefixKind {
     City,
     Regency,
     Province,
@@ -31,25 +56,36 @@ enum PrefixKind {
 
 /// Everything one canonical name can denote.
 #[derive(Debug, Clone, Default)]
-struct Place {
-    provinces: Vec<u16>,
-    cities: Vec<u16>,
-    regencies: Vec<u16>,
+pub(super) struct Place {
+    pub(super) provinces: Vec<u16>,
+    pub(super) cities: Vec<u16>,
+    pub(super) regencies: Vec<u16>,
     /// Regencies that have a district (kecamatan) of this name.
-    districts: Vec<u16>,
-    alias: Option<RegionRef>,
+    pub(super) districts: Vec<u16>,
+    pub(super) alias: Option<RegionRef>,
     /// The name is an everyday word: bare use needs a place word before it.
-    needs_place_word: bool,
+    pub(super) needs_place_word: bool,
     /// As a district name it is an everyday word: needs `kecamatan` before it.
-    common_district: bool,
+    pub(super) common_district: bool,
+    /// An alias that is also an SMS word: its neighbours decide.
+    pub(super) ambiguous: bool,
+    /// As a district name it reads as an official name (`kota padang`):
+    /// never a district without `kecamatan` before it.
+    pub(super) reads_official: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Meaning {
-    Term { cat: u16, weight: f32 },
+pub(super) enum Meaning {
+    Term {
+        cat: u16,
+        weight: f32,
+    },
     Office(u16),
     Override(u16),
-    Report { kind: ReportType, weight: f32 },
+    Report {
+        kind: ReportType,
+        weight: f32,
+    },
     Request,
     Addressee,
     NotAddressee,
@@ -57,6 +93,11 @@ enum Meaning {
     PlaceWord,
     Prefix(PrefixKind),
     Place(u32),
+    /// A word of side `b` (else `a`) of cue pair `pair`.
+    Pair {
+        pair: u16,
+        b: bool,
+    },
 }
 
 /// A resolved place: index into the wilayah tables.
@@ -68,26 +109,26 @@ pub enum Region {
 
 /// A category-evidence hit.
 #[derive(Debug, Clone, Copy)]
-struct Ev {
-    start: usize,
-    end: usize,
-    tok: usize,
-    cat: usize,
-    weight: f32,
-    office: Option<usize>,
+pub(super) struct Ev {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) tok: usize,
+    pub(super) cat: usize,
+    pub(super) weight: f32,
+    pub(super) office: Option<usize>,
 }
 
 /// A place hit after interpretation.
 #[derive(Debug, Clone)]
-struct PlaceHit {
-    start: usize,
-    end: usize,
-    tok: usize,
-    kind: PlaceKind,
+pub(super) struct PlaceHit {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) tok: usize,
+    pub(super) kind: PlaceKind,
 }
 
 #[derive(Debug, Clone)]
-enum PlaceKind {
+pub(super) enum PlaceKind {
     Province(usize),
     /// A regency or city name: candidates, the default, and whether a prefix
     /// or alias made it unambiguous.
@@ -97,23 +138,40 @@ enum PlaceKind {
         explicit: bool,
     },
     District(Vec<usize>),
+    /// A district name without the marks of a proper noun: counts only
+    /// inside a regency or province the text also names.
+    WeakDistrict(Vec<usize>),
 }
 
 /// The compiled router.
 pub struct Engine {
-    norm: Normalizer,
-    ac: AhoCorasick,
-    meanings: Vec<Vec<Meaning>>,
-    places: Vec<Place>,
-    categories: Vec<CategoryDef>,
-    settings: LexSettings,
-    cue: CueSettings,
-    offices: Vec<OfficeDef>,
-    overrides: Vec<OverrideDef>,
-    handles: HashMap<String, usize>,
-    wilayah: Wilayah,
-    version: String,
+    pub(super) norm: Normalizer,
+    pub(super) ac: AhoCorasick,
+    pub(super) meanings: Vec<Vec<Meaning>>,
+    pub(super) places: Vec<Place>,
+    pub(super) categories: Vec<CategoryDef>,
+    pub(super) settings: LexSettings,
+    pub(super) cue: CueSettings,
+    pub(super) offices: Vec<OfficeDef>,
+    pub(super) overrides: Vec<OverrideDef>,
+    pub(super) handles: HashMap<String, usize>,
+    pub(super) wilayah: Wilayah,
+    pub(super) version: String,
+    /// Category codes in table order (the features name categories by code).
+    pub(super) category_codes: Vec<String>,
+    /// Category of each class of the category model (`None` for `none`).
+    pub(super) class_category: Vec<Option<usize>>,
+    pub(super) model: Option<ModelFile>,
+    /// Cue pairs (`cues.txt`): name and window.
+    pub(super) pairs: Vec<(String, usize)>,
+    pub(super) pair_names: Vec<String>,
+    /// Words before / after an ambiguous alias that mean it is not a place.
+    pub(super) ambiguous_before: std::collections::HashSet<String>,
+    pub(super) ambiguous_after: std::collections::HashSet<String>,
 }
+
+/// The class of the category model that means "no category" (rule 1).
+pub const NONE_CLASS: &str = "none";
 
 /// Collects patterns while the engine is built: one pattern per canonical
 /// string, however many tables use it.
@@ -210,6 +268,17 @@ impl Engine {
             }
         }
         let c = &t.cues;
+        for (i, pair) in c.pairs.iter().enumerate() {
+            for (words, side_b) in [(&pair.a, false), (&pair.b, true)] {
+                for w in words {
+                    let m = Meaning::Pair {
+                        pair: i as u16,
+                        b: side_b,
+                    };
+                    b.add(w, m, Some(&pair.src))?;
+                }
+            }
+        }
         for (w, p) in &c.aspirasi {
             b.add(
                 p,
@@ -264,6 +333,14 @@ impl Engine {
             if canon.contains(' ') {
                 spellings.push(canon.replace(' ', ""));
             }
+            // Citizens split long one-word names (`tulung agung`, `pekan
+            // baru`, `pare pare`): every split into two parts of at least
+            // three letters spells the same place.
+            if !canon.contains(' ') && canon.len() >= 8 && canon.is_ascii() {
+                for k in 3..=canon.len() - 3 {
+                    spellings.push(format!("{} {}", &canon[..k], &canon[k..]));
+                }
+            }
             for s in spellings {
                 if not_names.contains(&s) {
                     continue;
@@ -300,6 +377,12 @@ impl Engine {
             let pl = &mut places[ix];
             if !pl.districts.contains(&(d.regency as u16)) {
                 pl.districts.push(d.regency as u16);
+            }
+        }
+        for (n, src) in &t.regions.ambiguous {
+            match place_ix.get(&norm.term(n)) {
+                Some(&ix) if places[ix].alias.is_some() => places[ix].ambiguous = true,
+                _ => return Err(src.err(format!("`{n}` is not an alias of [aliases]"))),
             }
         }
         for (n, src) in &t.regions.needs_place_word {
@@ -343,6 +426,7 @@ impl Engine {
             if reads_as_official || canon.len() <= 3 || b.index.contains_key(canon) {
                 places[ix].common_district = true;
             }
+            places[ix].reads_official = reads_as_official;
         }
         let mut place_list: Vec<(&String, &usize)> = place_ix.iter().collect();
         place_list.sort();
@@ -356,6 +440,30 @@ impl Engine {
             .map_err(|e| RoutingError::Invalid(format!("cannot build the matcher: {e}")))?;
         let meanings = b.meanings;
         let version = format!("pintu-router/{} tables:{}", env!("CARGO_PKG_VERSION"), t.digest);
+        let ambiguous_before = t.regions.ambiguous_before.iter().map(|w| norm.term(w)).collect();
+        let ambiguous_after = t.regions.ambiguous_after.iter().map(|w| norm.term(w)).collect();
+        let category_codes: Vec<String> = t.categories.iter().map(|c| c.code.clone()).collect();
+        let (model, class_category) = match &t.model {
+            Some((path, text)) => {
+                let m = ModelFile::parse(path, text)?;
+                let mut map = Vec::new();
+                for class in &m.category.classes {
+                    match category_codes.iter().position(|c| c == class) {
+                        Some(i) => map.push(Some(i)),
+                        None if class == NONE_CLASS => map.push(None),
+                        None => {
+                            return Err(RoutingError::Invalid(format!(
+                                "{}: model class `{class}` is not a category of {}",
+                                path.display(),
+                                super::tables::CATEGORIES
+                            )))
+                        }
+                    }
+                }
+                (Some(m), map)
+            }
+            None => (None, Vec::new()),
+        };
         Ok(Engine {
             norm,
             ac,
@@ -369,6 +477,13 @@ impl Engine {
             handles,
             wilayah: t.wilayah,
             version,
+            category_codes,
+            class_category,
+            model,
+            pairs: t.cues.pairs.iter().map(|p| (p.name.clone(), p.window)).collect(),
+            pair_names: t.cues.pairs.iter().map(|p| p.name.clone()).collect(),
+            ambiguous_before,
+            ambiguous_after,
         })
     }
 
@@ -389,6 +504,11 @@ impl Engine {
     /// Decide where a complaint goes. Pure: the same input always gives the
     /// same decision.
     pub fn decide(&self, subject: Option<&str>, text: &str) -> Decision {
+        self.decide_in(subject, text, &Context::default())
+    }
+
+    /// The parts of a complaint the rules read, prepared once.
+    pub(super) fn read(&self, subject: Option<&str>, text: &str) -> Reading {
         let (subj_markers, subject_clean) = match subject {
             Some(s) => {
                 let (m, t) = pintu_channels::normalize::strip_markers(s);
@@ -397,17 +517,46 @@ impl Engine {
             None => (Default::default(), None),
         };
         let (text_markers, text_clean) = pintu_channels::normalize::strip_markers(text);
-        let confidential = subj_markers.confidential || text_markers.confidential;
-        let anonymous = subj_markers.anonymous || text_markers.anonymous;
-
-        let body = without_quoted_history(&text_clean);
+        // What decides a complaint is in its first pages; a cap keeps every
+        // step linear in a bounded input, whatever a hostile sender writes.
+        let body = clip(&without_quoted_history(&text_clean), MAX_ANALYSED_BYTES).to_string();
+        let subject_part = subject_clean.as_deref().map(|s| clip(s, MAX_SUBJECT_BYTES).to_string());
         let mut nt = NormText::default();
-        if let Some(s) = &subject_clean {
+        let mut raw = String::new();
+        if let Some(s) = &subject_part {
             self.norm.push(s, &mut nt);
+            super::text::raw_words(s, &mut raw);
         }
         nt.subject_toks = nt.toks.len();
         self.norm.push(&body, &mut nt);
+        super::text::raw_words(&body, &mut raw);
+        // In a text written in capitals a capital letter says nothing about
+        // proper nouns (rule 2's district names rely on it).
+        if mostly_upper(&body) {
+            nt.toks.iter_mut().for_each(|t| t.cap = false);
+        }
+        let a = self.analyse(&nt);
+        let question = body.contains('?') || subject_part.as_deref().is_some_and(|s| s.contains('?'));
+        let scores = self.table_scores(&a, &nt, question);
+        Reading {
+            confidential: subj_markers.confidential || text_markers.confidential,
+            anonymous: subj_markers.anonymous || text_markers.anonymous,
+            subject_clean,
+            text_clean,
+            subject_part,
+            body,
+            nt,
+            raw,
+            a,
+            scores,
+        }
+    }
 
+    /// [`Engine::decide`] with what the channel knows (rule 8).
+    pub fn decide_in(&self, subject: Option<&str>, text: &str, ctx: &Context<'_>) -> Decision {
+        let r = self.read(subject, text);
+        let (confidential, anonymous) = (r.confidential, r.anonymous);
+        let (a, nt, body, subject_part) = (&r.a, &r.nt, r.body.as_str(), r.subject_part.as_deref());
         let mut reasons = Vec::new();
         if confidential {
             reasons.push("flag confidential: the sender wrote RAHASIA".to_string());
@@ -415,26 +564,57 @@ impl Engine {
         if anonymous {
             reasons.push("flag anonymous: the sender wrote ANONIM; sender removed for the agency".to_string());
         }
+        let seen = r.seen();
 
-        let a = self.analyse(&nt);
-
-        // Rule 1: category.
-        let category = self.pick_category(&a, &nt, &mut reasons);
-        // Rule 2: region.
-        let region = self.pick_region(&a, &nt, &mut reasons);
+        // Rule 1: category, unless someone who knows better decided it.
+        let forced = ctx
+            .category
+            .map(|code| self.category_codes.iter().position(|c| c == code));
+        let pick = match forced {
+            Some(cat) => {
+                reasons.push(format!(
+                    "category {}: given by the caller",
+                    ctx.category.unwrap_or_default()
+                ));
+                CategoryPick {
+                    category: cat,
+                    probability: 1.0,
+                    alternative: None,
+                }
+            }
+            None => self.pick_category(a, &seen, &mut reasons),
+        };
+        // Rule 2: region; rule 8 when the text names none.
+        let (mut region, mut place_kind) = self.pick_region(a, nt, &mut reasons);
+        if region.is_none() {
+            if let Some(r) = ctx.default_region.and_then(|code| self.region_by_code(code)) {
+                reasons.push(format!(
+                    "region {} {}: the channel's default region, the text names no place (rule 8)",
+                    self.region_code(r),
+                    self.region_name(r)
+                ));
+                region = Some(r);
+                place_kind = PlaceEvidence::Channel;
+            }
+        }
         let region_code = region.map(|r| self.region_code(r).to_string());
 
         // Rules 3 and 4, then 5.
-        let agency = match category {
+        let mut rate_kind = place_kind;
+        let agency = match pick.category {
             None => {
                 reasons.push("agency triage: no category applies".to_string());
                 "triage".to_string()
             }
             Some(cat) => {
-                let by_rules = self.agency_by_rules(cat, region, &a, &nt, &mut reasons);
-                match self.addressee(&a, &nt, subject_clean.as_deref(), &body, region) {
+                let by_rules = self.agency_by_rules(cat, region, a, nt, &mut reasons);
+                if !by_rules.contains('.') {
+                    rate_kind = PlaceEvidence::National;
+                }
+                match self.addressee(a, nt, subject_part, body, region) {
                     Some((agency, why)) if agency != by_rules => {
                         reasons.push(format!("agency {agency}: explicit addressee {why} (rule 5)"));
+                        rate_kind = PlaceEvidence::Addressee;
                         agency
                     }
                     Some((_, why)) => {
@@ -446,29 +626,57 @@ impl Engine {
             }
         };
 
-        let report_type = self.report_type(&a, &nt, &mut reasons);
+        let report_type = self.report_type(a, &seen, &mut reasons);
+
+        // Rule 9: how likely the agency is right — the calibrated
+        // probability of the category times how often the place rules gave
+        // the right agency for this kind of place evidence, both measured on
+        // held-out data by `pintu train`.
+        let confidence = match (&self.model, pick.category) {
+            (Some(m), Some(_)) => pick.probability * m.rate(rate_kind.as_str()),
+            _ => pick.probability,
+        };
+        let confidence = (confidence.clamp(0.0, 1.0) * 1000.0).round() / 1000.0;
+        let suggested_agency = match pick.alternative {
+            Some((cat, _)) if pick.category.is_none() => {
+                let (unit, _) = self.unit_for(cat, region);
+                Some(unit)
+            }
+            _ => None,
+        };
 
         Decision {
-            category: category.map(|c| self.categories[c].code.clone()),
+            category: pick.category.map(|c| self.categories[c].code.clone()),
             region: region_code,
             agency,
             report_type,
             confidential,
             anonymous,
             reasons,
-            subject: subject_clean,
-            text: text_clean,
+            confidence,
+            suggested_agency,
+            place: rate_kind,
+            subject: r.subject_clean.clone(),
+            text: r.text_clean.clone(),
         }
     }
 
-    fn region_code(&self, r: Region) -> &str {
+    fn region_by_code(&self, code: &str) -> Option<Region> {
+        match code.len() {
+            2 => self.wilayah.province_index(code).map(Region::Province),
+            4 => self.wilayah.regency_index(code).map(Region::Regency),
+            _ => None,
+        }
+    }
+
+    pub(super) fn region_code(&self, r: Region) -> &str {
         match r {
             Region::Province(p) => &self.wilayah.provinces[p].code,
             Region::Regency(g) => &self.wilayah.regencies[g].code,
         }
     }
 
-    fn region_name(&self, r: Region) -> &str {
+    pub(super) fn region_name(&self, r: Region) -> &str {
         match r {
             Region::Province(p) => &self.wilayah.provinces[p].name,
             Region::Regency(g) => &self.wilayah.regencies[g].name,
@@ -514,9 +722,11 @@ impl Engine {
                     Meaning::PlaceWord => a.place_word_ends.push(e),
                     Meaning::Prefix(k) => a.prefix_ends.push((e, k)),
                     Meaning::Place(p) => raw_places.push((s, e, p as usize)),
+                    Meaning::Pair { pair, b } => a.pair_hits.push((tok, pair, b)),
                 }
             }
         }
+        a.request_end_toks.sort_unstable();
         drop_contained(&mut a.ev, |x| (x.start, x.end));
         // An office name that is also a lexicon term of its category is one
         // piece of evidence, not two; the office hit stays for rule 5.
@@ -538,7 +748,7 @@ impl Engine {
         let names: Vec<(usize, usize)> = a
             .places
             .iter()
-            .filter(|p| !matches!(p.kind, PlaceKind::District(_)))
+            .filter(|p| !matches!(p.kind, PlaceKind::District(_) | PlaceKind::WeakDistrict(_)))
             .map(|p| (p.start, p.end))
             .collect();
         a.ev.retain(|x| {
@@ -547,466 +757,6 @@ impl Engine {
                 .any(|&(s, e)| s <= x.start && x.end <= e && (e - s) > (x.end - x.start))
         });
         a
-    }
-
-    /// Turn name hits into places, using the word before each (ROUTING.md rule 2).
-    fn interpret_places(&self, raw: &[(usize, usize, usize)], a: &Analysis, nt: &NormText) -> Vec<PlaceHit> {
-        let mut out = Vec::new();
-        for &(s, e, ix) in raw {
-            let p = &self.places[ix];
-            let tok = nt.tok_at(s);
-            // The byte before a hit is its separating space; a prefix or place
-            // word right before ends one byte earlier.
-            let prefix = a.prefix_ends.iter().find(|(pe, _)| *pe + 1 == s).map(|(_, k)| *k);
-            let place_word = a.place_word_ends.iter().any(|pe| *pe + 1 == s);
-            let hit = |kind| PlaceHit {
-                start: s,
-                end: e,
-                tok,
-                kind,
-            };
-            if prefix == Some(PrefixKind::District) && !p.districts.is_empty() {
-                out.push(hit(PlaceKind::District(
-                    p.districts.iter().map(|&d| d as usize).collect(),
-                )));
-                continue;
-            }
-            if let Some(alias) = p.alias {
-                out.push(hit(match alias {
-                    RegionRef::Province(i) => PlaceKind::Province(i),
-                    RegionRef::Regency(i) => PlaceKind::Regency {
-                        cands: vec![i],
-                        default: i,
-                        explicit: true,
-                    },
-                }));
-                continue;
-            }
-            let named = !p.provinces.is_empty() || !p.cities.is_empty() || !p.regencies.is_empty();
-            if named && (!p.needs_place_word || prefix.is_some() || place_word) {
-                let cities: Vec<usize> = p.cities.iter().map(|&c| c as usize).collect();
-                let kabs: Vec<usize> = p.regencies.iter().map(|&c| c as usize).collect();
-                let kind = match prefix {
-                    Some(PrefixKind::Province) if !p.provinces.is_empty() => {
-                        Some(PlaceKind::Province(p.provinces[0] as usize))
-                    }
-                    Some(PrefixKind::Regency) if !kabs.is_empty() => Some(PlaceKind::Regency {
-                        cands: kabs.clone(),
-                        default: kabs[0],
-                        explicit: true,
-                    }),
-                    Some(PrefixKind::City) if !cities.is_empty() => Some(PlaceKind::Regency {
-                        cands: cities.clone(),
-                        default: cities[0],
-                        explicit: true,
-                    }),
-                    _ => None,
-                };
-                let kind = kind.unwrap_or_else(|| {
-                    if !cities.is_empty() || !kabs.is_empty() {
-                        // A bare name shared by a city and a regency is the city.
-                        let default = cities.first().or(kabs.first()).copied().unwrap_or_default();
-                        let mut cands = cities.clone();
-                        cands.extend(&kabs);
-                        let explicit = cands.len() == 1;
-                        PlaceKind::Regency {
-                            cands,
-                            default,
-                            explicit,
-                        }
-                    } else {
-                        PlaceKind::Province(p.provinces[0] as usize)
-                    }
-                });
-                out.push(hit(kind));
-                continue;
-            }
-            if !p.districts.is_empty() && !p.common_district {
-                // Bare district names: a proper noun needs a capital, or a
-                // place word before it, or more than one word.
-                let first = &nt.toks[tok];
-                let multiword = nt.s[s..e].contains(' ');
-                if multiword || first.cap || place_word {
-                    out.push(hit(PlaceKind::District(
-                        p.districts.iter().map(|&d| d as usize).collect(),
-                    )));
-                }
-            }
-        }
-        out
-    }
-
-    fn pick_category(&self, a: &Analysis, nt: &NormText, reasons: &mut Vec<String>) -> Option<usize> {
-        let n = self.categories.len();
-        let mut score = vec![0f32; n];
-        let mut best_term = vec![0f32; n];
-        let mut seen: Vec<(usize, &str)> = Vec::new();
-        for ev in &a.ev {
-            let mut w = self.evidence_weight(ev, a, nt);
-            // A word repeated adds less each time: a long e-mail saying
-            // `rumah sakit` five times is not five times as much about health.
-            let word = &nt.s[ev.start..ev.end];
-            if seen.contains(&(ev.cat, word)) {
-                w *= self.settings.repeat_factor;
-            } else {
-                seen.push((ev.cat, word));
-            }
-            score[ev.cat] += w;
-            best_term[ev.cat] = best_term[ev.cat].max(w);
-        }
-        let mut order: Vec<usize> = (0..n).filter(|&c| score[c] > 0.0).collect();
-        // Highest score; on a tie the strongest single term; then file order.
-        order.sort_by(|&x, &y| {
-            score[y]
-                .total_cmp(&score[x])
-                .then(best_term[y].total_cmp(&best_term[x]))
-                .then(x.cmp(&y))
-        });
-        let Some(&best) = order.first() else {
-            reasons.push("category none: no subject word matched".to_string());
-            return None;
-        };
-        if score[best] < self.settings.min_score {
-            reasons.push(format!(
-                "category none: best candidate {} scored {:.1}, below {:.1}",
-                self.categories[best].code, score[best], self.settings.min_score
-            ));
-            return None;
-        }
-        let mut why = String::new();
-        let mut seen: Vec<&str> = Vec::new();
-        for ev in a.ev.iter().filter(|e| e.cat == best) {
-            let word = &nt.s[ev.start..ev.end];
-            if seen.contains(&word) {
-                continue;
-            }
-            seen.push(word);
-            if !why.is_empty() {
-                why.push_str(", ");
-            }
-            let _ = write!(why, "'{word}' {:.1}", self.evidence_weight(ev, a, nt));
-        }
-        let mut line = format!(
-            "category {} (score {:.1}): {why}",
-            self.categories[best].code, score[best]
-        );
-        if let Some(&second) = order.get(1) {
-            let _ = write!(
-                line,
-                "; runner-up {} {:.1}",
-                self.categories[second].code, score[second]
-            );
-        }
-        reasons.push(line);
-        Some(best)
-    }
-
-    /// Weight of one hit: subject and request-word boosts (rule 1 tie-break).
-    fn evidence_weight(&self, ev: &Ev, a: &Analysis, nt: &NormText) -> f32 {
-        let mut w = ev.weight;
-        if ev.tok < nt.subject_toks {
-            w *= self.settings.subject_boost;
-        }
-        let win = self.settings.request_window;
-        if a.request_end_toks.iter().any(|&r| r < ev.tok && ev.tok - r <= win) {
-            w *= self.settings.request_boost;
-        }
-        w
-    }
-
-    fn pick_region(&self, a: &Analysis, nt: &NormText, reasons: &mut Vec<String>) -> Option<Region> {
-        let provinces: Vec<usize> = a
-            .places
-            .iter()
-            .filter_map(|p| match p.kind {
-                PlaceKind::Province(i) => Some(i),
-                _ => None,
-            })
-            .collect();
-        let regency_cands: Vec<usize> = a
-            .places
-            .iter()
-            .flat_map(|p| match &p.kind {
-                PlaceKind::Regency { cands, .. } => cands.clone(),
-                _ => Vec::new(),
-            })
-            .collect();
-        let w = &self.wilayah;
-        // Districts identify a regency when unique, or when the text also names
-        // the regency or province containing them.
-        let mut district_regency: Vec<(usize, usize)> = Vec::new();
-        for p in &a.places {
-            let PlaceKind::District(cands) = &p.kind else { continue };
-            let pick = if cands.len() == 1 {
-                Some(cands[0])
-            } else {
-                let by_regency: Vec<usize> = cands.iter().copied().filter(|c| regency_cands.contains(c)).collect();
-                let by_province: Vec<usize> = cands
-                    .iter()
-                    .copied()
-                    .filter(|&c| provinces.contains(&w.regencies[c].province))
-                    .collect();
-                if by_regency.len() == 1 {
-                    Some(by_regency[0])
-                } else if by_province.len() == 1 {
-                    Some(by_province[0])
-                } else {
-                    None
-                }
-            };
-            match pick {
-                Some(r) => district_regency.push((p.start, r)),
-                None => reasons.push(format!(
-                    "district '{}' is in {} regencies: no region from it alone",
-                    &nt.s[p.start..p.end],
-                    cands.len()
-                )),
-            }
-        }
-        let district_name = |start: usize| -> String {
-            a.places
-                .iter()
-                .find(|p| p.start == start)
-                .map(|p| nt.s[p.start..p.end].to_string())
-                .unwrap_or_default()
-        };
-
-        // A district that picks one of the regencies a bare name could mean.
-        for &(start, r) in &district_regency {
-            if regency_cands.contains(&r) {
-                let reg = Region::Regency(r);
-                reasons.push(format!(
-                    "region {} {}: district '{}' lies there and the text names the regency",
-                    self.region_code(reg),
-                    self.region_name(reg),
-                    district_name(start)
-                ));
-                return Some(reg);
-            }
-        }
-        // Named regencies: an unambiguous mention first, then a bare one.
-        let regs: Vec<&PlaceHit> = a
-            .places
-            .iter()
-            .filter(|p| matches!(p.kind, PlaceKind::Regency { .. }))
-            .collect();
-        let choose = |p: &PlaceHit| -> Option<usize> {
-            let PlaceKind::Regency { cands, default, .. } = &p.kind else {
-                return None;
-            };
-            // A shared name inside a named province (Banjar, Kalimantan Selatan).
-            let in_prov: Vec<usize> = cands
-                .iter()
-                .copied()
-                .filter(|&c| provinces.contains(&w.regencies[c].province))
-                .collect();
-            Some(if in_prov.len() == 1 { in_prov[0] } else { *default })
-        };
-        let explicit = regs
-            .iter()
-            .find(|p| matches!(p.kind, PlaceKind::Regency { explicit: true, .. }));
-        if let Some(p) = explicit.or(regs.first()) {
-            if let Some(r) = choose(p) {
-                let reg = Region::Regency(r);
-                let how = match &p.kind {
-                    PlaceKind::Regency { cands, .. } if cands.len() > 1 => {
-                        " (bare name shared by a city and a regency: the city unless `kab` precedes)"
-                    }
-                    _ => "",
-                };
-                reasons.push(format!(
-                    "region {} {}: named as '{}'{how}",
-                    self.region_code(reg),
-                    self.region_name(reg),
-                    &nt.s[p.start..p.end]
-                ));
-                return Some(reg);
-            }
-        }
-        if let Some(&(start, r)) = district_regency.first() {
-            let reg = Region::Regency(r);
-            reasons.push(format!(
-                "region {} {}: district '{}' identifies it",
-                self.region_code(reg),
-                self.region_name(reg),
-                district_name(start)
-            ));
-            return Some(reg);
-        }
-        if let Some(&p) = provinces.first() {
-            let reg = Region::Province(p);
-            reasons.push(format!(
-                "region {} {}: only a province is named",
-                self.region_code(reg),
-                self.region_name(reg)
-            ));
-            return Some(reg);
-        }
-        reasons.push("region none: no place named".to_string());
-        None
-    }
-
-    fn province_of(&self, r: Region) -> usize {
-        match r {
-            Region::Province(p) => p,
-            Region::Regency(g) => self.wilayah.regencies[g].province,
-        }
-    }
-
-    /// Rule 4: the unit of `cat` for `region`.
-    fn unit_for(&self, cat: usize, region: Option<Region>) -> (String, &'static str) {
-        let c = &self.categories[cat];
-        match (region, &c.r, &c.p) {
-            (Some(Region::Regency(g)), Some(r), _) => (
-                format!("{}.{r}", self.wilayah.regencies[g].code),
-                "regency unit of the category",
-            ),
-            (Some(reg @ Region::Regency(_)), None, Some(p)) => (
-                format!("{}.{p}", self.wilayah.provinces[self.province_of(reg)].code),
-                "no regency unit: province unit",
-            ),
-            (Some(Region::Province(pv)), _, Some(p)) => (
-                format!("{}.{p}", self.wilayah.provinces[pv].code),
-                "province unit of the category",
-            ),
-            (None, _, _) => (c.n.clone(), "no place: national unit"),
-            _ => (c.n.clone(), "no unit at that level: national unit"),
-        }
-    }
-
-    /// Rules 3 and 4.
-    fn agency_by_rules(
-        &self,
-        cat: usize,
-        region: Option<Region>,
-        a: &Analysis,
-        nt: &NormText,
-        reasons: &mut Vec<String>,
-    ) -> String {
-        for (i, o) in self.overrides.iter().enumerate() {
-            if o.category != cat {
-                continue;
-            }
-            let Some(&(s, e, _)) = a.overrides.iter().find(|x| x.2 == i) else {
-                continue;
-            };
-            let word = &nt.s[s..e];
-            let c = &self.categories[cat];
-            let agency = match (&o.target, region, &c.p) {
-                (OverrideTarget::Agency(code), _, _) => code.clone(),
-                (OverrideTarget::National, _, _) => c.n.clone(),
-                (OverrideTarget::Province, Some(r), Some(p)) => {
-                    format!("{}.{p}", self.wilayah.provinces[self.province_of(r)].code)
-                }
-                (OverrideTarget::Province, _, _) => c.n.clone(),
-            };
-            reasons.push(format!(
-                "agency {agency}: level override for '{word}' ({}:{}, rule 3)",
-                o.src.file.file_name().and_then(|f| f.to_str()).unwrap_or_default(),
-                o.src.line
-            ));
-            return agency;
-        }
-        let (agency, why) = self.unit_for(cat, region);
-        reasons.push(format!("agency {agency}: {why} (rule 4)"));
-        agency
-    }
-
-    /// Rule 5: an office the citizen addresses, when it maps to an agency.
-    fn addressee(
-        &self,
-        a: &Analysis,
-        nt: &NormText,
-        subject: Option<&str>,
-        body: &str,
-        region: Option<Region>,
-    ) -> Option<(String, String)> {
-        for text in subject.into_iter().chain(std::iter::once(body)) {
-            for h in handles(text) {
-                if let Some(&o) = self.handles.get(&h) {
-                    if let Some(agency) = self.office_agency(o, None, false, region) {
-                        return Some((agency, format!("@{h}")));
-                    }
-                }
-            }
-        }
-        let win = self.cue.addressee_window;
-        for ev in &a.ev {
-            let Some(o) = ev.office else { continue };
-            if ev.tok > 0 && a.not_addressee_end_toks.contains(&(ev.tok - 1)) {
-                continue;
-            }
-            let addressed = a.addressee_end_toks.iter().any(|&t| t < ev.tok && ev.tok - t <= win);
-            if !addressed {
-                continue;
-            }
-            let end_tok = nt.tok_at(ev.end) - 1;
-            // The office's own place: a name right after it (`Polda Papua`,
-            // `Dinkes Provinsi Jawa Timur`), at most one prefix word between.
-            let own = a
-                .places
-                .iter()
-                .filter(|p| p.tok > end_tok && p.tok <= end_tok + 3)
-                .find_map(|p| match &p.kind {
-                    PlaceKind::Province(i) => Some(Region::Province(*i)),
-                    PlaceKind::Regency { default, .. } => Some(Region::Regency(*default)),
-                    PlaceKind::District(_) => None,
-                });
-            let local = a.local_start_toks.contains(&(end_tok + 1));
-            if let Some(agency) = self.office_agency(o, own, local, region) {
-                return Some((agency, format!("'{}'", &nt.s[ev.start..ev.end])));
-            }
-        }
-        None
-    }
-
-    fn office_agency(&self, o: usize, own: Option<Region>, local: bool, region: Option<Region>) -> Option<String> {
-        let off = &self.offices[o];
-        let c = &self.categories[off.category];
-        let place = own.or(region);
-        match off.level {
-            OfficeLevel::National if own.is_none() && !local => Some(off.code.clone().unwrap_or_else(|| c.n.clone())),
-            OfficeLevel::National => Some(self.unit_for(off.category, place).0),
-            OfficeLevel::Local => place.map(|r| self.unit_for(off.category, Some(r)).0),
-            OfficeLevel::Regency => match (place, &c.r) {
-                (Some(Region::Regency(g)), Some(r)) => Some(format!("{}.{r}", self.wilayah.regencies[g].code)),
-                _ => None,
-            },
-            OfficeLevel::Province => match (place, &c.p) {
-                (Some(r), Some(p)) => Some(format!("{}.{p}", self.wilayah.provinces[self.province_of(r)].code)),
-                _ => None,
-            },
-        }
-    }
-
-    fn report_type(&self, a: &Analysis, nt: &NormText, reasons: &mut Vec<String>) -> ReportType {
-        let mut asp = 0f32;
-        let mut inf = 0f32;
-        let mut words: Vec<&str> = Vec::new();
-        for &(s, e, kind, w) in &a.reports {
-            match kind {
-                ReportType::Aspirasi => asp += w,
-                ReportType::Informasi => inf += w,
-                ReportType::Pengaduan => {}
-            }
-            words.push(&nt.s[s..e]);
-        }
-        let min = self.cue.report_min_score;
-        let kind = if asp >= min && asp >= inf {
-            ReportType::Aspirasi
-        } else if inf >= min {
-            ReportType::Informasi
-        } else {
-            ReportType::Pengaduan
-        };
-        if kind != ReportType::Pengaduan {
-            reasons.push(format!(
-                "report type {} (aspirasi {asp:.1}, informasi {inf:.1}): {}",
-                kind.as_str(),
-                words.join(", ")
-            ));
-        }
-        kind
     }
 }
 
@@ -1017,57 +767,83 @@ fn place_entry(index: &mut HashMap<String, usize>, places: &mut Vec<Place>, cano
     })
 }
 
+/// A complaint as the rules read it: markers stripped, history removed,
+/// capped, normalised, scanned.
+pub(super) struct Reading {
+    pub(super) confidential: bool,
+    pub(super) anonymous: bool,
+    pub(super) subject_clean: Option<String>,
+    pub(super) text_clean: String,
+    /// The subject and body that were analysed (clipped).
+    pub(super) subject_part: Option<String>,
+    pub(super) body: String,
+    pub(super) nt: NormText,
+    pub(super) raw: String,
+    pub(super) a: Analysis,
+    pub(super) scores: TableScores,
+}
+
+impl Reading {
+    pub(super) fn seen(&self) -> Seen<'_> {
+        Seen {
+            nt: &self.nt,
+            raw: &self.raw,
+            scores: self.scores.clone(),
+        }
+    }
+}
+
 /// What one scan of a text found.
 #[derive(Debug, Default)]
-struct Analysis {
-    ev: Vec<Ev>,
-    overrides: Vec<(usize, usize, usize)>,
-    reports: Vec<(usize, usize, ReportType, f32)>,
-    request_end_toks: Vec<usize>,
-    addressee_end_toks: Vec<usize>,
-    not_addressee_end_toks: Vec<usize>,
-    local_start_toks: Vec<usize>,
-    place_word_ends: Vec<usize>,
-    prefix_ends: Vec<(usize, PrefixKind)>,
-    places: Vec<PlaceHit>,
+pub(super) struct Analysis {
+    pub(super) ev: Vec<Ev>,
+    pub(super) overrides: Vec<(usize, usize, usize)>,
+    pub(super) reports: Vec<(usize, usize, ReportType, f32)>,
+    pub(super) request_end_toks: Vec<usize>,
+    pub(super) addressee_end_toks: Vec<usize>,
+    pub(super) not_addressee_end_toks: Vec<usize>,
+    pub(super) local_start_toks: Vec<usize>,
+    pub(super) place_word_ends: Vec<usize>,
+    pub(super) prefix_ends: Vec<(usize, PrefixKind)>,
+    pub(super) places: Vec<PlaceHit>,
+    /// (word index, pair, side b) of every cue-pair word.
+    pub(super) pair_hits: Vec<(usize, u16, bool)>,
 }
 
 /// Longest match wins: drop every hit lying strictly inside a longer one.
-fn drop_contained<T>(v: &mut Vec<T>, span: impl Fn(&T) -> (usize, usize)) {
+/// One sort and one sweep (a pairwise check is quadratic in the hits, and a
+/// hostile text can have many).
+pub(super) fn drop_contained<T>(v: &mut Vec<T>, span: impl Fn(&T) -> (usize, usize)) {
     if v.len() < 2 {
         return;
     }
     let spans: Vec<(usize, usize)> = v.iter().map(&span).collect();
-    let mut i = 0;
-    v.retain(|_| {
+    // Start ascending, end descending: every span that could contain a hit
+    // comes before it.
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by(|&a, &b| spans[a].0.cmp(&spans[b].0).then(spans[b].1.cmp(&spans[a].1)));
+    let mut keep = vec![true; spans.len()];
+    // Largest end so far, and the smallest start among spans with that end.
+    let mut max_end: Option<(usize, usize)> = None;
+    for &i in &order {
         let (s, e) = spans[i];
-        i += 1;
-        !spans.iter().any(|&(s2, e2)| s2 <= s && e <= e2 && (e2 - s2) > (e - s))
-    });
-}
-
-/// `@handle`s of a text, lower-cased, in order.
-fn handles(text: &str) -> impl Iterator<Item = String> + '_ {
-    let b = text.as_bytes();
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while i < b.len() {
-            if b[i] == b'@' && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.')) {
-                let start = i + 1;
-                let mut end = start;
-                while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
-                    end += 1;
-                }
-                i = end.max(i + 1);
-                if end > start {
-                    return Some(text[start..end].to_ascii_lowercase());
-                }
-            } else {
-                i += 1;
+        if let Some((me, ms)) = max_end {
+            // Every earlier span starts at or before `s`; one that ends after
+            // `e`, or at `e` but starts earlier, is strictly longer.
+            if me > e || (me == e && ms < s) {
+                keep[i] = false;
             }
         }
-        None
-    })
+        max_end = match max_end {
+            Some((me, ms)) if me > e || (me == e && ms <= s) => Some((me, ms)),
+            _ => Some((e, s)),
+        };
+    }
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
 }
 
 /// The part of an e-mail body the citizen wrote now: quoted lines (`> ...`)
@@ -1109,12 +885,6 @@ mod tests {
         let mut v = vec![(1, 5), (1, 5), (3, 9)];
         drop_contained(&mut v, |x| *x);
         assert_eq!(v, vec![(1, 5), (1, 5), (3, 9)], "equal and overlapping spans both stay");
-    }
-
-    #[test]
-    fn handles_are_found() {
-        let h: Vec<String> = handles("@PLN123 min, cc @KemensosRI. mail a@b.com").collect();
-        assert_eq!(h, vec!["pln123", "kemensosri"]);
     }
 
     #[test]

@@ -11,11 +11,18 @@
 //! The decision is a pure function of the complaint's subject, text and
 //! flags, so a redelivered complaint is routed exactly as before.
 
+mod agency;
+mod category;
 pub mod cli;
 pub mod engine;
+pub mod features;
+pub mod ftrl;
+pub mod model;
+mod places;
 pub mod store;
 pub mod tables;
 pub mod text;
+pub mod train;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +37,7 @@ use crate::complaint::{Complaint, Routing};
 use crate::config::Config;
 
 pub use engine::Engine;
+pub use model::MODEL_FILE;
 
 #[derive(Debug, Error)]
 pub enum RoutingError {
@@ -66,6 +74,64 @@ impl ReportType {
     }
 }
 
+/// What the channel a complaint came through says about it (rule 8).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The region of the number, mailbox or account it was sent to, used
+    /// only when the text names no place.
+    pub default_region: Option<&'a str>,
+    /// A category decided by someone who knows better (the triage desk, or
+    /// `pintu train` measuring the place rules alone): rules 2–5 still apply.
+    pub category: Option<&'a str>,
+}
+
+/// Where the agency's place came from: confidence differs by kind (a named
+/// regency is surer than a district guess), so calibration keeps a rate each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PlaceEvidence {
+    /// A regency/city or alias named unambiguously.
+    Named,
+    /// A bare name a city and a regency share (the city by rule 2).
+    Shared,
+    District,
+    Province,
+    /// Rule 8: the channel's default region.
+    Channel,
+    /// No place named: a local unit's category fell back to its national unit.
+    #[default]
+    None,
+    /// The agency does not depend on the place (national unit or override).
+    National,
+    /// Rule 5 decided.
+    Addressee,
+}
+
+impl PlaceEvidence {
+    pub const ALL: [PlaceEvidence; 8] = [
+        PlaceEvidence::Named,
+        PlaceEvidence::Shared,
+        PlaceEvidence::District,
+        PlaceEvidence::Province,
+        PlaceEvidence::Channel,
+        PlaceEvidence::None,
+        PlaceEvidence::National,
+        PlaceEvidence::Addressee,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlaceEvidence::Named => "named",
+            PlaceEvidence::Shared => "shared",
+            PlaceEvidence::District => "district",
+            PlaceEvidence::Province => "province",
+            PlaceEvidence::Channel => "channel",
+            PlaceEvidence::None => "none",
+            PlaceEvidence::National => "national",
+            PlaceEvidence::Addressee => "addressee",
+        }
+    }
+}
+
 /// The router's output for one complaint (ROUTING.md §1).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
@@ -76,6 +142,15 @@ pub struct Decision {
     pub confidential: bool,
     pub anonymous: bool,
     pub reasons: Vec<String>,
+    /// Rule 9: how likely `agency` is right, 0–1.
+    pub confidence: f32,
+    /// When the agency is `triage`: the agency the router would pick next
+    /// (the best category's unit), for the human desk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested_agency: Option<String>,
+    /// What kind of place evidence the agency rests on (for calibration).
+    #[serde(skip)]
+    pub place: PlaceEvidence,
     /// Subject and text as the agency sees them: privacy markers removed.
     #[serde(skip)]
     pub subject: Option<String>,

@@ -135,6 +135,13 @@ pub struct RegionWords {
     pub needs_place_word: Vec<(String, Src)>,
     pub place_words: Vec<String>,
     pub common_words: Vec<String>,
+    /// `[ambiguous]`: short aliases that SMS also uses for other words
+    /// (`plg` = pulang/paling, `mks` = makasih); `[ambiguous-before]` and
+    /// `[ambiguous-after]`: neighbours that mean the other word (`$` after:
+    /// the alias ends the text).
+    pub ambiguous: Vec<(String, Src)>,
+    pub ambiguous_before: Vec<String>,
+    pub ambiguous_after: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +160,22 @@ pub struct Cues {
     pub addressee: Vec<String>,
     pub not_addressee: Vec<String>,
     pub local: Vec<String>,
+    /// `[pair NAME]` sections: two word lists whose nearness is evidence.
+    pub pairs: Vec<PairDef>,
+}
+
+/// Two kinds of words near each other say what kind of wrong a complaint is
+/// about better than either alone (rule 1): an official (`oknum`,
+/// `pendamping`) within a few words of money taken (`minta`, `dipotong`) is a
+/// levy whatever office it happened at. Each pair is one model feature
+/// (`pair=NAME`); the model learns how much it weighs.
+#[derive(Debug, Clone)]
+pub struct PairDef {
+    pub name: String,
+    pub window: usize,
+    pub a: Vec<String>,
+    pub b: Vec<String>,
+    pub src: Src,
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +232,9 @@ pub struct Tables {
     /// Hex digest of every file read: goes into `router_version`, so a routed
     /// message says which tables decided it.
     pub digest: String,
+    /// The learned models (`model.tsv`, from `pintu train`): path and text,
+    /// parsed by the engine. `None` when the directory has no model.
+    pub model: Option<(PathBuf, String)>,
 }
 
 /// One logical line of a table file.
@@ -503,6 +529,9 @@ fn parse_regions(path: &Path, content: &str, w: &Wilayah) -> Result<RegionWords,
             Some("needs-place-word") => out.needs_place_word.push((l.text.to_string(), l.src.clone())),
             Some("place-words") => out.place_words.extend(list(&l.src, l.text)?),
             Some("common-words") => out.common_words.extend(list(&l.src, l.text)?),
+            Some("ambiguous") => out.ambiguous.push((l.text.to_string(), l.src.clone())),
+            Some("ambiguous-before") => out.ambiguous_before.extend(list(&l.src, l.text)?),
+            Some("ambiguous-after") => out.ambiguous_after.extend(list(&l.src, l.text)?),
             Some(other) => return Err(l.src.err(format!("unknown section `[{other}]`"))),
             None => return Err(l.src.err("entry before the first `[section]`")),
         }
@@ -622,8 +651,39 @@ fn parse_cues(path: &Path, content: &str) -> Result<Cues, RoutingError> {
         addressee: Vec::new(),
         not_addressee: Vec::new(),
         local: Vec::new(),
+        pairs: Vec::new(),
     };
     for l in lines(path, content)? {
+        if let Some(name) = l.section.and_then(|s| s.strip_prefix("pair ")) {
+            let name = name.trim();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(l.src.err("a pair name is letters, digits and `-`"));
+            }
+            if cues.pairs.last().is_none_or(|p| p.name != name) {
+                if cues.pairs.iter().any(|p| p.name == name) {
+                    return Err(l.src.err(format!("pair `{name}` defined twice")));
+                }
+                cues.pairs.push(PairDef {
+                    name: name.to_string(),
+                    window: 8,
+                    a: Vec::new(),
+                    b: Vec::new(),
+                    src: l.src.clone(),
+                });
+            }
+            let (k, v) = l
+                .text
+                .split_once(':')
+                .ok_or_else(|| l.src.err("expected `window: N`, `a: words` or `b: words`"))?;
+            let Some(pair) = cues.pairs.last_mut() else { continue };
+            match k.trim() {
+                "window" => pair.window = setting(&l.src, v, "window")?,
+                "a" => pair.a.extend(list(&l.src, v)?),
+                "b" => pair.b.extend(list(&l.src, v)?),
+                other => return Err(l.src.err(format!("unknown pair key `{other}`"))),
+            }
+            continue;
+        }
         match l.section {
             Some("settings") => {
                 let (k, v) = l
@@ -654,6 +714,9 @@ fn parse_cues(path: &Path, content: &str) -> Result<Cues, RoutingError> {
             Some(other) => return Err(l.src.err(format!("unknown section `[{other}]`"))),
             None => return Err(l.src.err("entry before the first `[section]`")),
         }
+    }
+    if let Some(p) = cues.pairs.iter().find(|p| p.a.is_empty() || p.b.is_empty()) {
+        return Err(p.src.err(format!("pair `{}` needs both `a:` and `b:` words", p.name)));
     }
     Ok(cues)
 }
@@ -799,6 +862,12 @@ pub fn load(routing_dir: &Path, wilayah_dir: &Path) -> Result<Tables, RoutingErr
     let overrides = parse_overrides(&p, &s, &categories)?;
     let (p, s) = read_hashed(routing_dir.join(CUES))?;
     let cues = parse_cues(&p, &s)?;
+    let model_path = routing_dir.join(super::model::MODEL_FILE);
+    let model = if model_path.exists() {
+        Some(read_hashed(model_path)?)
+    } else {
+        None
+    };
     let digest = hex::encode(&h.finalize()[..6]);
 
     Ok(Tables {
@@ -812,5 +881,6 @@ pub fn load(routing_dir: &Path, wilayah_dir: &Path) -> Result<Tables, RoutingErr
         cues,
         wilayah,
         digest,
+        model,
     })
 }

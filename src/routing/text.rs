@@ -66,6 +66,30 @@ fn fold(c: char) -> Option<char> {
     Some(f)
 }
 
+/// The words of `input` as written: lower-cased, accents folded, split at
+/// everything that is not a letter or digit, appended to `out` with a space
+/// after each. No abbreviation is expanded: `spt` stays `spt`, so a model can
+/// learn from its neighbours which `spt` it is.
+pub fn raw_words(input: &str, out: &mut String) {
+    let mut in_word = false;
+    for c in input.chars() {
+        match fold(c) {
+            Some(f) => {
+                out.push(f);
+                in_word = true;
+            }
+            None if in_word => {
+                out.push(' ');
+                in_word = false;
+            }
+            None => {}
+        }
+    }
+    if in_word {
+        out.push(' ');
+    }
+}
+
 /// Word-level rewriting: abbreviations and spelling variants.
 #[derive(Debug, Default, Clone)]
 pub struct Normalizer {
@@ -186,6 +210,14 @@ mod tests {
     fn short_nya_words_are_kept() {
         assert_eq!(n().term("tanya punya hanya"), "tanya punya hanya");
         assert_eq!(n().term("Bagaimana caranya?"), "bagaimana cara");
+    }
+
+    #[test]
+    fn raw_words_keep_spelling() {
+        let mut s = String::new();
+        raw_words("Jln rusak spt kubangan!! Café", &mut s);
+        raw_words("kab.", &mut s);
+        assert_eq!(s, "jln rusak spt kubangan cafe kab ");
     }
 
     #[test]

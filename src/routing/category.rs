@@ -1,0 +1,296 @@
+//! Rules 1 and 6 of ROUTING.md: the category and the report type.
+//!
+//! Both are decided by the learned models of [`super::model`] over the
+//! features of [`super::features`]; the lexicon (`lexicon.txt`) and the cue
+//! words (`cues.txt`) enter those models as features, so a subject word the
+//! labelled data never showed still counts, and the reasons name the words
+//! that decided. Without a model file the lexicon decides alone, as a
+//! weighted vote (the behaviour before models, kept for table experiments).
+
+use std::fmt::Write as _;
+
+use super::engine::{Analysis, Ev};
+use super::features::{self, Spec, TableScores};
+use super::model::Linear;
+use super::text::NormText;
+use super::{Engine, ReportType};
+
+/// What the category step decided.
+#[derive(Debug, Clone, Default)]
+pub(super) struct CategoryPick {
+    pub(super) category: Option<usize>,
+    /// Calibrated probability of that choice (`none` included).
+    pub(super) probability: f32,
+    /// The best category when the pick is `none`, or the runner-up.
+    pub(super) alternative: Option<(usize, f32)>,
+}
+
+/// The text as the models see it.
+pub(super) struct Seen<'a> {
+    pub(super) nt: &'a NormText,
+    /// Words as written, space-separated ([`super::text::raw_words`]).
+    pub(super) raw: &'a str,
+    pub(super) scores: TableScores,
+}
+
+impl Seen<'_> {
+    pub(super) fn feed(&self, spec: &Spec, names: &features::Names<'_>, sink: &mut dyn FnMut(&[u8], f32)) {
+        let words: Vec<&str> = (0..self.nt.toks.len()).map(|i| self.nt.word(i)).collect();
+        let raw: Vec<&str> = self.raw.split(' ').filter(|w| !w.is_empty()).collect();
+        features::extract(spec, &words, &raw, &self.scores, names, sink);
+    }
+}
+
+impl Engine {
+    /// Names the table features are written with.
+    pub(super) fn feature_names(&self) -> features::Names<'_> {
+        features::Names {
+            categories: &self.category_codes,
+            pairs: &self.pair_names,
+        }
+    }
+
+    /// Lexicon and cue scores of one scan (the table part of the features).
+    pub(super) fn table_scores(&self, a: &Analysis, nt: &NormText, question: bool) -> TableScores {
+        let n = self.categories.len();
+        let mut lexicon = vec![0f32; n];
+        let mut requested = vec![0f32; n];
+        let mut seen: std::collections::HashSet<(usize, &str)> = std::collections::HashSet::new();
+        for ev in &a.ev {
+            let (mut w, after_request) = self.evidence_weight(ev, a, nt);
+            // A word repeated adds less each time: a long e-mail saying
+            // `rumah sakit` five times is not five times as much about health.
+            if !seen.insert((ev.cat, &nt.s[ev.start..ev.end])) {
+                w *= self.settings.repeat_factor;
+            }
+            lexicon[ev.cat] += w;
+            if after_request {
+                requested[ev.cat] += w;
+            }
+        }
+        let mut cues = [0f32; 2];
+        for &(_, _, kind, w) in &a.reports {
+            match kind {
+                ReportType::Aspirasi => cues[0] += w,
+                ReportType::Informasi => cues[1] += w,
+                ReportType::Pengaduan => {}
+            }
+        }
+        // A pair is present when a word of each side lies within its window.
+        let mut pairs = vec![0f32; self.pairs.len()];
+        let mut hits = a.pair_hits.clone();
+        hits.sort_unstable();
+        for (i, (_, window)) in self.pairs.iter().enumerate() {
+            let mut last = [None::<usize>; 2];
+            for &(tok, p, b) in &hits {
+                if p as usize != i {
+                    continue;
+                }
+                last[b as usize] = Some(tok);
+                if let Some(other) = last[!b as usize] {
+                    if tok - other <= *window {
+                        pairs[i] = 1.0;
+                        break;
+                    }
+                }
+            }
+        }
+        TableScores {
+            lexicon,
+            requested,
+            cues,
+            question,
+            pairs,
+        }
+    }
+
+    /// Weight of one hit with the subject and request-word boosts, and
+    /// whether it follows a request word (rule 1 tie-break).
+    pub(super) fn evidence_weight(&self, ev: &Ev, a: &Analysis, nt: &NormText) -> (f32, bool) {
+        let mut w = ev.weight;
+        if ev.tok < nt.subject_toks {
+            w *= self.settings.subject_boost;
+        }
+        let win = self.settings.request_window;
+        // `request_end_toks` is in text order: the nearest request word
+        // before the hit is found by binary search, not a scan.
+        let i = a.request_end_toks.partition_point(|&r| r < ev.tok);
+        let after_request = i > 0 && ev.tok - a.request_end_toks[i - 1] <= win;
+        if after_request {
+            w *= self.settings.request_boost;
+        }
+        (w, after_request)
+    }
+
+    pub(super) fn pick_category(&self, a: &Analysis, seen: &Seen<'_>, reasons: &mut Vec<String>) -> CategoryPick {
+        let Some(m) = &self.model else {
+            return self.pick_category_by_lexicon(a, seen, reasons);
+        };
+        let model = &m.category;
+        let spec = model.spec();
+        let scores = model.scores(|sink| seen.feed(&spec, &self.feature_names(), sink));
+        let p = model.probabilities(&scores);
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        order.sort_by(|&x, &y| p[y].total_cmp(&p[x]).then(x.cmp(&y)));
+        let best = order[0];
+        let cat_of = |class: usize| self.class_category.get(class).copied().flatten();
+        let pick = CategoryPick {
+            category: cat_of(best),
+            probability: p[best],
+            alternative: order.get(1).and_then(|&c| cat_of(c).map(|cat| (cat, p[c]))),
+        };
+        let evidence = self.evidence_line(model, best, seen);
+        let runner = match order.get(1) {
+            Some(&c) => format!("; runner-up {} {:.2}", model.classes[c], p[c]),
+            None => String::new(),
+        };
+        match pick.category {
+            Some(cat) => reasons.push(format!(
+                "category {} (p {:.2}): {evidence}{runner}",
+                self.categories[cat].code, p[best]
+            )),
+            None => reasons.push(format!(
+                "category none (p {:.2}: not a service complaint the model knows): {evidence}{runner}",
+                p[best]
+            )),
+        }
+        let terms = self.lexicon_terms(a, seen.nt, pick.category);
+        if !terms.is_empty() {
+            reasons.push(format!("lexicon terms: {terms}"));
+        }
+        pick
+    }
+
+    /// The strongest features for `class`, as `'word' +1.23`.
+    fn evidence_line(&self, model: &Linear, class: usize, seen: &Seen<'_>) -> String {
+        let spec = model.spec();
+        let mut c = model.contributions(class, |sink| seen.feed(&spec, &self.feature_names(), sink));
+        c.retain(|(name, v)| name != "bias" && *v > 0.0);
+        c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut out = String::new();
+        for (name, v) in c.iter().take(6) {
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            let _ = write!(out, "{} +{v:.2}", readable(name));
+        }
+        if out.is_empty() {
+            out.push_str("no evidence for it");
+        }
+        out
+    }
+
+    /// Matched lexicon terms of a category, for the reasons.
+    fn lexicon_terms(&self, a: &Analysis, nt: &NormText, cat: Option<usize>) -> String {
+        let Some(cat) = cat else { return String::new() };
+        let mut out = String::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for ev in a.ev.iter().filter(|e| e.cat == cat) {
+            let word = &nt.s[ev.start..ev.end];
+            if seen.contains(&word) || seen.len() >= 8 {
+                continue;
+            }
+            seen.push(word);
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            let _ = write!(out, "'{word}' {:.1}", self.evidence_weight(ev, a, nt).0);
+        }
+        out
+    }
+
+    /// The lexicon alone (no model file): the best weighted sum that reaches
+    /// `min_score`.
+    fn pick_category_by_lexicon(&self, a: &Analysis, seen: &Seen<'_>, reasons: &mut Vec<String>) -> CategoryPick {
+        let score = &seen.scores.lexicon;
+        let mut order: Vec<usize> = (0..score.len()).filter(|&c| score[c] > 0.0).collect();
+        order.sort_by(|&x, &y| score[y].total_cmp(&score[x]).then(x.cmp(&y)));
+        let Some(&best) = order.first() else {
+            reasons.push("category none: no subject word matched".to_string());
+            return CategoryPick::default();
+        };
+        if score[best] < self.settings.min_score {
+            reasons.push(format!(
+                "category none: best candidate {} scored {:.1}, below {:.1}",
+                self.categories[best].code, score[best], self.settings.min_score
+            ));
+            return CategoryPick {
+                alternative: Some((best, 0.0)),
+                ..CategoryPick::default()
+            };
+        }
+        reasons.push(format!(
+            "category {} (lexicon score {:.1}, no model): {}",
+            self.categories[best].code,
+            score[best],
+            self.lexicon_terms(a, seen.nt, Some(best))
+        ));
+        CategoryPick {
+            category: Some(best),
+            probability: 0.5,
+            alternative: order.get(1).map(|&c| (c, 0.0)),
+        }
+    }
+
+    pub(super) fn report_type(&self, a: &Analysis, seen: &Seen<'_>, reasons: &mut Vec<String>) -> ReportType {
+        let mut words: Vec<&str> = Vec::new();
+        for &(s, e, _, _) in &a.reports {
+            words.push(&seen.nt.s[s..e]);
+        }
+        let (kind, why) = match &self.model {
+            Some(m) => {
+                let model = &m.report;
+                let spec = model.spec();
+                let scores = model.scores(|sink| seen.feed(&spec, &self.feature_names(), sink));
+                let p = model.probabilities(&scores);
+                let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+                let kind = match model.classes[best].as_str() {
+                    "aspirasi" => ReportType::Aspirasi,
+                    "informasi" => ReportType::Informasi,
+                    _ => ReportType::Pengaduan,
+                };
+                (
+                    kind,
+                    format!("p {:.2}: {}", p[best], self.evidence_line(model, best, seen)),
+                )
+            }
+            None => {
+                let [asp, inf] = seen.scores.cues;
+                let min = self.cue.report_min_score;
+                let kind = if asp >= min && asp >= inf {
+                    ReportType::Aspirasi
+                } else if inf >= min {
+                    ReportType::Informasi
+                } else {
+                    ReportType::Pengaduan
+                };
+                (kind, format!("aspirasi {asp:.1}, informasi {inf:.1}"))
+            }
+        };
+        if kind != ReportType::Pengaduan || !words.is_empty() {
+            reasons.push(format!(
+                "report type {} ({why}); cue words: {}",
+                kind.as_str(),
+                if words.is_empty() {
+                    "none".to_string()
+                } else {
+                    words.join(", ")
+                }
+            ));
+        }
+        kind
+    }
+}
+
+/// A feature name as a reader would say it.
+fn readable(name: &str) -> String {
+    match name.split_once('=') {
+        Some(("w", w)) | Some(("b", w)) => format!("'{w}'"),
+        Some(("c", g)) => format!("spelling '{g}'"),
+        Some(("lex", c)) => format!("lexicon {c}"),
+        Some(("req", c)) => format!("asked to fix: {c}"),
+        Some(("cue", k)) => format!("{k} cue words"),
+        Some(("q", _)) => "question mark".to_string(),
+        _ => name.to_string(),
+    }
+}
