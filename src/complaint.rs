@@ -28,6 +28,14 @@ pub struct Routing {
     pub reasons: Vec<String>,
     pub router_version: String,
     pub routed_at: DateTime<Utc>,
+    /// Rule 9: how likely `agency` is right (0-1); absent in decisions made
+    /// before confidences existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// When held back for the triage desk (low confidence or no category):
+    /// the agency the router would have chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_agency: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -330,6 +330,14 @@ pub struct RoutingConfig {
     /// this bounds the database).
     #[serde(default = "default_remember_days")]
     pub remember_days: u32,
+    /// Rule 9: decisions whose confidence is below this go to `triage` with
+    /// the router's guess as `suggested_agency` (0 = off, every decision stands).
+    #[serde(default)]
+    pub review_below: f64,
+    /// Rule 8: the default region of a number, mailbox or account of a
+    /// regional government, used when the text names no place.
+    #[serde(default)]
+    pub channel_regions: Vec<crate::routing::ChannelRegion>,
 }
 
 impl Default for RoutingConfig {
@@ -341,6 +349,8 @@ impl Default for RoutingConfig {
             wilayah_dir: default_wilayah_dir(),
             remember_decisions: true,
             remember_days: default_remember_days(),
+            review_below: 0.0,
+            channel_regions: Vec::new(),
         }
     }
 }

@@ -287,7 +287,9 @@ fn readable(name: &str) -> String {
     match name.split_once('=') {
         Some(("w", w)) | Some(("b", w)) => format!("'{w}'"),
         Some(("c", g)) => format!("spelling '{g}'"),
+        Some(("lex", "any")) => "a subject word of the lexicon".to_string(),
         Some(("lex", c)) => format!("lexicon {c}"),
+        Some(("pair", p)) => format!("cue pair {p}"),
         Some(("req", c)) => format!("asked to fix: {c}"),
         Some(("cue", k)) => format!("{k} cue words"),
         Some(("q", _)) => "question mark".to_string(),

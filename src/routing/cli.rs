@@ -35,6 +35,10 @@ pub fn explain(engine: &Engine, text: &str, subject: Option<&str>, json: bool) -
     let _ = writeln!(out, "report_type:  {}", d.report_type.as_str());
     let _ = writeln!(out, "confidential: {}", d.confidential);
     let _ = writeln!(out, "anonymous:    {}", d.anonymous);
+    let _ = writeln!(out, "confidence:   {:.2}", d.confidence);
+    if let Some(s) = &d.suggested_agency {
+        let _ = writeln!(out, "suggested:    {s}");
+    }
     let _ = writeln!(out, "reasons:");
     for r in &d.reasons {
         let _ = writeln!(out, "  - {r}");
@@ -114,11 +118,54 @@ fn fields(d: &Decision, e: &Expected) -> [(Value, Value); 6] {
 pub struct EvalReport {
     pub n: usize,
     pub correct: [usize; 6],
+    /// (confidence, agency right) of every decision, for rule 9's tables.
+    pub confidence: Vec<(f64, bool)>,
     /// (id, field, expected, got, text)
     pub errors: Vec<(String, &'static str, Value, Value, String)>,
 }
 
+/// Confidence bins of the reliability table (lower bounds).
+pub const BINS: [f64; 6] = [0.0, 0.5, 0.7, 0.8, 0.9, 0.95];
+/// Thresholds of the precision/coverage table.
+pub const THRESHOLDS: [f64; 6] = [0.0, 0.5, 0.7, 0.8, 0.9, 0.95];
+
 impl EvalReport {
+    /// Rule 9 reliability: per confidence bin, (decisions, agency right).
+    pub fn reliability(&self) -> Vec<(f64, f64, usize, usize)> {
+        BINS.iter()
+            .enumerate()
+            .map(|(i, &lo)| {
+                let hi = BINS.get(i + 1).copied().unwrap_or(1.01);
+                let inside: Vec<bool> = self
+                    .confidence
+                    .iter()
+                    .filter(|(c, _)| *c >= lo && *c < hi)
+                    .map(|(_, ok)| *ok)
+                    .collect();
+                (lo, hi.min(1.0), inside.len(), inside.iter().filter(|ok| **ok).count())
+            })
+            .collect()
+    }
+
+    /// With `routing.review_below = t`: (t, share of decisions kept, share of
+    /// kept decisions with the right agency).
+    pub fn precision_coverage(&self) -> Vec<(f64, f64, f64)> {
+        THRESHOLDS
+            .iter()
+            .map(|&t| {
+                let kept: Vec<bool> = self
+                    .confidence
+                    .iter()
+                    .filter(|(c, _)| *c >= t)
+                    .map(|(_, ok)| *ok)
+                    .collect();
+                let coverage = kept.len() as f64 / self.n.max(1) as f64;
+                let precision = kept.iter().filter(|ok| **ok).count() as f64 / kept.len().max(1) as f64;
+                (t, coverage, precision)
+            })
+            .collect()
+    }
+
     pub fn accuracy(&self, field: &str) -> f64 {
         let i = FIELDS.iter().position(|f| *f == field).unwrap_or(0);
         if self.n == 0 {
@@ -132,10 +179,12 @@ pub fn evaluate(engine: &Engine, examples: &[Example]) -> EvalReport {
     let mut r = EvalReport {
         n: examples.len(),
         correct: [0; 6],
+        confidence: Vec::new(),
         errors: Vec::new(),
     };
     for ex in examples {
         let d = engine.decide(ex.subject.as_deref(), &ex.text);
+        r.confidence.push((d.confidence, d.agency == ex.expected.agency));
         for (i, (want, got)) in fields(&d, &ex.expected).into_iter().enumerate() {
             if want == got {
                 r.correct[i] += 1;
@@ -176,8 +225,26 @@ pub fn eval_with(engine: &Engine, path: &Path, json: bool) -> Result<String, Rou
             })
             .collect::<Vec<_>>()
             .join(",");
+        let bins = r
+            .reliability()
+            .iter()
+            .map(|(lo, hi, n, ok)| format!("{{\"from\":{lo},\"to\":{hi},\"n\":{n},\"agency_right\":{ok}}}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let pc = r
+            .precision_coverage()
+            .iter()
+            .map(|(t, c, p)| {
+                format!(
+                    "{{\"review_below\":{t},\"coverage\":{},\"precision\":{}}}",
+                    round3(*c),
+                    round3(*p)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",");
         return Ok(format!(
-            "{{\"n\":{},\"accuracy\":{{{acc}}},\"errors\":[{errors}]}}",
+            "{{\"n\":{},\"accuracy\":{{{acc}}},\"reliability\":[{bins}],\"precision_coverage\":[{pc}],\"errors\":[{errors}]}}",
             r.n
         ));
     }
@@ -192,6 +259,24 @@ pub fn eval_with(engine: &Engine, path: &Path, json: bool) -> Result<String, Rou
             100.0 * r.accuracy(f),
             r.correct[i],
             r.n
+        );
+    }
+    let _ = writeln!(out, "\nreliability (rule 9): confidence -> share with the right agency");
+    for (lo, hi, n, ok) in r.reliability() {
+        let share = if n == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1}%", 100.0 * ok as f64 / n as f64)
+        };
+        let _ = writeln!(out, "  {lo:.2}-{hi:.2}  {n:>5} decisions  {share:>6} right");
+    }
+    let _ = writeln!(out, "\nprecision / coverage at routing.review_below");
+    for (t, c, p) in r.precision_coverage() {
+        let _ = writeln!(
+            out,
+            "  {t:.2}  {:>5.1}% routed, {:>5.1}% of them to the right agency",
+            100.0 * c,
+            100.0 * p
         );
     }
     // Confusion of categories: expected -> what the router said instead.

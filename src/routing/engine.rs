@@ -636,7 +636,7 @@ impl Engine {
             (Some(m), Some(_)) => pick.probability * m.rate(rate_kind.as_str()),
             _ => pick.probability,
         };
-        let confidence = (confidence.clamp(0.0, 1.0) * 1000.0).round() / 1000.0;
+        let confidence = (f64::from(confidence.clamp(0.0, 1.0)) * 1000.0).round() / 1000.0;
         let suggested_agency = match pick.alternative {
             Some((cat, _)) if pick.category.is_none() => {
                 let (unit, _) = self.unit_for(cat, region);
@@ -659,6 +659,11 @@ impl Engine {
             subject: r.subject_clean.clone(),
             text: r.text_clean.clone(),
         }
+    }
+
+    /// `code` is a province (2 digits) or regency (4 digits) of the tables.
+    pub fn knows_region(&self, code: &str) -> bool {
+        self.region_by_code(code).is_some()
     }
 
     fn region_by_code(&self, code: &str) -> Option<Region> {

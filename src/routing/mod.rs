@@ -142,8 +142,8 @@ pub struct Decision {
     pub confidential: bool,
     pub anonymous: bool,
     pub reasons: Vec<String>,
-    /// Rule 9: how likely `agency` is right, 0–1.
-    pub confidence: f32,
+    /// Rule 9: how likely `agency` is right, 0–1 (three decimals).
+    pub confidence: f64,
     /// When the agency is `triage`: the agency the router would pick next
     /// (the best category's unit), for the human desk.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,21 +178,49 @@ impl Engine {
         Engine::load(&routing_dir(cfg), &wilayah_dir(cfg))
     }
 
+    /// The complaint as the agency receives it, with the default options.
+    pub fn route(&self, c: &Complaint, routed_at: DateTime<Utc>) -> Complaint {
+        self.route_with(c, routed_at, &RouteOptions::default())
+    }
+
     /// The complaint as the agency receives it: decision attached, privacy
     /// markers removed from subject and text, and for an anonymous complaint
-    /// no sender and no phone number or e-mail address in the text.
-    /// `routed_at` is the only part that depends on when this runs.
-    pub fn route(&self, c: &Complaint, routed_at: DateTime<Utc>) -> Complaint {
-        let d = self.decide(c.subject.as_deref(), &c.text);
+    /// nothing that leads back to the citizen (rule 7): no sender, no phone
+    /// number or e-mail address in the text, no provider message id (a
+    /// WhatsApp `wamid` or Telegram chat id encodes the sender), no media
+    /// references, no link to an earlier complaint. The gateway keeps all of
+    /// them for the replies. `routed_at` is the only part that depends on
+    /// when this runs.
+    pub fn route_with(&self, c: &Complaint, routed_at: DateTime<Utc>, opts: &RouteOptions) -> Complaint {
+        let ctx = Context {
+            default_region: opts.default_region(c),
+            category: None,
+        };
+        let mut d = self.decide_in(c.subject.as_deref(), &c.text, &ctx);
         let mut out = c.clone();
         out.flags.confidential |= d.confidential;
         out.flags.anonymous |= d.anonymous;
-        out.text = d.text;
-        out.subject = d.subject;
+        out.text = std::mem::take(&mut d.text);
+        out.subject = d.subject.take();
         if out.flags.anonymous {
             out.sender = None;
             out.text = mask_contacts(&out.text);
             out.subject = out.subject.map(|s| mask_contacts(&s));
+            out.external_id = None;
+            out.in_reply_to = None;
+            for a in &mut out.attachments {
+                a.reference = None;
+                a.name = mask_contacts(&a.name);
+            }
+        }
+        // Rule 9: below the threshold the human desk confirms the guess.
+        let mut suggested = d.suggested_agency.take();
+        if d.agency != TRIAGE && d.confidence < opts.review_below {
+            d.reasons.push(format!(
+                "agency triage: confidence {:.2} below routing.review_below {:.2}; suggested {} (rule 9)",
+                d.confidence, opts.review_below, d.agency
+            ));
+            suggested = Some(std::mem::replace(&mut d.agency, TRIAGE.to_string()));
         }
         out.routing = Some(Routing {
             category: d.category,
@@ -202,9 +230,52 @@ impl Engine {
             reasons: d.reasons,
             router_version: self.version().to_string(),
             routed_at,
+            confidence: Some(d.confidence),
+            suggested_agency: suggested,
         });
         out
     }
+}
+
+/// The agency code of the human desk.
+pub const TRIAGE: &str = "triage";
+
+/// Routing settings that come from the config rather than the tables.
+#[derive(Debug, Clone, Default)]
+pub struct RouteOptions {
+    /// Rule 9: decisions with a lower confidence go to triage (0 = off).
+    pub review_below: f64,
+    /// Rule 8: default region per (channel, recipient).
+    pub channel_regions: Vec<ChannelRegion>,
+}
+
+impl RouteOptions {
+    pub fn from_config(cfg: &Config) -> RouteOptions {
+        RouteOptions {
+            review_below: cfg.routing.review_below,
+            channel_regions: cfg.routing.channel_regions.clone(),
+        }
+    }
+
+    fn default_region<'a>(&'a self, c: &Complaint) -> Option<&'a str> {
+        let recipient = c.recipient.as_deref()?;
+        self.channel_regions
+            .iter()
+            .find(|r| r.channel == c.channel && r.recipient.eq_ignore_ascii_case(recipient))
+            .map(|r| r.region.as_str())
+    }
+}
+
+/// Rule 8: a number, mailbox or account of a regional government.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelRegion {
+    pub channel: pintu_channels::Channel,
+    /// The short code / number, mailbox address or account the citizen wrote to
+    /// (the complaint's `recipient`).
+    pub recipient: String,
+    /// BPS code: 2 digits (province) or 4 (regency/city).
+    pub region: String,
 }
 
 /// Check every routing table; for `pintu check`. The error names the file,
@@ -213,9 +284,31 @@ pub fn validate_dir(routing_dir: &Path, wilayah_dir: &Path) -> Result<(), Routin
     Engine::load(routing_dir, wilayah_dir).map(|_| ())
 }
 
-/// [`validate_dir`] on the directories a config names.
+/// [`validate_dir`] on the directories a config names, and the routing
+/// settings that refer to the tables (rule 8 regions, rule 9 threshold).
 pub fn validate_config(cfg: &Config) -> Result<(), RoutingError> {
-    validate_dir(&routing_dir(cfg), &wilayah_dir(cfg))
+    let engine = Engine::from_config(cfg)?;
+    let r = &cfg.routing;
+    if !(0.0..=1.0).contains(&r.review_below) {
+        return Err(RoutingError::Invalid(format!(
+            "routing.review_below is {}, must be between 0 and 1",
+            r.review_below
+        )));
+    }
+    for (i, cr) in r.channel_regions.iter().enumerate() {
+        if !engine.knows_region(&cr.region) {
+            return Err(RoutingError::Invalid(format!(
+                "routing.channel_regions[{i}].region `{}` is not a BPS province or regency code",
+                cr.region
+            )));
+        }
+        if cr.recipient.trim().is_empty() {
+            return Err(RoutingError::Invalid(format!(
+                "routing.channel_regions[{i}].recipient is empty"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Replace phone numbers and e-mail addresses: an anonymous citizen's

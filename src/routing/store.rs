@@ -115,6 +115,8 @@ mod tests {
             reasons: vec![],
             router_version: "t".into(),
             routed_at: Utc::now(),
+            confidence: Some(0.9),
+            suggested_agency: None,
         }
     }
 

@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::store::{DecisionStore, StoreError};
-use super::{Engine, RoutingError};
+use super::{Engine, RouteOptions, RoutingError};
 use crate::broker::publisher::Outgoing;
 use crate::broker::{connect, ConfirmedPublisher, Names, PublishError, Topology};
 use crate::complaint::Complaint;
@@ -63,6 +63,7 @@ pub struct RouteStats {
 /// What every delivery task needs.
 struct Ctx {
     engine: Arc<Engine>,
+    options: RouteOptions,
     store: Option<DecisionStore>,
     publisher: ConfirmedPublisher,
     names: Names,
@@ -113,6 +114,7 @@ pub async fn run_worker(
     info!(queue = %names.intake_queue(), prefetch = cfg.routing.prefetch, "routing");
     let ctx = Arc::new(Ctx {
         engine,
+        options: RouteOptions::from_config(cfg),
         store: store.clone(),
         publisher,
         names,
@@ -237,7 +239,7 @@ async fn handle(ctx: Arc<Ctx>, delivery: Delivery) -> Result<(), RouteError> {
 
 /// The decision: remembered if this complaint was routed before, else new.
 fn route(ctx: &Ctx, c: &Complaint) -> Result<Complaint, StoreError> {
-    let mut routed = ctx.engine.route(c, Utc::now());
+    let mut routed = ctx.engine.route_with(c, Utc::now(), &ctx.options);
     if let (Some(store), Some(r)) = (&ctx.store, &routed.routing) {
         let kept = store.remember(&c.id, r)?;
         if &kept != r {
