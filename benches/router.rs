@@ -1,7 +1,10 @@
 //! Router speed: decisions per second on SMS-length texts (one core), and the
-//! time to load and compile every table.
+//! time to load and compile every table and the model; and the router's
+//! score on the never-tuned holdout set (`tests/data/complaints-holdout.jsonl`,
+//! which no training run reads), printed rather than asserted.
 //!
-//! `cargo bench --bench router`; the load time is printed before the runs.
+//! `cargo bench --bench router`; load time and holdout score are printed
+//! before the runs.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -18,7 +21,11 @@ fn dirs() -> (PathBuf, PathBuf) {
 fn sms_texts() -> Vec<String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
-    for f in ["tests/data/complaints-dev.jsonl", "tests/data/complaints-router.jsonl"] {
+    for f in [
+        "tests/data/complaints-dev.jsonl",
+        "tests/data/complaints-router.jsonl",
+        "tests/data/complaints-train.jsonl",
+    ] {
         for line in std::fs::read_to_string(root.join(f)).unwrap().lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             let t = v["text"].as_str().unwrap();
@@ -40,6 +47,22 @@ fn bench(c: &mut Criterion) {
         engine.pattern_count(),
         load.as_secs_f64() * 1000.0
     );
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let holdout = root.join("tests/data/complaints-holdout.jsonl");
+    match pintu::routing::cli::eval_with(&engine, &holdout, false) {
+        Ok(report) => {
+            // Accuracy, reliability and precision/coverage: the part before
+            // the per-example errors.
+            let summary: String = report
+                .split("\nworst categories")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            println!("never-tuned holdout set:\n{summary}");
+        }
+        Err(e) => println!("holdout set not scored: {e}"),
+    }
 
     let texts = sms_texts();
     let mut g = c.benchmark_group("router");

@@ -1,4 +1,4 @@
-//! The complaint message, schema v1 (DESIGN.md), as it travels on the wire.
+//! The complaint message, schema v1 (docs/design.md), as it travels on the wire.
 //!
 //! `schema/complaint-v1.json` is the JSON Schema of this type; a test checks
 //! that every message the gateway publishes validates against it.

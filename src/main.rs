@@ -71,7 +71,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Score the router on a labelled JSONL file (ROUTING.md section 5).
+    /// Score the router on a labelled JSONL file (docs/routing.md section 5).
     Eval {
         file: PathBuf,
         #[arg(long)]

@@ -1,5 +1,5 @@
 //! The decision engine on the repository's tables: one table-driven case per
-//! rule of ROUTING.md, the accuracy floor on the labelled sets, table
+//! rule of docs/routing.md, the accuracy floor on the labelled sets, table
 //! validation errors, and the explain/eval output formats. No broker.
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The learned router (ROUTING.md rules 1, 6, 7–9 and issue classes): table
+//! The learned router (docs/routing.md rules 1, 6, 7–9 and issue classes): table
 //! cases written for each failure class, the anonymity of routed complaints,
 //! channel context, the review threshold, `pintu train` reproducing the
 //! committed model, and an accuracy floor on the never-tuned holdout set.
@@ -481,4 +481,41 @@ fn train_reproduces_the_committed_model() {
         );
     }
     assert!(trained.summary.contains("held-out accuracy"), "{}", trained.summary);
+}
+
+#[test]
+fn check_rejects_bad_routing_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(repo().join("config/pintu.toml"))
+        .unwrap()
+        .replace("review_below = 0.0\n", "");
+    // `keys` go into [routing]; `tables` ([[routing.channel_regions]]) at the end.
+    let write = |keys: &str, tables: &str| {
+        let routing = format!(
+            "[routing]\ndir = {:?}\nwilayah_dir = {:?}\n{keys}",
+            repo().join("config/routing").display().to_string(),
+            repo().join("config/wilayah").display().to_string(),
+        );
+        let toml = base.replace("[routing]\ndir = \"routing\"\n", &routing) + tables;
+        assert!(
+            toml.contains("wilayah_dir"),
+            "config/pintu.toml has a [routing] section"
+        );
+        let path = dir.path().join("pintu.toml");
+        std::fs::write(&path, toml).unwrap();
+        pintu::config::Config::load(&path).unwrap()
+    };
+    let region = |code: &str| {
+        format!("\n[[routing.channel_regions]]\nchannel = \"sms\"\nrecipient = \"1708\"\nregion = \"{code}\"\n")
+    };
+    let ok = write("review_below = 0.6\n", &region("3273"));
+    pintu::routing::validate_config(&ok).unwrap();
+    let e = pintu::routing::validate_config(&write("", &region("9999")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("channel_regions[0].region") && e.contains("9999"), "{e}");
+    let e = pintu::routing::validate_config(&write("review_below = 1.5\n", ""))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("review_below"), "{e}");
 }

@@ -1,4 +1,4 @@
-//! RabbitMQ: connection, the topology of DESIGN.md, and confirmed publishing.
+//! RabbitMQ: connection, the topology of docs/design.md, and confirmed publishing.
 
 pub mod publisher;
 pub mod topology;

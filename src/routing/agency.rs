@@ -1,4 +1,4 @@
-//! Rules 3–5 of ROUTING.md: from category and region to an agency code —
+//! Rules 3–5 of docs/routing.md: from category and region to an agency code —
 //! level overrides (SMA → province, jalan tol → kemenpu, …), the category's
 //! unit at the place's level, and an office the citizen addresses by name or
 //! `@handle`.

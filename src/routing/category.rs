@@ -1,4 +1,4 @@
-//! Rules 1 and 6 of ROUTING.md: the category and the report type.
+//! Rules 1 and 6 of docs/routing.md: the category and the report type.
 //!
 //! Both are decided by the learned models of [`super::model`] over the
 //! features of [`super::features`]; the lexicon (`lexicon.txt`) and the cue

@@ -46,7 +46,7 @@ pub fn explain(engine: &Engine, text: &str, subject: Option<&str>, json: bool) -
     out
 }
 
-/// One labelled example (ROUTING.md §5).
+/// One labelled example (docs/routing.md §5).
 #[derive(Debug, Deserialize)]
 pub struct Example {
     pub id: String,

@@ -1,5 +1,5 @@
 //! The decision engine: compiled tables and the pure function
-//! `(subject, text) -> Decision` of ROUTING.md §4.
+//! `(subject, text) -> Decision` of docs/routing.md §4.
 //!
 //! Every vocabulary item of every table (lexicon terms, office names, place
 //! names, cue words) becomes one pattern of a single Aho-Corasick automaton

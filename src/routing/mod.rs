@@ -1,4 +1,4 @@
-//! The router (ROUTING.md): which agency gets a complaint, and why.
+//! The router (docs/routing.md): which agency gets a complaint, and why.
 //!
 //! - [`tables`] reads the vocabulary under `config/routing/` and the BPS
 //!   region tables under `config/wilayah/`, reporting mistakes as
@@ -55,7 +55,7 @@ pub enum RoutingError {
     Eval { file: PathBuf, line: usize, msg: String },
 }
 
-/// ROUTING.md §1 `report_type`.
+/// docs/routing.md §1 `report_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportType {
@@ -132,7 +132,7 @@ impl PlaceEvidence {
     }
 }
 
-/// The router's output for one complaint (ROUTING.md §1).
+/// The router's output for one complaint (docs/routing.md §1).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
     pub category: Option<String>,

@@ -1,4 +1,4 @@
-//! Rule 2 of ROUTING.md: which place a complaint is about.
+//! Rule 2 of docs/routing.md: which place a complaint is about.
 //!
 //! Name hits of the engine's scan become places using the word before each
 //! (`kab`, `kota`, `kecamatan`, a place word such as `di`); the most specific
@@ -12,7 +12,7 @@ use super::text::NormText;
 use super::{Engine, PlaceEvidence};
 
 impl Engine {
-    /// Turn name hits into places, using the word before each (ROUTING.md rule 2).
+    /// Turn name hits into places, using the word before each (docs/routing.md rule 2).
     pub(super) fn interpret_places(&self, raw: &[(usize, usize, usize)], a: &Analysis, nt: &NormText) -> Vec<PlaceHit> {
         let mut out = Vec::new();
         for &(s, e, ix) in raw {

@@ -1,4 +1,4 @@
-//! `pintu train`: labelled complaints (ROUTING.md §5) → `model.tsv`.
+//! `pintu train`: labelled complaints (docs/routing.md §5) → `model.tsv`.
 //!
 //! The model is a build product of the labelled data and the code: the
 //! training files are listed in `config/routing/training.txt`, and running

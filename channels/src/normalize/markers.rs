@@ -1,5 +1,5 @@
 //! The citizen's privacy markers: `RAHASIA`/`#rahasia` (confidential) and
-//! `ANONIM`/`#anonim` (anonymous), per ROUTING.md §4.7.
+//! `ANONIM`/`#anonim` (anonymous), per docs/routing.md §4.7.
 
 use std::sync::OnceLock;
 
