@@ -68,9 +68,10 @@ pub fn router(state: AppState, mounts: Vec<Mount>, extra: Router<AppState>) -> R
 }
 
 /// Ops endpoints need `Authorization: Bearer <http.ops_token>` when a token is
-/// configured (config validation requires one unless bound to loopback).
+/// configured (config validation requires one unless bound to loopback with
+/// no proxy in front, and refuses an empty one).
 async fn require_ops_token(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(token) = st.cfg.http.ops_token.as_deref().filter(|t| !t.is_empty()) {
+    if let Some(token) = st.cfg.http.ops_token.as_ref().map(|t| t.expose()) {
         let presented = req
             .headers()
             .get("authorization")

@@ -68,7 +68,7 @@ impl ReplySender {
     }
 
     async fn session(self: Arc<Self>, shutdown: &CancellationToken) -> Result<(), lapin::Error> {
-        let conn = connect(&self.amqp.url, "pintu-replies").await?;
+        let conn = connect(self.amqp.url.expose(), "pintu-replies").await?;
         let ch = conn.create_channel().await?;
         Topology::new(&self.amqp).declare(&ch).await?;
         ch.basic_qos(self.concurrency, BasicQosOptions::default()).await?;

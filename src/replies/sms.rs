@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use pintu_channels::Secret;
 
 use super::{classify_status, http_client, read_answer, transient_http, OutboundReply, ReplyTransport, SendError};
 use crate::config::{JasminConfig, KannelConfig};
@@ -15,7 +16,7 @@ fn client() -> reqwest::Client {
 struct GatewayAccount {
     url: String,
     username: String,
-    password: String,
+    password: Secret,
     /// Default sender (the short code).
     from: String,
     http: reqwest::Client,
@@ -23,7 +24,7 @@ struct GatewayAccount {
 
 impl GatewayAccount {
     /// `None` when no send URL is configured (the gateway then gets no replies).
-    fn new(url: &Option<String>, username: &Option<String>, password: &Option<String>, from: &str) -> Option<Self> {
+    fn new(url: &Option<String>, username: &Option<String>, password: &Option<Secret>, from: &str) -> Option<Self> {
         Some(GatewayAccount {
             url: url.clone()?,
             username: username.clone().unwrap_or_default(),
@@ -55,7 +56,7 @@ impl ReplyTransport for KannelSend {
             let from = reply.context.get("reply_from").unwrap_or(&acct.from);
             let mut q: Vec<(&str, &str)> = vec![
                 ("username", &acct.username),
-                ("password", &acct.password),
+                ("password", acct.password.expose()),
                 ("from", from),
                 ("to", &reply.to),
                 ("text", &reply.text),
@@ -101,7 +102,7 @@ impl ReplyTransport for JasminSend {
             let to = reply.to.trim_start_matches('+');
             let mut form: Vec<(&str, String)> = vec![
                 ("username", acct.username.clone()),
-                ("password", acct.password.clone()),
+                ("password", acct.password.expose().to_string()),
                 ("from", acct.from.clone()),
                 ("to", to.to_string()),
             ];
@@ -143,7 +144,7 @@ impl ReplyTransport for JasminSend {
 pub struct TwilioSend {
     url: String,
     account_sid: String,
-    auth_token: String,
+    auth_token: Secret,
     http: reqwest::Client,
 }
 
@@ -179,7 +180,7 @@ impl ReplyTransport for TwilioSend {
             let resp = self
                 .http
                 .post(&self.url)
-                .basic_auth(&self.account_sid, Some(&self.auth_token))
+                .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
                 .form(&form)
                 .send()
                 .await

@@ -7,20 +7,21 @@ use base64::Engine;
 use http::Method;
 use serde::Deserialize;
 
-use super::{check_size, finish_sms, SmsFields};
+use super::{check_size, finish_sms, parse_rules, required, ProfileError, SmsFields};
 use crate::adapter::{AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter};
 use crate::auth::{check_source, hmac_sha1, secret_eq, IpRule};
 use crate::form::Fields;
 use crate::inbound::{Attachment, Channel};
+use crate::secret::Secret;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TwilioConfig {
     #[serde(default)]
     pub enabled: bool,
-    /// The account's auth token: the signing key.
+    /// The account's auth token: the signing key. Required when enabled.
     #[serde(default)]
-    pub auth_token: Option<String>,
+    pub auth_token: Option<Secret>,
     #[serde(default)]
     pub allow_ips: Vec<String>,
     /// Public base URL Twilio calls (`https://pintu.example.go.id`); the signature
@@ -35,16 +36,16 @@ pub struct TwilioConfig {
 }
 
 pub struct Twilio {
-    auth_token: Option<String>,
+    auth_token: Secret,
     allow: Vec<IpRule>,
 }
 
 impl Twilio {
-    pub fn new(cfg: &TwilioConfig) -> Result<Twilio, String> {
-        let allow = cfg.allow_ips.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
+    /// Fails without an auth token: every request must carry its signature.
+    pub fn new(cfg: &TwilioConfig) -> Result<Twilio, ProfileError> {
         Ok(Twilio {
-            auth_token: cfg.auth_token.clone(),
-            allow,
+            auth_token: required("auth_token", &cfg.auth_token)?,
+            allow: parse_rules(&cfg.allow_ips)?,
         })
     }
 }
@@ -77,13 +78,10 @@ impl WebhookAdapter for Twilio {
 
     fn authenticate(&self, req: &WebRequest<'_>) -> Result<(), AuthError> {
         check_source(&self.allow, req.remote)?;
-        let Some(token) = &self.auth_token else {
-            return Ok(());
-        };
         let presented = req
             .header("x-twilio-signature")
             .ok_or(AuthError::Missing("X-Twilio-Signature"))?;
-        let expected = signature(token, req.public_url, req.body);
+        let expected = signature(self.auth_token.expose(), req.public_url, req.body);
         if secret_eq(presented.trim().as_bytes(), expected.as_bytes()) {
             Ok(())
         } else {

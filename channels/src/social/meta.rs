@@ -621,11 +621,7 @@ impl WebhookAdapter for MetaWebhook {
     fn authenticate(&self, req: &WebRequest<'_>) -> Result<(), AuthError> {
         if *req.method == Method::GET {
             let presented = query_param(req, "hub.verify_token");
-            return check_token(
-                presented.as_deref(),
-                Some(self.verify_token.expose()),
-                "hub.verify_token",
-            );
+            return check_token(presented.as_deref(), &self.verify_token, "hub.verify_token");
         }
         if *req.method != Method::POST {
             return Ok(());
