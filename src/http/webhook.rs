@@ -65,13 +65,14 @@ pub async fn handle(
             )
         }
     };
+    let remote = client_addr(&st, peer, &headers);
     let req = WebRequest {
         method: &method,
         uri: &uri,
         public_url: &public_url,
         headers: &headers,
         body: &body,
-        remote: Some(peer.ip()),
+        remote,
     };
     if let Err(e) = adapter.authenticate(&req) {
         reject(adapter.as_ref(), "auth");
@@ -111,6 +112,17 @@ pub async fn handle(
         }
     }
     respond(adapter.accepted(&receipts))
+}
+
+/// The client's address: the TCP peer, or what a trusted proxy says it
+/// forwarded (`http.trusted_proxies`); `None` when a trusted proxy says nothing
+/// usable, which no allowlist admits.
+pub fn client_addr(st: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Option<std::net::IpAddr> {
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    pintu_channels::auth::client_ip(peer.ip(), forwarded, &st.cfg.http.trusted_proxies)
 }
 
 /// Ignored events are answered as accepted (the provider must not retry);

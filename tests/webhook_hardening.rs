@@ -1,0 +1,74 @@
+//! Webhooks as an attacker meets them: behind a proxy, replayed, and what
+//! reaches the logs (issue 11, items 5, 6 and 11).
+
+mod common;
+
+use common::*;
+use pintu::config::Config;
+use pintu::serve;
+use pintu_channels::Secret;
+
+const KANNEL_TOKEN: &str = "kN-5tB8yU1oP3aS6dF9g";
+const GENERIC_TOKEN: &str = "gN-8mN1bV4cX7zL0kJ3h";
+const OPS_TOKEN: &str = "0pS-7hJ2vQ9xR4mK8wLz";
+
+/// The test config with real secrets, so it may also be exposed.
+fn strong_config(prefix: &str, dir: &std::path::Path) -> Config {
+    let mut cfg = test_config(prefix, dir);
+    cfg.replies.enabled = false;
+    cfg.http.ops_token = Some(Secret::new(OPS_TOKEN));
+    cfg.channels.kannel.auth.token = Some(Secret::new(KANNEL_TOKEN));
+    cfg.channels.kannel.password = Some(Secret::new("sendsms-h4J7kL0zX"));
+    cfg.channels.jasmin.auth.token = Some(Secret::new("jS-2qW5eR8tY1uI4oP7a"));
+    cfg.channels.jasmin.password = Some(Secret::new("jasmin-z3X6cV9b"));
+    cfg.channels.generic.auth.token = Some(Secret::new(GENERIC_TOKEN));
+    cfg
+}
+
+async fn kannel(c: &reqwest::Client, addr: std::net::SocketAddr, id: &str, xff: Option<&str>) -> u16 {
+    let url = format!(
+        "http://{addr}/sms/kannel?token={KANNEL_TOKEN}&id={id}&from=%2B6281234567001&to=1708&text=Jalan+rusak+di+Kota+Bandung"
+    );
+    let mut req = c.get(url);
+    if let Some(x) = xff {
+        req = req.header("x-forwarded-for", x);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowlists_see_the_client_behind_a_trusted_proxy_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = strong_config(&prefix, dir.path());
+    cfg.channels.kannel.auth.allow_ips = vec!["198.51.100.7".into()];
+    cfg.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+    let gw = serve::start(cfg.clone()).await.unwrap();
+    let c = reqwest::Client::new();
+    // The proxy on this host forwards the SMS gateway's request.
+    assert_eq!(kannel(&c, gw.addr, "p-1", Some("198.51.100.7")).await, 200);
+    // A client claiming the gateway's address: the proxy appends the real one.
+    assert_eq!(kannel(&c, gw.addr, "p-2", Some("198.51.100.7, 203.0.113.9")).await, 403);
+    // Forwarded without a header: not attributed to the (local) proxy.
+    assert_eq!(kannel(&c, gw.addr, "p-3", None).await, 403);
+    // Behind a proxy loopback is public: the ops endpoints want the token.
+    let ready = format!("http://{}/readyz", gw.addr);
+    assert_eq!(c.get(&ready).send().await.unwrap().status(), 401);
+    let with_token = c.get(&ready).bearer_auth(OPS_TOKEN).send().await.unwrap();
+    assert_ne!(with_token.status(), 401);
+    gw.stop().await;
+    cleanup(&cfg).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_from_anyone_else_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = strong_config(&prefix, dir.path());
+    cfg.channels.kannel.auth.allow_ips = vec!["198.51.100.7".into()];
+    let gw = serve::start(cfg.clone()).await.unwrap();
+    let c = reqwest::Client::new();
+    assert_eq!(kannel(&c, gw.addr, "q-1", Some("198.51.100.7")).await, 403);
+    gw.stop().await;
+    cleanup(&cfg).await;
+}
