@@ -3,10 +3,42 @@
 
 mod common;
 
+use std::sync::{Mutex, OnceLock};
+
 use common::*;
 use pintu::config::Config;
 use pintu::serve;
 use pintu_channels::Secret;
+
+/// Everything this test binary logs (debug and up for Pintu). Installed
+/// before any gateway starts, so `init_logging` finds it and stays out.
+fn logs() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        struct Sink(&'static Mutex<Vec<u8>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn,pintu=debug"))
+            .with_ansi(false)
+            .with_writer(move || Sink(buf))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
+        buf
+    })
+}
+
+fn log_text() -> String {
+    String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
+}
 
 const KANNEL_TOKEN: &str = "kN-5tB8yU1oP3aS6dF9g";
 const GENERIC_TOKEN: &str = "gN-8mN1bV4cX7zL0kJ3h";
@@ -38,6 +70,7 @@ async fn kannel(c: &reqwest::Client, addr: std::net::SocketAddr, id: &str, xff: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowlists_see_the_client_behind_a_trusted_proxy_only() {
+    logs();
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_prefix();
     let mut cfg = strong_config(&prefix, dir.path());
@@ -62,6 +95,7 @@ async fn allowlists_see_the_client_behind_a_trusted_proxy_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_for_from_anyone_else_is_ignored() {
+    logs();
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_prefix();
     let mut cfg = strong_config(&prefix, dir.path());
@@ -71,4 +105,42 @@ async fn forwarded_for_from_anyone_else_is_ignored() {
     assert_eq!(kannel(&c, gw.addr, "q-1", Some("198.51.100.7")).await, 403);
     gw.stop().await;
     cleanup(&cfg).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_keep_tokens_out_and_citizens_apart_from_their_codes() {
+    logs();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = strong_config(&prefix, dir.path());
+    cfg.http.access_log = true;
+    let gw = serve::start(cfg.clone()).await.unwrap();
+    let c = reqwest::Client::new();
+    let url = format!(
+        "http://{}/sms/kannel?token={KANNEL_TOKEN}&id=log-1&from=%2B6281299887766&to=1708&text=Pungli+di+kantor+kelurahan+Kota+Bandung",
+        gw.addr
+    );
+    let resp = c.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.text().await.unwrap();
+    let code = body.trim().strip_prefix("OK ").expect("a tracking code").to_string();
+    // A wrong token is logged too, masked as well.
+    let bad = format!("http://{}/sms/kannel?token=wrong-{KANNEL_TOKEN}&id=log-2", gw.addr);
+    assert_eq!(c.get(bad).send().await.unwrap().status(), 403);
+    gw.stop().await;
+    cleanup(&cfg).await;
+
+    let text = log_text();
+    let access: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("pintu::access") && l.contains("/sms/kannel"))
+        .collect();
+    assert!(access.len() >= 2, "no access log lines: {text}");
+    assert!(access.iter().all(|l| l.contains("token=***")), "{access:?}");
+    assert!(!text.contains(KANNEL_TOKEN), "the token reached the logs");
+    // The number appears nowhere in full, and its masked form never beside the code.
+    assert!(!text.contains("6281299887766") && !text.contains("99887"), "{text}");
+    for line in text.lines().filter(|l| l.contains(&code)) {
+        assert!(!line.contains("+62"), "tracking code beside the sender: {line}");
+    }
 }

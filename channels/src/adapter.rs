@@ -74,6 +74,14 @@ pub enum Parsed {
     Respond(WebResponse),
     /// A valid event that is not a citizen message (delivery status, our own echo).
     Ignored(String),
+    /// A signed batch in which some items could not be read: make `messages`
+    /// durable, count each `skipped` reason, and answer as accepted — the
+    /// provider redelivering the same bytes cannot make them readable, and
+    /// refusing the batch would refuse its valid messages with it.
+    Batch {
+        messages: Vec<Inbound>,
+        skipped: Vec<String>,
+    },
 }
 
 /// The outcome of intake for one message, used to build the provider's answer.

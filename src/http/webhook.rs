@@ -84,6 +84,14 @@ pub async fn handle(
     }
     let messages = match adapter.parse(&req) {
         Ok(Parsed::Messages(m)) => m,
+        Ok(Parsed::Batch { messages, skipped }) => {
+            for reason in &skipped {
+                reject(adapter.as_ref(), "malformed_item");
+                // Provider parse errors can quote field values (a number).
+                warn!(provider = adapter.provider(), reason = %crate::obs::sanitize(reason), "malformed item skipped");
+            }
+            messages
+        }
         Ok(Parsed::Respond(r)) => return respond(r),
         Ok(Parsed::Ignored(reason)) => {
             metrics::counter!("pintu_ignored_total", "provider" => adapter.provider()).increment(1);

@@ -132,7 +132,7 @@ impl ReplyTransport for JasminSend {
             } else {
                 Err(SendError::Permanent(format!(
                     "Jasmin answered: {}",
-                    body.chars().take(200).collect::<String>()
+                    crate::obs::sanitize(&body)
                 )))
             }
         })
