@@ -172,8 +172,12 @@ impl ReplyTransport for TwilioSend {
                 .context
                 .get("reply_from")
                 .ok_or_else(|| SendError::Permanent("no `To` number recorded to reply from".into()))?;
+            // WhatsApp over Twilio: both addresses carry the `whatsapp:` prefix
+            // (recorded at intake), or Twilio would send an SMS instead.
+            let prefix = reply.context.get("address_prefix").map(String::as_str).unwrap_or("");
+            let to = format!("{prefix}{}", reply.to);
             let form = [
-                ("To", reply.to.as_str()),
+                ("To", to.as_str()),
                 ("From", from.as_str()),
                 ("Body", reply.text.as_str()),
             ];
@@ -188,5 +192,73 @@ impl ReplyTransport for TwilioSend {
             let (status, body) = read_answer(resp).await;
             classify_status(status, &body)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::State;
+    use axum::routing::post;
+    use axum::{Form, Router};
+    use pintu_channels::sms::twilio::TwilioConfig;
+    use pintu_channels::Channel;
+
+    use super::*;
+
+    type Seen = Arc<Mutex<Vec<HashMap<String, String>>>>;
+
+    async fn messages(State(seen): State<Seen>, Form(f): Form<HashMap<String, String>>) -> &'static str {
+        seen.lock().unwrap().push(f);
+        "{}"
+    }
+
+    #[tokio::test]
+    async fn whatsapp_replies_keep_the_whatsapp_prefix() {
+        let seen: Seen = Arc::default();
+        let app = Router::new()
+            .route("/2010-04-01/Accounts/AC1/Messages.json", post(messages))
+            .with_state(seen.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let send = TwilioSend::new(&TwilioConfig {
+            enabled: true,
+            auth_token: Some("twilio-secret-0123456789".into()),
+            api_base: Some(format!("http://{addr}")),
+            account_sid: Some("AC1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let reply = |context: &[(&str, &str)]| OutboundReply {
+            id: "r".into(),
+            complaint_id: "c".into(),
+            tracking: "LPR-222222".into(),
+            channel: Channel::Whatsapp,
+            provider: "twilio".into(),
+            to: "+6281234567009".into(),
+            subject: None,
+            text: "Terima kasih".into(),
+            context: context
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        send.send(&reply(&[
+            ("reply_from", "whatsapp:+14155238886"),
+            ("address_prefix", "whatsapp:"),
+        ]))
+        .await
+        .unwrap();
+        send.send(&reply(&[("reply_from", "+621708")])).await.unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0]["To"], "whatsapp:+6281234567009");
+        assert_eq!(seen[0]["From"], "whatsapp:+14155238886");
+        assert_eq!(
+            (seen[1]["To"].as_str(), seen[1]["From"].as_str()),
+            ("+6281234567009", "+621708")
+        );
     }
 }
