@@ -59,6 +59,8 @@ pub struct Config {
     #[serde(default)]
     pub dedupe: DedupeConfig,
     #[serde(default)]
+    pub replay: ReplayConfig,
+    #[serde(default)]
     pub outbox: OutboxConfig,
     #[serde(default)]
     pub sms: SmsConfig,
@@ -167,6 +169,35 @@ impl Default for DedupeConfig {
 
 fn default_window_secs() -> u64 {
     24 * 3600
+}
+
+/// Provider message ids kept after the dedupe window, so a captured webhook
+/// replayed later is not a new complaint (`crate::replay`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayConfig {
+    /// How long an id is remembered; longer than `dedupe.window_secs`.
+    #[serde(default = "default_replay_window")]
+    pub window_secs: u64,
+    /// Most ids kept; the oldest go first beyond it.
+    #[serde(default = "default_replay_max")]
+    pub max_entries: u64,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        ReplayConfig {
+            window_secs: default_replay_window(),
+            max_entries: default_replay_max(),
+        }
+    }
+}
+
+fn default_replay_window() -> u64 {
+    30 * 24 * 3600
+}
+fn default_replay_max() -> u64 {
+    2_000_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -537,6 +568,15 @@ impl Config {
                 "dedupe.window_secs",
                 format!("must be at most {} (22 days)", crate::store::dedupe::MAX_WINDOW_SECS),
             ));
+        }
+        if self.replay.window_secs <= self.dedupe.window_secs {
+            return Err(ConfigError::invalid(
+                "replay.window_secs",
+                "must be longer than dedupe.window_secs (it protects what the dedupe window no longer covers)",
+            ));
+        }
+        if self.replay.max_entries == 0 {
+            return Err(ConfigError::invalid("replay.max_entries", "must be at least 1"));
         }
         match &self.http.ops_token {
             Some(t) if t.is_empty() => {

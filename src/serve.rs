@@ -172,6 +172,13 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
             adapter,
         });
     }
+    let replay = Arc::new(crate::replay::ReplayGuard::open(
+        &store.db,
+        hasher.clone(),
+        Duration::from_secs(cfg.replay.window_secs),
+        window,
+        cfg.replay.max_entries,
+    )?);
     let intake =
         Arc::new(Intake::new(store.clone(), hasher, templates, window, feed_tx).with_reply_providers(reply_providers));
     let shutdown = CancellationToken::new();
@@ -190,6 +197,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         );
         tasks.push(tokio::spawn(sender.run(shutdown.clone())));
     }
+    tasks.push(tokio::spawn(replay.clone().run_sweeper(shutdown.clone())));
     tasks.push(tokio::spawn(housekeeping(
         intake.clone(),
         Duration::from_secs(cfg.sms.concat_timeout_secs),
@@ -216,6 +224,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         intake: intake.clone(),
         relay: relay_status.clone(),
         metrics: crate::obs::metrics_handle(),
+        replay: Some(replay),
     };
     let ops_api = crate::ops::api_routes(monitor, relay_status.clone());
     let app = crate::http::router(state, mounts, ops_api).merge(crate::ops::page_routes());

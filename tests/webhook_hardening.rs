@@ -144,3 +144,111 @@ async fn logs_keep_tokens_out_and_citizens_apart_from_their_codes() {
         assert!(!line.contains("+62"), "tracking code beside the sender: {line}");
     }
 }
+
+async fn generic(c: &reqwest::Client, addr: std::net::SocketAddr, id: &str, from: &str) -> (String, bool) {
+    let body =
+        serde_json::json!({"id": id, "from": from, "to": "1708", "text": "Puskesmas tutup di jam kerja, Kab. Bogor"});
+    let r = c
+        .post(format!("http://{addr}/sms/generic"))
+        .bearer_auth(GENERIC_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let a = &v["accepted"][0];
+    (
+        a["tracking"].as_str().unwrap_or("").to_string(),
+        a["duplicate"].as_bool().unwrap(),
+    )
+}
+
+/// A captured request replayed after the dedupe window is still recognised
+/// (same code, nothing new published); the sender is part of the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_after_the_dedupe_window_is_not_a_new_complaint() {
+    logs();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = strong_config(&prefix, dir.path());
+    cfg.dedupe.window_secs = 1;
+    let gw = serve::start(cfg.clone()).await.unwrap();
+    let c = reqwest::Client::new();
+    let (code, dup) = generic(&c, gw.addr, "rp-1", "081234567001").await;
+    assert!(code.starts_with("LPR-") && !dup);
+    // Inside the dedupe window: the ordinary duplicate.
+    assert_eq!(generic(&c, gw.addr, "rp-1", "081234567001").await, (code.clone(), true));
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // After it: the replay store answers, with the original code.
+    assert_eq!(generic(&c, gw.addr, "rp-1", "081234567001").await, (code.clone(), true));
+    // Another citizen whose gateway reused the id is not a replay.
+    let (other, dup) = generic(&c, gw.addr, "rp-1", "081234567002").await;
+    assert!(!dup && other != code);
+    let got = take(&format!("{prefix}.intake"), 3, std::time::Duration::from_secs(5)).await;
+    let ids: std::collections::HashSet<&str> = got.iter().map(|g| g.message_id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "exactly two complaints published");
+    gw.stop().await;
+    cleanup(&cfg).await;
+}
+
+/// X signs the tweet's creation time (it is in the signed body): a signed
+/// event far older than any delivery delay is a replay, never ingested.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_signed_x_event_is_refused() {
+    logs();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = strong_config(&prefix, dir.path());
+    let secret = "x-consumer-5tB8yU1oP3aS6dF9gH2j";
+    cfg.channels.x.user_id = "1708170817081708".into();
+    cfg.channels.x.username = "lapor1708".into();
+    cfg.channels.x.webhook.enabled = true;
+    cfg.channels.x.webhook.consumer_secret = Some(Secret::new(secret));
+    let gw = serve::start(cfg.clone()).await.unwrap();
+    let post = |event: serde_json::Value| {
+        let body = serde_json::to_vec(&event).unwrap();
+        let sig = pintu::sim::client::x_signature(secret, &body);
+        let url = format!("http://{}/webhooks/x", gw.addr);
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .header("x-twitter-webhooks-signature", sig)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let fresh = pintu::sim::client::x_mention_event(
+        "1708170817081708",
+        "lapor1708",
+        "1800000000000000001",
+        "42",
+        "budi",
+        "Jalan rusak di Depok",
+    );
+    let (status, body) = post(fresh.clone()).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("LPR-"), "{body}");
+    let mut stale = pintu::sim::client::x_mention_event(
+        "1708170817081708",
+        "lapor1708",
+        "1800000000000000002",
+        "43",
+        "ani",
+        "Lampu jalan mati di Depok",
+    );
+    let two_hours_ago = chrono::Utc::now() - chrono::Duration::hours(2);
+    stale["tweet_create_events"][0]["created_at"] =
+        two_hours_ago.format("%a %b %d %H:%M:%S +0000 %Y").to_string().into();
+    let (status, body) = post(stale).await;
+    assert_eq!(status, 200, "answered, so X does not retry");
+    assert!(!body.contains("LPR-"), "a stale event was ingested: {body}");
+    let got = take(&format!("{prefix}.intake"), 2, std::time::Duration::from_secs(4)).await;
+    assert_eq!(got.len(), 1, "only the fresh mention is a complaint");
+    gw.stop().await;
+    cleanup(&cfg).await;
+}

@@ -141,6 +141,14 @@ pub trait WebhookAdapter: Send + Sync {
     fn channel(&self) -> Channel;
     fn authenticate(&self, req: &WebRequest<'_>) -> Result<(), AuthError>;
     fn parse(&self, req: &WebRequest<'_>) -> Result<Parsed, AdapterError>;
+    /// When the provider's signature covers each message's `sent_at` (X signs
+    /// the body holding the tweet's creation time), how old a genuine delivery
+    /// can be; the runtime refuses older messages as replays. `None`: no
+    /// signed time (the replay id store protects those providers).
+    fn signed_time_max_age(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// The answer once every message of the request is durable.
     fn accepted(&self, receipts: &[Receipt]) -> WebResponse {
         let items: Vec<serde_json::Value> = receipts

@@ -31,6 +31,8 @@ pub struct AppState {
     pub intake: Arc<Intake>,
     pub relay: Arc<RelayStatus>,
     pub metrics: PrometheusHandle,
+    /// Provider ids kept past the dedupe window (`None`: no replay check).
+    pub replay: Option<Arc<crate::replay::ReplayGuard>>,
 }
 
 /// One mounted webhook.

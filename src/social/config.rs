@@ -352,6 +352,12 @@ impl XConfig {
             }
         }
         if self.webhook.enabled {
+            if self.webhook.max_age_secs < 60 {
+                return Err(ConfigError::invalid(
+                    "channels.x.webhook.max_age_secs",
+                    "must be at least 60 (deliveries and clocks are not instant)",
+                ));
+            }
             require_secret(
                 "channels.x.webhook.consumer_secret",
                 &self.webhook.consumer_secret,

@@ -204,6 +204,7 @@ pub async fn serve_webhooks(cfg: &Config, intake: Arc<Intake>, shutdown: Cancell
         intake,
         relay: Arc::new(RelayStatus::default()),
         metrics: pintu::obs::metrics_handle(),
+        replay: None,
     };
     let app = pintu::http::router(state, mounts, axum::Router::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
