@@ -159,20 +159,26 @@ impl ReplayGuard {
     ) -> Result<(), StoreError> {
         let key = self.key(provider, sender, external_id);
         let value = encode(now, tracking);
-        let old = self.seen.get(key)?;
-        if let Some((first, _)) = old.as_deref().and_then(decode) {
-            if now.saturating_sub(first) < self.window {
+        // The usual case, a first sighting, costs one compare-and-swap.
+        if let Err(current) = self
+            .seen
+            .compare_and_swap(key, None as Option<&[u8]>, Some(value.clone()))?
+        {
+            let Some(old) = current.current else {
+                return Ok(());
+            };
+            let first = decode(&old).map(|(first, _)| first);
+            if first.is_some_and(|f| now.saturating_sub(f) < self.window) {
                 return Ok(());
             }
-        }
-        // compare_and_swap: of two concurrent first sightings, one records.
-        if self.seen.compare_and_swap(key, old.clone(), Some(value))?.is_err() {
-            return Ok(());
-        }
-        if let Some((first, _)) = old.as_deref().and_then(decode) {
-            // An expired record replaced: its time-index entry goes too.
-            if self.by_time.remove(time_key(first, &key))?.is_some() {
-                self.count.fetch_sub(1, Ordering::Relaxed);
+            // Expired (or unreadable): replace it, unless someone else just did.
+            if self.seen.compare_and_swap(key, Some(old), Some(value))?.is_err() {
+                return Ok(());
+            }
+            if let Some(first) = first {
+                if self.by_time.remove(time_key(first, &key))?.is_some() {
+                    self.count.fetch_sub(1, Ordering::Relaxed);
+                }
             }
         }
         self.by_time.insert(time_key(now, &key), &[])?;
