@@ -17,8 +17,9 @@ pub enum CheckError {
     Routing(String),
 }
 
-/// Validate files named by the config (the config itself was validated on load).
-pub fn check(cfg: &Config) -> Result<(), CheckError> {
+/// Validate files named by the config (the config itself was validated on
+/// load); returns warnings (weak secrets tolerated on loopback only).
+pub fn check(cfg: &Config) -> Result<Vec<String>, CheckError> {
     crate::serve::sms_mounts(cfg)?;
     crate::routing::validate_config(cfg).map_err(|e| CheckError::Routing(e.to_string()))?;
     crate::social::webhook_adapters(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
@@ -27,5 +28,5 @@ pub fn check(cfg: &Config) -> Result<(), CheckError> {
     if cfg.replies.enabled {
         Templates::load(&cfg.resolve(&cfg.replies.templates)).map_err(|e| CheckError::Templates(e.to_string()))?;
     }
-    Ok(())
+    Ok(cfg.audit_secrets()?)
 }

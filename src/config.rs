@@ -3,16 +3,23 @@
 //! (`PINTU_HTTP__ADDR`, `PINTU_CHANNELS__KANNEL__TOKEN`).
 //!
 //! Unknown keys are errors, so a typo in a deployment is caught by `pintu check`
-//! instead of silently falling back to a default.
+//! instead of silently falling back to a default. Every credential is a
+//! [`Secret`] (never printed; inline, `{ file = … }` or `{ env = … }`); which
+//! ones are in use and whether they are fit for an exposed gateway is
+//! [`secrets`].
+
+mod env;
+pub mod secrets;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Format, Toml};
 use figment::Figment;
 use pintu_channels::sms::generic::GenericConfig;
 use pintu_channels::sms::twilio::TwilioConfig;
 use pintu_channels::sms::SmsAuth;
+use pintu_channels::Secret;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -34,6 +41,12 @@ impl ConfigError {
             reason: reason.into(),
         }
     }
+
+    /// An SMS profile's settings error, named by its key
+    /// (`channels.kannel.token`).
+    pub fn profile(channel: &str, e: pintu_channels::sms::ProfileError) -> ConfigError {
+        ConfigError::invalid(&format!("channels.{channel}.{}", e.field()), e.to_string())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +58,8 @@ pub struct Config {
     pub amqp: AmqpConfig,
     #[serde(default)]
     pub dedupe: DedupeConfig,
+    #[serde(default)]
+    pub replay: ReplayConfig,
     #[serde(default)]
     pub outbox: OutboxConfig,
     #[serde(default)]
@@ -76,9 +91,20 @@ pub struct HttpConfig {
     /// URL providers use to reach this server (signature schemes sign it).
     #[serde(default)]
     pub public_base_url: Option<String>,
-    /// Bearer token for ops/admin endpoints; required when not bound to loopback.
+    /// Bearer token for ops/admin endpoints; required when the gateway is
+    /// exposed (not bound to loopback, or behind `trusted_proxies`).
     #[serde(default)]
-    pub ops_token: Option<String>,
+    pub ops_token: Option<Secret>,
+    /// Reverse proxies / ingresses whose `X-Forwarded-For` names the client
+    /// (addresses or CIDR blocks). Only their header is believed, and with any
+    /// set, loopback no longer counts as private: the ops token and real
+    /// secrets are required.
+    #[serde(default)]
+    pub trusted_proxies: Vec<pintu_channels::auth::IpRule>,
+    /// One log line per HTTP request (target `pintu::access`), credentials in
+    /// the query masked.
+    #[serde(default)]
+    pub access_log: bool,
 }
 
 fn default_body_limit() -> usize {
@@ -91,7 +117,8 @@ fn default_request_timeout_ms() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmqpConfig {
-    pub url: String,
+    /// `amqp://user:password@host:5672/vhost`: a secret, it carries the password.
+    pub url: Secret,
     /// Prefix of every exchange and queue name, so tenants and tests do not collide.
     #[serde(default = "default_prefix")]
     pub prefix: String,
@@ -107,7 +134,7 @@ pub struct AmqpConfig {
     pub agency_queues: Vec<String>,
     /// RabbitMQ management API base (`http://guest:guest@127.0.0.1:15672`) for ops views.
     #[serde(default)]
-    pub management_url: Option<String>,
+    pub management_url: Option<Secret>,
 }
 
 fn default_prefix() -> String {
@@ -128,7 +155,7 @@ pub struct DedupeConfig {
     /// Key that hashes sender addresses; when unset a random one is created in
     /// `data_dir/sender.key` on first start and kept.
     #[serde(default)]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
 }
 
 impl Default for DedupeConfig {
@@ -142,6 +169,35 @@ impl Default for DedupeConfig {
 
 fn default_window_secs() -> u64 {
     24 * 3600
+}
+
+/// Provider message ids kept after the dedupe window, so a captured webhook
+/// replayed later is not a new complaint (`crate::replay`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayConfig {
+    /// How long an id is remembered; longer than `dedupe.window_secs`.
+    #[serde(default = "default_replay_window")]
+    pub window_secs: u64,
+    /// Most ids kept; the oldest go first beyond it.
+    #[serde(default = "default_replay_max")]
+    pub max_entries: u64,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        ReplayConfig {
+            window_secs: default_replay_window(),
+            max_entries: default_replay_max(),
+        }
+    }
+}
+
+fn default_replay_window() -> u64 {
+    30 * 24 * 3600
+}
+fn default_replay_max() -> u64 {
+    2_000_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,7 +293,7 @@ pub struct KannelConfig {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Sender of replies (the short code).
     #[serde(default = "default_short_code")]
     pub from: String,
@@ -256,7 +312,7 @@ pub struct JasminConfig {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     #[serde(default = "default_short_code")]
     pub from: String,
 }
@@ -449,13 +505,16 @@ fn describe(err: figment::Error) -> ConfigError {
 impl Config {
     /// Load a config file with environment overrides and validate it.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let figment = Figment::new().merge(Toml::file_exact(path)).merge(
-            Env::prefixed("PINTU_")
-                .split("__")
-                .filter(|k| !NOT_KEYS.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))),
-        );
-        let mut cfg: Config = figment.extract().map_err(describe)?;
-        cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut figment = Figment::new().merge(Toml::file_exact(path));
+        for var in env::overrides(NOT_KEYS) {
+            figment = figment.merge(var);
+        }
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // `{ file = "…" }` secrets are read while deserializing, relative to
+        // the config file's directory.
+        let mut cfg: Config =
+            pintu_channels::secret::with_base_dir(&base_dir, || figment.extract_lossy().map_err(describe))?;
+        cfg.base_dir = base_dir;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -479,7 +538,8 @@ impl Config {
 
     /// Checks serde cannot express: cross-field rules, parseable rules and URLs.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.amqp.url.starts_with("amqp://") && !self.amqp.url.starts_with("amqps://") {
+        let url = self.amqp.url.expose();
+        if !url.starts_with("amqp://") && !url.starts_with("amqps://") {
             return Err(ConfigError::invalid("amqp.url", "must start with amqp:// or amqps://"));
         }
         let p = &self.amqp.prefix;
@@ -509,39 +569,43 @@ impl Config {
                 format!("must be at most {} (22 days)", crate::store::dedupe::MAX_WINDOW_SECS),
             ));
         }
-        if !self.http.addr.ip().is_loopback() && self.http.ops_token.as_deref().is_none_or(str::is_empty) {
+        if self.replay.window_secs <= self.dedupe.window_secs {
             return Err(ConfigError::invalid(
-                "http.ops_token",
-                "required when http.addr is not a loopback address",
+                "replay.window_secs",
+                "must be longer than dedupe.window_secs (it protects what the dedupe window no longer covers)",
             ));
+        }
+        if self.replay.max_entries == 0 {
+            return Err(ConfigError::invalid("replay.max_entries", "must be at least 1"));
+        }
+        match &self.http.ops_token {
+            Some(t) if t.is_empty() => {
+                return Err(ConfigError::invalid(
+                    "http.ops_token",
+                    "is empty; leave it out for no token on loopback",
+                ))
+            }
+            None if self.exposed() => {
+                let why = if self.http.trusted_proxies.is_empty() {
+                    "required when http.addr is not a loopback address"
+                } else {
+                    "required when http.trusted_proxies is set: behind a proxy, loopback is not private"
+                };
+                return Err(ConfigError::invalid("http.ops_token", why));
+            }
+            _ => {}
         }
         let ch = &self.channels;
-        ch.kannel
-            .auth
-            .rules()
-            .map_err(|e| ConfigError::invalid("channels.kannel.allow_ips", e))?;
-        ch.jasmin
-            .auth
-            .rules()
-            .map_err(|e| ConfigError::invalid("channels.jasmin.allow_ips", e))?;
-        ch.generic
-            .auth
-            .rules()
-            .map_err(|e| ConfigError::invalid("channels.generic.allow_ips", e))?;
-        for (key, enabled, token) in [
-            ("channels.kannel.token", ch.kannel.enabled, &ch.kannel.auth.token),
-            ("channels.jasmin.token", ch.jasmin.enabled, &ch.jasmin.auth.token),
+        for (name, auth) in [
+            ("kannel", &ch.kannel.auth),
+            ("jasmin", &ch.jasmin.auth),
+            ("generic", &ch.generic.auth),
         ] {
-            if enabled && token.as_deref().is_none_or(str::is_empty) {
-                return Err(ConfigError::invalid(key, "required when the channel is enabled"));
-            }
+            auth.rules()
+                .map_err(|e| ConfigError::invalid(&format!("channels.{name}.allow_ips"), e))?;
         }
-        if ch.twilio.enabled && ch.twilio.auth_token.as_deref().is_none_or(str::is_empty) {
-            return Err(ConfigError::invalid(
-                "channels.twilio.auth_token",
-                "required when the channel is enabled",
-            ));
-        }
+        // Building the enabled webhooks checks that each has a credential.
+        crate::serve::sms_mounts(self)?;
         ch.email.validate()?;
         ch.x.validate(&self.base_dir)?;
         ch.meta.validate(&self.base_dir)?;
@@ -557,6 +621,8 @@ impl Config {
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(ConfigError::invalid("log.format", "must be `json` or `pretty`"));
         }
+        // Last: the keys above are known to be well-formed by now.
+        self.audit_secrets()?;
         Ok(())
     }
 }

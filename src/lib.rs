@@ -16,6 +16,7 @@ pub mod intake;
 pub mod obs;
 pub mod ops;
 pub mod relay;
+pub mod replay;
 pub mod replies;
 pub mod routing;
 pub mod serve;

@@ -260,7 +260,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Check => {
             let cfg = load(&cli.config)?;
-            pintu::check::check(&cfg)?;
+            for w in pintu::check::check(&cfg)? {
+                eprintln!("pintu: warning: {w}");
+            }
             println!("{}: ok", cli.config.display());
             Ok(())
         }

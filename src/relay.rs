@@ -154,7 +154,7 @@ impl Relay {
 
     /// One connection's life. Returns Ok only on shutdown.
     async fn session(&self, shutdown: &CancellationToken) -> Result<(), RelayError> {
-        let conn = connect(&self.amqp.url, "pintu-relay").await?;
+        let conn = connect(self.amqp.url.expose(), "pintu-relay").await?;
         let ch = conn.create_channel().await?;
         Topology::new(&self.amqp).declare(&ch).await?;
         let publisher = ConfirmedPublisher::new(ch).await?;

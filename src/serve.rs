@@ -93,25 +93,25 @@ pub fn sms_mounts(cfg: &Config) -> Result<Vec<Mount>, ConfigError> {
     if ch.kannel.enabled {
         add(
             "/sms/kannel",
-            Arc::new(Kannel::new(&ch.kannel.auth).map_err(|e| ConfigError::invalid("channels.kannel.allow_ips", e))?),
+            Arc::new(Kannel::new(&ch.kannel.auth).map_err(|e| ConfigError::profile("kannel", e))?),
         );
     }
     if ch.jasmin.enabled {
         add(
             "/sms/jasmin",
-            Arc::new(Jasmin::new(&ch.jasmin.auth).map_err(|e| ConfigError::invalid("channels.jasmin.allow_ips", e))?),
+            Arc::new(Jasmin::new(&ch.jasmin.auth).map_err(|e| ConfigError::profile("jasmin", e))?),
         );
     }
     if ch.twilio.enabled {
         add(
             "/sms/twilio",
-            Arc::new(Twilio::new(&ch.twilio).map_err(|e| ConfigError::invalid("channels.twilio.allow_ips", e))?),
+            Arc::new(Twilio::new(&ch.twilio).map_err(|e| ConfigError::profile("twilio", e))?),
         );
     }
     if ch.generic.enabled {
         add(
             "/sms/generic",
-            Arc::new(Generic::new(&ch.generic).map_err(|e| ConfigError::invalid("channels.generic.allow_ips", e))?),
+            Arc::new(Generic::new(&ch.generic).map_err(|e| ConfigError::profile("generic", e))?),
         );
     }
     Ok(mounts)
@@ -133,6 +133,12 @@ pub fn sms_transports(cfg: &Config) -> Vec<Arc<dyn ReplyTransport>> {
 
 /// Start the gateway; returns once it listens.
 pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
+    // Again here, not only in `Config::load`: a config built or changed in
+    // code must not start exposed with example secrets either.
+    cfg.validate()?;
+    for w in cfg.audit_secrets()? {
+        warn!("INSECURE: {w}");
+    }
     let cfg = Arc::new(cfg);
     let dir = cfg.gateway_data_dir();
     std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir {
@@ -141,7 +147,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     })?;
     let (store, closed) = Store::open(&dir, cfg.outbox.cache_bytes)?;
     store.flow.set_limit(cfg.outbox.flow_backlog);
-    let hasher = SenderHasher::load_or_create(cfg.dedupe.secret.as_deref(), &dir)?;
+    let hasher = SenderHasher::load_or_create(cfg.dedupe.secret.as_ref().map(pintu_channels::Secret::expose), &dir)?;
     let templates = if cfg.replies.enabled {
         let path = cfg.resolve(&cfg.replies.templates);
         Some(Arc::new(
@@ -166,6 +172,13 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
             adapter,
         });
     }
+    let replay = Arc::new(crate::replay::ReplayGuard::open(
+        &store.db,
+        hasher.clone(),
+        Duration::from_secs(cfg.replay.window_secs),
+        window,
+        cfg.replay.max_entries,
+    )?);
     let intake =
         Arc::new(Intake::new(store.clone(), hasher, templates, window, feed_tx).with_reply_providers(reply_providers));
     let shutdown = CancellationToken::new();
@@ -184,6 +197,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         );
         tasks.push(tokio::spawn(sender.run(shutdown.clone())));
     }
+    tasks.push(tokio::spawn(replay.clone().run_sweeper(shutdown.clone())));
     tasks.push(tokio::spawn(housekeeping(
         intake.clone(),
         Duration::from_secs(cfg.sms.concat_timeout_secs),
@@ -210,6 +224,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         intake: intake.clone(),
         relay: relay_status.clone(),
         metrics: crate::obs::metrics_handle(),
+        replay: Some(replay),
     };
     let ops_api = crate::ops::api_routes(monitor, relay_status.clone());
     let app = crate::http::router(state, mounts, ops_api).merge(crate::ops::page_routes());

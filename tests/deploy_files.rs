@@ -119,26 +119,44 @@ fn kubernetes_manifests_have_the_required_shape() {
         assert!(kinds.iter().any(|x| x == k), "no {k} in deploy/k8s");
     }
     // The ConfigMap's pintu.toml plus the example Secret's variables pass
-    // `pintu check`, as they would in the pod (templates from this checkout
-    // instead of the image's /usr/share/pintu/config).
+    // `pintu check` once its `change-me` values are replaced by real secrets,
+    // as they would in the pod (templates from this checkout instead of the
+    // image's /usr/share/pintu/config); with the examples themselves an exposed
+    // gateway is refused.
     assert_eq!(configmaps.len(), 1);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pintu.toml");
     std::fs::write(&path, &configmaps[0]).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pintu"));
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PINTU_")) {
-        cmd.env_remove(k);
-    }
-    let out = cmd
-        .envs(secret_env)
-        .env("PINTU_REPLIES__TEMPLATES", root().join("config/replies.toml"))
-        .env("PINTU_ROUTING__DIR", root().join("config/routing"))
-        .env("PINTU_ROUTING__WILAYAH_DIR", root().join("config/wilayah"))
-        .arg("--config")
-        .arg(&path)
-        .arg("check")
-        .output()
-        .unwrap();
+    let check = |env: &[(String, String)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pintu"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PINTU_")) {
+            cmd.env_remove(k);
+        }
+        cmd.envs(env.iter().cloned())
+            .env("PINTU_REPLIES__TEMPLATES", root().join("config/replies.toml"))
+            .env("PINTU_ROUTING__DIR", root().join("config/routing"))
+            .env("PINTU_ROUTING__WILAYAH_DIR", root().join("config/wilayah"))
+            .arg("--config")
+            .arg(&path)
+            .arg("check")
+            .output()
+            .unwrap()
+    };
+    let out = check(&secret_env);
+    assert!(!out.status.success(), "the example Secret's values must be refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("example"));
+    let real: Vec<(String, String)> = secret_env
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| {
+            (
+                k.clone(),
+                v.replace("change-me-32-random-bytes-hex", "change-me")
+                    .replace("change-me", &format!("R{i}nd0m-4f9c2e7a1b6d")),
+            )
+        })
+        .collect();
+    let out = check(&real);
     assert!(
         out.status.success(),
         "pintu check: {}",

@@ -138,7 +138,7 @@ fn poller(dir: &std::path::Path, window: Duration) -> (Poller, Arc<Intake>) {
         ca_file: None,
         allow_insecure: false,
         username: "u".into(),
-        password: Some(Secret("p".into())),
+        password: Some(Secret::new("p")),
         password_env: None,
         password_file: None,
         folders: vec!["INBOX".into()],

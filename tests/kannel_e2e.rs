@@ -64,7 +64,7 @@ async fn mo_through_kannel_reaches_rabbitmq_and_ack_returns_as_mt() {
         .replace("@SENDSMS_PORT@", &sendsms.to_string())
         .replace("@SENDSMS_PASSWORD@", "sendsms-secret")
         .replace("@PINTU@", &gw.addr.to_string())
-        .replace("@TOKEN@", cfg.channels.kannel.auth.token.as_deref().unwrap())
+        .replace("@TOKEN@", cfg.channels.kannel.auth.token.as_ref().unwrap().expose())
         .replace("@DIR@", &dir.path().display().to_string());
     let conf_path = dir.path().join("kannel.conf");
     std::fs::write(&conf_path, conf).unwrap();

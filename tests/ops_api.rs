@@ -108,7 +108,7 @@ async fn summary_matches_what_went_through_rabbitmq() {
     // Act as the router for two complaints: one to an agency with a queue, one
     // to an agency without (must still reach the unbound queue: the tap must
     // not swallow the alternate exchange's traffic).
-    let conn = connect(&cfg.amqp.url, "ops-test-router").await.unwrap();
+    let conn = connect(cfg.amqp.url.expose(), "ops-test-router").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
         .await

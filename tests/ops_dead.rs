@@ -51,7 +51,7 @@ async fn list_and_replay_dead_letters() {
     let err = dead::list(&cfg.amqp, 10).await.unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
 
-    let conn = connect(&cfg.amqp.url, "ops-dead-test").await.unwrap();
+    let conn = connect(cfg.amqp.url.expose(), "ops-dead-test").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     Topology::new(&cfg.amqp).declare(&ch).await.unwrap();
     let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
@@ -206,7 +206,7 @@ async fn peeking_at_a_quorum_queue_head_dead_letters_it() {
     cfg.amqp.delivery_limit = 2;
     let _cleanup = BrokerCleanup(cfg.clone());
     let names = Names::new(&cfg.amqp.prefix);
-    let conn = connect(&cfg.amqp.url, "ops-peek-test").await.unwrap();
+    let conn = connect(cfg.amqp.url.expose(), "ops-peek-test").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     Topology::new(&cfg.amqp).declare(&ch).await.unwrap();
     let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())

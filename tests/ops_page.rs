@@ -88,7 +88,7 @@ async fn ops_page_renders_live_figures() {
     assert_eq!(send_sms(&http, addr, &token, "p-0", "banjir di RT 0").await, 200);
     assert_eq!(send_sms(&http, addr, "wrong", "p-9", "x").await, 403);
     // One routed complaint seen by the tap, so the top lists have content.
-    let conn = connect(&cfg.amqp.url, "ops-page-test").await.unwrap();
+    let conn = connect(cfg.amqp.url.expose(), "ops-page-test").await.unwrap();
     let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
         .await
         .unwrap();

@@ -269,3 +269,40 @@ async fn ignored_and_malformed_events() {
     assert_eq!(complaints(&s.gw.store), 0);
     s.shutdown.cancel();
 }
+
+/// One malformed message in a signed WhatsApp batch is skipped and counted;
+/// the valid one is ingested and Meta gets its 200 (a 400 would refuse the
+/// valid message on every redelivery).
+#[tokio::test]
+async fn a_malformed_item_does_not_cost_the_batch_its_valid_messages() {
+    let s = setup().await;
+    let meta = format!("{}/webhooks/meta", s.base);
+    let batch = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+        "value": {"metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Siti"}, "wa_id": "6281234567890"}],
+            "messages": [
+                {"from": 6281234567891u64, "id": "wamid.BAD", "type": "text", "text": {"body": "x"}},
+                {"from": "6281234567890", "id": "wamid.GOOD", "type": "text", "text": {"body": "Jalan berlubang di Surabaya"}}]}}]}]});
+    let body = serde_json::to_vec(&batch).unwrap();
+    let resp = reqwest::Client::new()
+        .post(&meta)
+        .header("x-hub-signature-256", client::meta_signature(META_SECRET, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let (code, dup) = receipt(&resp.text().await.unwrap());
+    assert!(code.starts_with("LPR-") && !dup);
+    let (complaints, _) = outbox(&s.gw.store);
+    assert_eq!(complaints.len(), 1);
+    assert_eq!(complaints[0]["external_id"], "wamid.GOOD");
+    let metrics = pintu::obs::metrics_handle().render();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("pintu_rejected_total") && l.contains("malformed_item")),
+        "skipped item not counted"
+    );
+    s.shutdown.cancel();
+}

@@ -74,6 +74,14 @@ pub enum Parsed {
     Respond(WebResponse),
     /// A valid event that is not a citizen message (delivery status, our own echo).
     Ignored(String),
+    /// A signed batch in which some items could not be read: make `messages`
+    /// durable, count each `skipped` reason, and answer as accepted — the
+    /// provider redelivering the same bytes cannot make them readable, and
+    /// refusing the batch would refuse its valid messages with it.
+    Batch {
+        messages: Vec<Inbound>,
+        skipped: Vec<String>,
+    },
 }
 
 /// The outcome of intake for one message, used to build the provider's answer.
@@ -133,6 +141,14 @@ pub trait WebhookAdapter: Send + Sync {
     fn channel(&self) -> Channel;
     fn authenticate(&self, req: &WebRequest<'_>) -> Result<(), AuthError>;
     fn parse(&self, req: &WebRequest<'_>) -> Result<Parsed, AdapterError>;
+    /// When the provider's signature covers each message's `sent_at` (X signs
+    /// the body holding the tweet's creation time), how old a genuine delivery
+    /// can be; the runtime refuses older messages as replays. `None`: no
+    /// signed time (the replay id store protects those providers).
+    fn signed_time_max_age(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// The answer once every message of the request is durable.
     fn accepted(&self, receipts: &[Receipt]) -> WebResponse {
         let items: Vec<serde_json::Value> = receipts

@@ -8,6 +8,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::adapter::AuthError;
+use crate::secret::Secret;
 
 /// Constant-time equality of a presented secret with the configured one.
 pub fn secret_eq(presented: &[u8], expected: &[u8]) -> bool {
@@ -15,15 +16,15 @@ pub fn secret_eq(presented: &[u8], expected: &[u8]) -> bool {
     presented.len() == expected.len() && bool::from(presented.ct_eq(expected))
 }
 
-/// Check a shared token; `None` configured means the profile has no token check.
-pub fn check_token(presented: Option<&str>, expected: Option<&str>, what: &'static str) -> Result<(), AuthError> {
-    match expected {
-        None => Ok(()),
-        Some(expected) => match presented {
-            None => Err(AuthError::Missing(what)),
-            Some(p) if secret_eq(p.as_bytes(), expected.as_bytes()) => Ok(()),
-            Some(_) => Err(AuthError::Invalid(what)),
-        },
+/// Check a shared token. An empty configured token matches nothing (a profile
+/// without a credential must not be open), and an empty presented one is
+/// "missing", never a match.
+pub fn check_token(presented: Option<&str>, expected: &Secret, what: &'static str) -> Result<(), AuthError> {
+    match presented.filter(|p| !p.is_empty()) {
+        None => Err(AuthError::Missing(what)),
+        Some(_) if expected.is_empty() => Err(AuthError::Invalid(what)),
+        Some(p) if secret_eq(p.as_bytes(), expected.expose().as_bytes()) => Ok(()),
+        Some(_) => Err(AuthError::Invalid(what)),
     }
 }
 
@@ -54,6 +55,10 @@ fn unreachable_hmac() -> ! {
 /// Verify `sha256=<hex>` (Meta `X-Hub-Signature-256`) over the raw body.
 pub fn verify_hex_sha256(header: Option<&str>, secret: &[u8], body: &[u8]) -> Result<(), AuthError> {
     let header = header.ok_or(AuthError::Missing("signature"))?;
+    // Anyone can compute an HMAC under the empty key.
+    if secret.is_empty() {
+        return Err(AuthError::Invalid("signature"));
+    }
     let hex_sig = header.strip_prefix("sha256=").ok_or(AuthError::Invalid("signature"))?;
     let presented = hex_decode(hex_sig).ok_or(AuthError::Invalid("signature"))?;
     if secret_eq(&presented, &hmac_sha256(secret, body)) {
@@ -133,6 +138,52 @@ fn prefix_match(net: &[u8], addr: &[u8], prefix: u8) -> bool {
     (net[full] & mask) == (addr[full] & mask)
 }
 
+impl<'de> serde::Deserialize<'de> for IpRule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<IpRule, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The client's address as far as it can be known.
+///
+/// A request whose TCP peer is one of the `trusted` proxies is attributed to
+/// the right-most `X-Forwarded-For` entry that is not itself a trusted proxy
+/// (entries to its left were written by the client and prove nothing). From
+/// any other peer the header is ignored. `None` — no allowlist admits it —
+/// when a trusted proxy sent no usable header: attributing the request to the
+/// proxy would make every client look local again.
+pub fn client_ip<'a>(
+    peer: IpAddr,
+    forwarded_for: impl IntoIterator<Item = &'a str>,
+    trusted: &[IpRule],
+) -> Option<IpAddr> {
+    if !trusted.iter().any(|r| r.contains(peer)) {
+        return Some(peer);
+    }
+    let mut hops = Vec::new();
+    for value in forwarded_for {
+        for entry in value.split(',') {
+            hops.push(parse_hop(entry.trim())?);
+        }
+    }
+    let first = *hops.first()?;
+    Some(
+        hops.into_iter()
+            .rev()
+            .find(|ip| !trusted.iter().any(|r| r.contains(*ip)))
+            .unwrap_or(first),
+    )
+}
+
+/// `203.0.113.9`, `2001:db8::1`, `[2001:db8::1]:4711` or `203.0.113.9:4711`.
+fn parse_hop(s: &str) -> Option<IpAddr> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    s.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
+}
+
 /// Empty allowlist = any source; otherwise the remote address must match a rule.
 pub fn check_source(allow: &[IpRule], remote: Option<IpAddr>) -> Result<(), AuthError> {
     if allow.is_empty() {
@@ -161,16 +212,51 @@ mod tests {
 
     #[test]
     fn tokens() {
-        assert_eq!(check_token(Some("abc"), Some("abc"), "token"), Ok(()));
+        let abc = Secret::new("abc");
+        assert_eq!(check_token(Some("abc"), &abc, "token"), Ok(()));
         assert_eq!(
-            check_token(Some("abd"), Some("abc"), "token"),
+            check_token(Some("abd"), &abc, "token"),
             Err(AuthError::Invalid("token"))
         );
+        assert_eq!(check_token(None, &abc, "token"), Err(AuthError::Missing("token")));
+        // Nothing configured, nothing presented: still refused.
+        let empty = Secret::default();
+        assert_eq!(check_token(Some(""), &empty, "token"), Err(AuthError::Missing("token")));
+        assert_eq!(check_token(None, &empty, "token"), Err(AuthError::Missing("token")));
         assert_eq!(
-            check_token(None, Some("abc"), "token"),
-            Err(AuthError::Missing("token"))
+            check_token(Some("x"), &empty, "token"),
+            Err(AuthError::Invalid("token"))
         );
-        assert_eq!(check_token(None, None, "token"), Ok(()));
+    }
+
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted: Vec<IpRule> = vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        // From an untrusted peer the header is the client's own claim.
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), ["10.1.2.3"], &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(client_ip(ip("127.0.0.1"), ["10.1.2.3"], &[]), Some(ip("127.0.0.1")));
+        // Through the proxy: the right-most untrusted hop, whatever the client prepended.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), ["198.51.100.7"], &trusted),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), ["10.1.2.3, 198.51.100.7, 10.0.0.5"], &trusted),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), ["10.9.9.9", "[2001:db8::1]:4711"], &trusted),
+            Some(ip("2001:db8::1"))
+        );
+        // Every hop trusted: an internal client, the first hop.
+        assert_eq!(client_ip(ip("127.0.0.1"), ["10.1.2.3"], &trusted), Some(ip("10.1.2.3")));
+        // A trusted proxy that says nothing usable: unknown, not the proxy.
+        assert_eq!(client_ip(ip("127.0.0.1"), [], &trusted), None);
+        assert_eq!(client_ip(ip("127.0.0.1"), ["unknown"], &trusted), None);
     }
 
     #[test]

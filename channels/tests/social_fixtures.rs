@@ -152,6 +152,26 @@ fn run_webhook_case(kind: &str, case: &Value) -> Result<(), String> {
             Some(needle) if reason.contains(needle) => Ok(()),
             _ => Err(format!("ignored ({reason}), expected {expect}")),
         },
+        // Some items skipped: `skipped` names what one of them lacked, and
+        // `messages` (possibly empty) are the ones kept.
+        Parsed::Batch { messages, skipped } => {
+            let needle = expect["skipped"]
+                .as_str()
+                .ok_or(format!("unexpected skipped items {skipped:?}"))?;
+            if !skipped.iter().any(|r| r.contains(needle)) {
+                return Err(format!("skipped {skipped:?}, expected one about {needle:?}"));
+            }
+            if let Some(n) = expect["skipped_count"].as_u64() {
+                if skipped.len() as u64 != n {
+                    return Err(format!("{} skipped, expected {n}: {skipped:?}", skipped.len()));
+                }
+            }
+            match expect.get("messages") {
+                Some(want) => subset(want, &serde_json::to_value(&messages).unwrap(), "messages"),
+                None if messages.is_empty() => Ok(()),
+                None => Err(format!("unexpected messages {messages:?}")),
+            }
+        }
         Parsed::Respond(r) => {
             let want = &expect["respond"];
             if want["status"].as_u64() == Some(u64::from(r.status)) && want["body"].as_str() == Some(r.body.as_str()) {

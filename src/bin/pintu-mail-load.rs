@@ -161,7 +161,7 @@ fn run(a: &Args, dir: &std::path::Path, port: u16, user: &str, pass: &str) -> Re
         ca_file: None,
         allow_insecure: false,
         username: user.into(),
-        password: Some(Secret(pass.into())),
+        password: Some(Secret::new(pass)),
         password_env: None,
         password_file: None,
         folders: vec!["INBOX".into()],

@@ -112,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
     let cfg = config(&args, &prefix, &dir)?;
     let names = Names::new(&prefix);
 
-    let conn = connect(&cfg.amqp.url, "pintu-route-load").await?;
+    let conn = connect(cfg.amqp.url.expose(), "pintu-route-load").await?;
     let ch = conn.create_channel().await?;
     let topology = Topology::new(&cfg.amqp);
     topology.declare(&ch).await?;

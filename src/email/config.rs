@@ -27,7 +27,6 @@
 //! (`password_env`); an inline `password` is accepted for tests. None of them
 //! is ever printed: `Debug` of these structs redacts secrets.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -35,16 +34,8 @@ use serde::Deserialize;
 
 use crate::config::ConfigError;
 
-/// A secret string that `Debug` never shows.
-#[derive(Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"[redacted]\"")
-    }
-}
+/// The one credential type of the whole config (redacted in `Debug`).
+pub use pintu_channels::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -90,7 +81,7 @@ impl Credentials {
             return std::env::var(var).map_err(|_| format!("environment variable {var} is not set"));
         }
         match &self.password {
-            Some(s) => Ok(s.0.clone()),
+            Some(s) => Ok(s.expose().to_string()),
             None => Err("no password, password_env or password_file".into()),
         }
     }
@@ -552,7 +543,7 @@ mod tests {
         c.validate().unwrap();
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("hunter2") && !dbg.contains("smtp-secret"), "{dbg}");
-        assert!(dbg.contains("[redacted]"));
+        assert!(dbg.contains("Secret(***)"));
         assert_eq!(c.effective_ack_domain().as_deref(), Some("lapor.go.id"));
         assert_eq!(c.effective_loop_id().as_deref(), Some("pengaduan@lapor.go.id"));
         assert_eq!(c.mailboxes[0].credentials().password().unwrap(), "hunter2-very-secret");

@@ -83,7 +83,8 @@ pub fn poller(
 ) -> Result<poller::Poller, EmailError> {
     let email = &cfg.channels.email;
     let gateway = cfg.gateway_data_dir();
-    let hasher = SenderHasher::load_or_create(cfg.dedupe.secret.as_deref(), &gateway)?;
+    let hasher =
+        SenderHasher::load_or_create(cfg.dedupe.secret.as_ref().map(pintu_channels::Secret::expose), &gateway)?;
     Ok(poller::Poller {
         cfg: Arc::new(resolved_mailbox(cfg, mailbox)),
         parse_opts: parse_options(email, &mailbox.address),

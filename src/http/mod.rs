@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +31,8 @@ pub struct AppState {
     pub intake: Arc<Intake>,
     pub relay: Arc<RelayStatus>,
     pub metrics: PrometheusHandle,
+    /// Provider ids kept past the dedupe window (`None`: no replay check).
+    pub replay: Option<Arc<crate::replay::ReplayGuard>>,
 }
 
 /// One mounted webhook.
@@ -55,11 +57,14 @@ pub fn router(state: AppState, mounts: Vec<Mount>, extra: Router<AppState>) -> R
         .route("/metrics", get(health::metrics))
         .merge(extra)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_ops_token));
-    Router::new()
+    let mut app = Router::new()
         .route("/healthz", get(health::healthz))
         .merge(hooks)
-        .merge(ops)
-        .layer(DefaultBodyLimit::max(state.cfg.http.body_limit))
+        .merge(ops);
+    if state.cfg.http.access_log {
+        app = app.layer(middleware::from_fn_with_state(state.clone(), access_log));
+    }
+    app.layer(DefaultBodyLimit::max(state.cfg.http.body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(state.cfg.http.request_timeout_ms),
@@ -68,9 +73,10 @@ pub fn router(state: AppState, mounts: Vec<Mount>, extra: Router<AppState>) -> R
 }
 
 /// Ops endpoints need `Authorization: Bearer <http.ops_token>` when a token is
-/// configured (config validation requires one unless bound to loopback).
+/// configured (config validation requires one unless bound to loopback with
+/// no proxy in front, and refuses an empty one).
 async fn require_ops_token(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(token) = st.cfg.http.ops_token.as_deref().filter(|t| !t.is_empty()) {
+    if let Some(token) = st.cfg.http.ops_token.as_ref().map(|t| t.expose()) {
         let presented = req
             .headers()
             .get("authorization")
@@ -82,6 +88,37 @@ async fn require_ops_token(State(st): State<AppState>, req: Request, next: Next)
         }
     }
     next.run(req).await
+}
+
+/// `http.access_log`: one line per request. Gateways put their credential in
+/// the URL (Kannel's get-url `?token=`, Meta's `hub.verify_token`), so the
+/// query is logged with every credential parameter masked; the client is the
+/// address the allowlists see.
+async fn access_log(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(crate::obs::mask_query).unwrap_or_default();
+    let client = webhook::client_addr(&st, peer, req.headers())
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let resp = next.run(req).await;
+    tracing::info!(
+        target: "pintu::access",
+        %method,
+        %path,
+        %query,
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        %client,
+        "request"
+    );
+    resp
 }
 
 /// Serve until `shutdown` resolves.

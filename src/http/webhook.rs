@@ -7,10 +7,12 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use pintu_channels::{Parsed, WebRequest, WebResponse, WebhookAdapter};
+use chrono::Utc;
+use pintu_channels::{Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter};
 use tracing::{error, warn};
 
 use super::AppState;
+use crate::replay::Seen;
 
 fn reject(adapter: &dyn WebhookAdapter, reason: &'static str) {
     metrics::counter!(
@@ -65,13 +67,14 @@ pub async fn handle(
             )
         }
     };
+    let remote = client_addr(&st, peer, &headers);
     let req = WebRequest {
         method: &method,
         uri: &uri,
         public_url: &public_url,
         headers: &headers,
         body: &body,
-        remote: Some(peer.ip()),
+        remote,
     };
     if let Err(e) = adapter.authenticate(&req) {
         reject(adapter.as_ref(), "auth");
@@ -83,6 +86,14 @@ pub async fn handle(
     }
     let messages = match adapter.parse(&req) {
         Ok(Parsed::Messages(m)) => m,
+        Ok(Parsed::Batch { messages, skipped }) => {
+            for reason in &skipped {
+                reject(adapter.as_ref(), "malformed_item");
+                // Provider parse errors can quote field values (a number).
+                warn!(provider = adapter.provider(), reason = %crate::obs::sanitize(reason), "malformed item skipped");
+            }
+            messages
+        }
         Ok(Parsed::Respond(r)) => return respond(r),
         Ok(Parsed::Ignored(reason)) => {
             metrics::counter!("pintu_ignored_total", "provider" => adapter.provider()).increment(1);
@@ -100,9 +111,58 @@ pub async fn handle(
         }
     };
     let mut receipts = Vec::with_capacity(messages.len());
+    let mut stale = 0;
+    let max_age = adapter.signed_time_max_age();
     for m in messages {
+        if let Some(max_age) = max_age {
+            // The provider signed this time: older than any delivery delay is
+            // a captured request sent again.
+            let fresh = m.sent_at.is_some_and(|t| {
+                Utc::now()
+                    .signed_duration_since(t)
+                    .to_std()
+                    .map_or(true, |age| age <= max_age)
+            });
+            if !fresh {
+                replayed(adapter.as_ref(), "stale");
+                stale += 1;
+                continue;
+            }
+        }
+        let key = m
+            .external_id
+            .clone()
+            .filter(|_| st.replay.is_some())
+            .map(|id| (m.provider.clone(), m.sender.address.clone(), id));
+        if let (Some(guard), Some((provider, sender, id))) = (&st.replay, &key) {
+            match guard.check(provider, sender, id) {
+                Ok(Seen::Replay(tracking)) => {
+                    replayed(adapter.as_ref(), "seen");
+                    receipts.push(Receipt {
+                        id: None,
+                        tracking,
+                        duplicate: true,
+                    });
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    error!(provider = adapter.provider(), error = %e, "replay store failed");
+                    return one_line(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable, retry".into());
+                }
+            }
+        }
         match st.intake.accept(m).await {
-            Ok(r) => receipts.push(r),
+            Ok(r) => {
+                if let (Some(guard), Some((provider, sender, id))) = (&st.replay, &key) {
+                    // The complaint is durable whatever happens here; a lost
+                    // record only weakens replay protection for this one id.
+                    if let Err(e) = guard.record(provider, sender, id, r.tracking.as_deref()) {
+                        warn!(provider = adapter.provider(), error = %e, "could not record the provider id");
+                    }
+                }
+                receipts.push(r)
+            }
             Err(e) => {
                 // Not durable: make the provider retry rather than acknowledge.
                 error!(provider = adapter.provider(), error = %e, "intake failed");
@@ -110,7 +170,32 @@ pub async fn handle(
             }
         }
     }
-    respond(adapter.accepted(&receipts))
+    let resp = respond(adapter.accepted(&receipts));
+    if stale > 0 && receipts.is_empty() {
+        return with_reason(resp, "signed time too old (replay?)");
+    }
+    resp
+}
+
+/// A replayed message, not ingested: counted by provider and why.
+fn replayed(adapter: &dyn WebhookAdapter, why: &'static str) {
+    metrics::counter!("pintu_replays_total", "provider" => adapter.provider(), "reason" => why).increment(1);
+    warn!(
+        provider = adapter.provider(),
+        reason = why,
+        "replayed webhook message refused"
+    );
+}
+
+/// The client's address: the TCP peer, or what a trusted proxy says it
+/// forwarded (`http.trusted_proxies`); `None` when a trusted proxy says nothing
+/// usable, which no allowlist admits.
+pub fn client_addr(st: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Option<std::net::IpAddr> {
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    pintu_channels::auth::client_ip(peer.ip(), forwarded, &st.cfg.http.trusted_proxies)
 }
 
 /// Ignored events are answered as accepted (the provider must not retry);

@@ -281,7 +281,7 @@ pub struct ReplayReport {
 
 async fn open(amqp: &AmqpConfig) -> Result<(lapin::Connection, lapin::Channel, Names), DeadError> {
     let names = Names::new(&amqp.prefix);
-    let conn = connect(&amqp.url, "pintu-dead").await?;
+    let conn = connect(amqp.url.expose(), "pintu-dead").await?;
     let ch = conn.create_channel().await?;
     let passive = QueueDeclareOptions {
         passive: true,

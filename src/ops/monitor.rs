@@ -65,8 +65,9 @@ pub struct Monitor {
 
 impl Monitor {
     pub fn new(cfg: Arc<Config>, store: Store) -> Monitor {
-        let (management, management_error) = match cfg.amqp.management_url.as_deref() {
-            Some(url) => match Management::new(url, &cfg.amqp.url) {
+        let (management, management_error) = match cfg.amqp.management_url.as_ref().map(pintu_channels::Secret::expose)
+        {
+            Some(url) => match Management::new(url, cfg.amqp.url.expose()) {
                 Ok(m) => (Some(m), None),
                 Err(e) => (None, Some(e.to_string())),
             },
@@ -153,7 +154,7 @@ impl Monitor {
         &self,
         shutdown: &CancellationToken,
     ) -> Result<(Connection, Option<tokio::task::JoinHandle<()>>), OpsError> {
-        let conn = connect(&self.cfg.amqp.url, "pintu-ops").await?;
+        let conn = connect(self.cfg.amqp.url.expose(), "pintu-ops").await?;
         if !self.cfg.ops.tap {
             return Ok((conn, None));
         }

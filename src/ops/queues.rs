@@ -144,7 +144,7 @@ pub fn vhost_of(amqp_url: &str) -> Result<String, OpsError> {
     percent_decode(path).ok_or_else(|| OpsError::Config("amqp.url: vhost is not valid percent-encoded UTF-8".into()))
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

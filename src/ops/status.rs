@@ -73,13 +73,13 @@ pub async fn collect(cfg: &Config, url: Option<&str>) -> Result<Status, OpsError
         Some(u) => u.to_string(),
         None => format!("http://{}", reachable(cfg.http.addr)),
     };
-    let gateway_error = match fetch(&base, cfg.http.ops_token.as_deref()).await {
+    let gateway_error = match fetch(&base, cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose)).await {
         Ok(s) => return Ok(Status::Gateway(Box::new(s))),
         Err(e) => e.to_string(),
     };
     let wanted = queues::pintu_queues(&cfg.amqp);
-    if let Some(m) = cfg.amqp.management_url.as_deref() {
-        if let Ok(q) = Management::new(m, &cfg.amqp.url)?.queues(&wanted).await {
+    if let Some(m) = cfg.amqp.management_url.as_ref().map(pintu_channels::Secret::expose) {
+        if let Ok(q) = Management::new(m, cfg.amqp.url.expose())?.queues(&wanted).await {
             return Ok(Status::BrokerOnly {
                 gateway_error,
                 queues: q,
@@ -87,7 +87,7 @@ pub async fn collect(cfg: &Config, url: Option<&str>) -> Result<Status, OpsError
             });
         }
     }
-    let conn = connect(&cfg.amqp.url, "pintu-status").await?;
+    let conn = connect(cfg.amqp.url.expose(), "pintu-status").await?;
     let q = queues::via_amqp(&conn, &wanted).await;
     let _ = conn.close(200, "bye").await;
     Ok(Status::BrokerOnly {

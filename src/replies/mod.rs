@@ -18,6 +18,8 @@ use thiserror::Error;
 
 pub use templates::Templates;
 
+use crate::obs::sanitize;
+
 /// A reply waiting to be sent; the body of messages on `pintu.outbound`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboundReply {
@@ -85,15 +87,31 @@ pub fn transient_http(e: reqwest::Error) -> SendError {
     SendError::Transient(e.without_url().to_string())
 }
 
-/// Classify an HTTP status from a provider's send API.
+/// Classify an HTTP status from a provider's send API. The answer's body goes
+/// into the error — and from there into logs and the dead letter's reason —
+/// only sanitized: send APIs quote the citizen's number back.
 pub fn classify_status(status: u16, body: &str) -> Result<(), SendError> {
     match status {
         200..=299 => Ok(()),
-        408 | 425 | 429 | 500..=599 => Err(SendError::Transient(format!("HTTP {status}: {}", short(body)))),
-        _ => Err(SendError::Permanent(format!("HTTP {status}: {}", short(body)))),
+        408 | 425 | 429 | 500..=599 => Err(SendError::Transient(format!("HTTP {status}: {}", sanitize(body)))),
+        _ => Err(SendError::Permanent(format!("HTTP {status}: {}", sanitize(body)))),
     }
 }
 
-fn short(s: &str) -> String {
-    s.chars().take(200).collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_answers_are_sanitized_in_errors() {
+        let body = r#"{"code":21211,"message":"The 'To' number +6281234567890 is not a valid phone number."}"#;
+        for status in [400, 503] {
+            let err = classify_status(status, body).unwrap_err().to_string();
+            assert!(!err.contains("6281234567890") && !err.contains("34567"), "{err}");
+            assert!(
+                err.contains("21211") && err.contains(&format!("HTTP {status}")),
+                "{err}"
+            );
+        }
+    }
 }

@@ -68,7 +68,7 @@ impl ReplySender {
     }
 
     async fn session(self: Arc<Self>, shutdown: &CancellationToken) -> Result<(), lapin::Error> {
-        let conn = connect(&self.amqp.url, "pintu-replies").await?;
+        let conn = connect(self.amqp.url.expose(), "pintu-replies").await?;
         let ch = conn.create_channel().await?;
         Topology::new(&self.amqp).declare(&ch).await?;
         ch.basic_qos(self.concurrency, BasicQosOptions::default()).await?;
@@ -107,7 +107,9 @@ impl ReplySender {
                     .await
             }
         };
-        let span = info_span!("reply", complaint_id = %reply.complaint_id, tracking = %reply.tracking, provider = %reply.provider);
+        // No tracking code in the span: transports log the (masked) address,
+        // and the two side by side tie a complaint to a person.
+        let span = info_span!("reply", complaint_id = %reply.complaint_id, provider = %reply.provider);
         async {
             let Some(transport) = self.transports.get(&reply.provider) else {
                 let reason = format!("no reply transport configured for provider `{}`", reply.provider);
@@ -135,6 +137,7 @@ impl ReplySender {
                     crate::ops::stats::global().reply(false);
                     let attempt = delivery_count(&delivery);
                     let wait = backoff(attempt, self.max_backoff);
+                    let reason = crate::obs::sanitize(&reason);
                     warn!(%reason, attempt, wait_ms = wait.as_millis() as u64, "reply failed, will retry");
                     tokio::time::sleep(wait).await;
                     // Requeue: the quorum queue counts it and dead-letters past the limit.
@@ -147,6 +150,9 @@ impl ReplySender {
     }
 
     async fn dead_letter(&self, delivery: Delivery, dead: &ConfirmedPublisher, reason: &str) {
+        // Transports sanitize provider answers; this is the last line of defence
+        // before a log line and a header that operators copy around.
+        let reason = &crate::obs::sanitize(reason);
         warn!(%reason, "reply dead-lettered");
         let id = delivery
             .properties

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use pintu_channels::Secret;
 
 use super::{classify_status, http_client, read_answer, transient_http, OutboundReply, ReplyTransport, SendError};
 use crate::config::{JasminConfig, KannelConfig};
@@ -15,7 +16,7 @@ fn client() -> reqwest::Client {
 struct GatewayAccount {
     url: String,
     username: String,
-    password: String,
+    password: Secret,
     /// Default sender (the short code).
     from: String,
     http: reqwest::Client,
@@ -23,7 +24,7 @@ struct GatewayAccount {
 
 impl GatewayAccount {
     /// `None` when no send URL is configured (the gateway then gets no replies).
-    fn new(url: &Option<String>, username: &Option<String>, password: &Option<String>, from: &str) -> Option<Self> {
+    fn new(url: &Option<String>, username: &Option<String>, password: &Option<Secret>, from: &str) -> Option<Self> {
         Some(GatewayAccount {
             url: url.clone()?,
             username: username.clone().unwrap_or_default(),
@@ -55,7 +56,7 @@ impl ReplyTransport for KannelSend {
             let from = reply.context.get("reply_from").unwrap_or(&acct.from);
             let mut q: Vec<(&str, &str)> = vec![
                 ("username", &acct.username),
-                ("password", &acct.password),
+                ("password", acct.password.expose()),
                 ("from", from),
                 ("to", &reply.to),
                 ("text", &reply.text),
@@ -101,7 +102,7 @@ impl ReplyTransport for JasminSend {
             let to = reply.to.trim_start_matches('+');
             let mut form: Vec<(&str, String)> = vec![
                 ("username", acct.username.clone()),
-                ("password", acct.password.clone()),
+                ("password", acct.password.expose().to_string()),
                 ("from", acct.from.clone()),
                 ("to", to.to_string()),
             ];
@@ -131,7 +132,7 @@ impl ReplyTransport for JasminSend {
             } else {
                 Err(SendError::Permanent(format!(
                     "Jasmin answered: {}",
-                    body.chars().take(200).collect::<String>()
+                    crate::obs::sanitize(&body)
                 )))
             }
         })
@@ -143,7 +144,7 @@ impl ReplyTransport for JasminSend {
 pub struct TwilioSend {
     url: String,
     account_sid: String,
-    auth_token: String,
+    auth_token: Secret,
     http: reqwest::Client,
 }
 
@@ -171,15 +172,19 @@ impl ReplyTransport for TwilioSend {
                 .context
                 .get("reply_from")
                 .ok_or_else(|| SendError::Permanent("no `To` number recorded to reply from".into()))?;
+            // WhatsApp over Twilio: both addresses carry the `whatsapp:` prefix
+            // (recorded at intake), or Twilio would send an SMS instead.
+            let prefix = reply.context.get("address_prefix").map(String::as_str).unwrap_or("");
+            let to = format!("{prefix}{}", reply.to);
             let form = [
-                ("To", reply.to.as_str()),
+                ("To", to.as_str()),
                 ("From", from.as_str()),
                 ("Body", reply.text.as_str()),
             ];
             let resp = self
                 .http
                 .post(&self.url)
-                .basic_auth(&self.account_sid, Some(&self.auth_token))
+                .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
                 .form(&form)
                 .send()
                 .await
@@ -187,5 +192,73 @@ impl ReplyTransport for TwilioSend {
             let (status, body) = read_answer(resp).await;
             classify_status(status, &body)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::State;
+    use axum::routing::post;
+    use axum::{Form, Router};
+    use pintu_channels::sms::twilio::TwilioConfig;
+    use pintu_channels::Channel;
+
+    use super::*;
+
+    type Seen = Arc<Mutex<Vec<HashMap<String, String>>>>;
+
+    async fn messages(State(seen): State<Seen>, Form(f): Form<HashMap<String, String>>) -> &'static str {
+        seen.lock().unwrap().push(f);
+        "{}"
+    }
+
+    #[tokio::test]
+    async fn whatsapp_replies_keep_the_whatsapp_prefix() {
+        let seen: Seen = Arc::default();
+        let app = Router::new()
+            .route("/2010-04-01/Accounts/AC1/Messages.json", post(messages))
+            .with_state(seen.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let send = TwilioSend::new(&TwilioConfig {
+            enabled: true,
+            auth_token: Some("twilio-secret-0123456789".into()),
+            api_base: Some(format!("http://{addr}")),
+            account_sid: Some("AC1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let reply = |context: &[(&str, &str)]| OutboundReply {
+            id: "r".into(),
+            complaint_id: "c".into(),
+            tracking: "LPR-222222".into(),
+            channel: Channel::Whatsapp,
+            provider: "twilio".into(),
+            to: "+6281234567009".into(),
+            subject: None,
+            text: "Terima kasih".into(),
+            context: context
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        send.send(&reply(&[
+            ("reply_from", "whatsapp:+14155238886"),
+            ("address_prefix", "whatsapp:"),
+        ]))
+        .await
+        .unwrap();
+        send.send(&reply(&[("reply_from", "+621708")])).await.unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0]["To"], "whatsapp:+6281234567009");
+        assert_eq!(seen[0]["From"], "whatsapp:+14155238886");
+        assert_eq!(
+            (seen[1]["To"].as_str(), seen[1]["From"].as_str()),
+            ("+6281234567009", "+621708")
+        );
     }
 }

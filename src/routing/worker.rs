@@ -95,7 +95,7 @@ pub async fn run_worker(
     stats: Arc<RouteStats>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RouteError> {
-    let conn = connect(&cfg.amqp.url, "pintu-route").await?;
+    let conn = connect(cfg.amqp.url.expose(), "pintu-route").await?;
     let consume_ch = conn.create_channel().await?;
     Topology::new(&cfg.amqp).declare(&consume_ch).await?;
     let publisher = ConfirmedPublisher::new(conn.create_channel().await?).await?;

@@ -3,9 +3,10 @@
 //! structs, nested as `webhook` sub-tables.
 //!
 //! Every credential is a [`Secret`] (redacted in `Debug`) and can come from the
-//! config, from the environment (`PINTU_CHANNELS__META__WEBHOOK__APP_SECRET`)
-//! or from a file named by the matching `*_file` key (a mounted secret); the
-//! file is read at start and its surrounding whitespace dropped.
+//! config, from the environment (`PINTU_CHANNELS__META__WEBHOOK__APP_SECRET`),
+//! from `{ file = … }` / `{ env = … }` like every secret, or from a file named
+//! by the matching `*_file` key (a mounted secret); the file is read at start
+//! and its surrounding whitespace dropped.
 
 use std::path::{Path, PathBuf};
 
@@ -242,16 +243,10 @@ pub fn resolve_secret(
             } else {
                 base_dir.join(path)
             };
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| ConfigError::invalid(&format!("{key}_file"), format!("{}: {e}", path.display())))?;
-            let text = text.trim();
-            if text.is_empty() {
-                return Err(ConfigError::invalid(
-                    &format!("{key}_file"),
-                    format!("{} is empty", path.display()),
-                ));
-            }
-            Ok(Some(Secret::new(text)))
+            // The same reader as `{ file = … }` secrets everywhere else.
+            Secret::from_file(&path)
+                .map(Some)
+                .map_err(|e| ConfigError::invalid(&format!("{key}_file"), e))
         }
         (None, None) => Ok(None),
     }
@@ -357,6 +352,12 @@ impl XConfig {
             }
         }
         if self.webhook.enabled {
+            if self.webhook.max_age_secs < 60 {
+                return Err(ConfigError::invalid(
+                    "channels.x.webhook.max_age_secs",
+                    "must be at least 60 (deliveries and clocks are not instant)",
+                ));
+            }
             require_secret(
                 "channels.x.webhook.consumer_secret",
                 &self.webhook.consumer_secret,

@@ -68,7 +68,9 @@ pub fn webhook_adapters(cfg: &Config) -> Result<Vec<WebhookMount>, SocialError> 
             &ch.x.webhook.consumer_secret_file,
             base,
         )?;
-        out.push((X_PATH, Arc::new(XWebhook::new(x_account(cfg), secret))));
+        let webhook =
+            XWebhook::new(x_account(cfg), secret).with_max_age(Duration::from_secs(ch.x.webhook.max_age_secs));
+        out.push((X_PATH, Arc::new(webhook)));
     }
     if ch.meta.any_enabled() {
         let wh = &ch.meta.webhook;

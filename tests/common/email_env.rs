@@ -328,7 +328,9 @@ pub struct Broker {
 
 impl Broker {
     pub async fn new(cfg: &Config) -> Broker {
-        let conn = pintu::broker::connect(&cfg.amqp.url, "pintu-email-test").await.unwrap();
+        let conn = pintu::broker::connect(cfg.amqp.url.expose(), "pintu-email-test")
+            .await
+            .unwrap();
         let channel = conn.create_channel().await.unwrap();
         let topology = Topology::new(&cfg.amqp);
         topology.declare(&channel).await.unwrap();

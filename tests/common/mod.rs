@@ -27,7 +27,7 @@ pub fn test_config(prefix: &str, data_dir: &Path) -> Config {
     let mut cfg = Config::load(&repo().join("config/pintu.toml")).expect("default config loads");
     cfg.data_dir = data_dir.to_path_buf();
     cfg.amqp.prefix = prefix.to_string();
-    cfg.amqp.url = AMQP.to_string();
+    cfg.amqp.url = AMQP.into();
     cfg.http.addr = "127.0.0.1:0".parse().unwrap();
     cfg.log.format = "pretty".into();
     cfg

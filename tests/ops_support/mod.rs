@@ -28,7 +28,7 @@ pub fn config(data_dir: &Path) -> Config {
 }
 
 pub fn generic_token(cfg: &Config) -> String {
-    cfg.channels.generic.auth.token.clone().unwrap()
+    cfg.channels.generic.auth.token.clone().unwrap().expose().to_string()
 }
 
 /// POST one SMS to the generic webhook; returns the HTTP status.
@@ -86,7 +86,7 @@ pub async fn wait_for(
 
 /// Remove every exchange and queue of the test's prefix.
 pub async fn cleanup(cfg: &Config) {
-    let Ok(conn) = pintu::broker::connect(&cfg.amqp.url, "pintu-test-cleanup").await else {
+    let Ok(conn) = pintu::broker::connect(cfg.amqp.url.expose(), "pintu-test-cleanup").await else {
         return;
     };
     let topo = pintu::broker::Topology::new(&cfg.amqp);

@@ -108,7 +108,7 @@ pub struct Broker {
 
 impl Broker {
     pub async fn new(cfg: Config) -> Broker {
-        let conn = connect(&cfg.amqp.url, "router-test").await.unwrap();
+        let conn = connect(cfg.amqp.url.expose(), "router-test").await.unwrap();
         let ch = conn.create_channel().await.unwrap();
         Topology::new(&cfg.amqp).declare(&ch).await.unwrap();
         let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())

@@ -204,6 +204,7 @@ pub async fn serve_webhooks(cfg: &Config, intake: Arc<Intake>, shutdown: Cancell
         intake,
         relay: Arc::new(RelayStatus::default()),
         metrics: pintu::obs::metrics_handle(),
+        replay: None,
     };
     let app = pintu::http::router(state, mounts, axum::Router::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -233,7 +234,7 @@ pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool
 /// Delete every queue and exchange of the test's prefix (best effort).
 pub async fn cleanup_broker(cfg: &Config) {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-    let Ok(conn) = pintu::broker::connect(&cfg.amqp.url, "pintu-test-cleanup").await else {
+    let Ok(conn) = pintu::broker::connect(cfg.amqp.url.expose(), "pintu-test-cleanup").await else {
         return;
     };
     let Ok(ch) = conn.create_channel().await else { return };

@@ -6,23 +6,25 @@
 
 use http::Method;
 
-use super::{check_shared, check_size, finish_sms, SmsAuth, SmsFields};
+use super::{check_shared, check_size, finish_sms, parse_rules, required, ProfileError, SmsAuth, SmsFields};
 use crate::adapter::{AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter};
 use crate::auth::{hex_decode, IpRule};
 use crate::form::Fields;
 use crate::inbound::Channel;
 use crate::normalize::charset::{decode, decode_guess, Charset};
+use crate::secret::Secret;
 
 pub struct Jasmin {
-    token: Option<String>,
+    token: Secret,
     allow: Vec<IpRule>,
 }
 
 impl Jasmin {
-    pub fn new(auth: &SmsAuth) -> Result<Jasmin, String> {
+    /// Fails without a (non-empty) token: the profile would be open.
+    pub fn new(auth: &SmsAuth) -> Result<Jasmin, ProfileError> {
         Ok(Jasmin {
-            token: auth.token.clone(),
-            allow: auth.rules()?,
+            token: required("token", &auth.token)?,
+            allow: parse_rules(&auth.allow_ips)?,
         })
     }
 }
@@ -47,7 +49,7 @@ impl WebhookAdapter for Jasmin {
     }
 
     fn authenticate(&self, req: &WebRequest<'_>) -> Result<(), AuthError> {
-        check_shared(req, self.token.as_deref(), &self.allow)
+        check_shared(req, &self.token, &self.allow)
     }
 
     fn parse(&self, req: &WebRequest<'_>) -> Result<Parsed, AdapterError> {

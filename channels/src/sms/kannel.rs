@@ -8,23 +8,27 @@
 
 use http::Method;
 
-use super::{check_shared, check_size, finish_sms, parse_time, udh, SmsAuth, SmsFields};
+use super::{
+    check_shared, check_size, finish_sms, parse_rules, parse_time, required, udh, ProfileError, SmsAuth, SmsFields,
+};
 use crate::adapter::{AdapterError, AuthError, Parsed, Receipt, WebRequest, WebResponse, WebhookAdapter};
 use crate::auth::{hex_decode, IpRule};
 use crate::form::Fields;
 use crate::inbound::Channel;
 use crate::normalize::charset::{decode, decode_guess, Charset};
+use crate::secret::Secret;
 
 pub struct Kannel {
-    token: Option<String>,
+    token: Secret,
     allow: Vec<IpRule>,
 }
 
 impl Kannel {
-    pub fn new(auth: &SmsAuth) -> Result<Kannel, String> {
+    /// Fails without a (non-empty) token: the profile would be open.
+    pub fn new(auth: &SmsAuth) -> Result<Kannel, ProfileError> {
         Ok(Kannel {
-            token: auth.token.clone(),
-            allow: auth.rules()?,
+            token: required("token", &auth.token)?,
+            allow: parse_rules(&auth.allow_ips)?,
         })
     }
 }
@@ -58,7 +62,7 @@ impl WebhookAdapter for Kannel {
     }
 
     fn authenticate(&self, req: &WebRequest<'_>) -> Result<(), AuthError> {
-        check_shared(req, self.token.as_deref(), &self.allow)
+        check_shared(req, &self.token, &self.allow)
     }
 
     fn parse(&self, req: &WebRequest<'_>) -> Result<Parsed, AdapterError> {

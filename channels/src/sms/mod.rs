@@ -14,6 +14,7 @@ use crate::adapter::{AdapterError, AuthError, Parsed, WebRequest};
 use crate::auth::{check_source, check_token, IpRule};
 use crate::inbound::{Channel, Inbound, Segment};
 use crate::normalize::{clean_fragment, normalize_sender, normalize_text};
+use crate::secret::Secret;
 
 /// Raw text bytes beyond this are refused: ten concatenated UCS-2 parts are ~1.4 KB,
 /// so anything near this size is not an SMS.
@@ -23,13 +24,58 @@ pub const MAX_SMS_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmsAuth {
-    /// Shared secret, sent by the gateway as `token` query parameter or
-    /// `Authorization: Bearer`.
+    /// Shared secret, sent by the gateway as `token` query parameter,
+    /// `Authorization: Bearer` or `X-Pintu-Token`. Required.
     #[serde(default)]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Source addresses allowed (`127.0.0.1`, `10.0.0.0/8`); empty = any.
     #[serde(default)]
     pub allow_ips: Vec<String>,
+}
+
+/// Why a profile's settings cannot make an adapter; the field is named so the
+/// runtime can report the config key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    /// An enabled profile has no credential (or an empty one): it would
+    /// accept anyone.
+    #[error("required when the channel is enabled (an empty value authenticates nobody)")]
+    MissingCredential(&'static str),
+    #[error("{1}")]
+    Invalid(&'static str, String),
+}
+
+impl ProfileError {
+    /// The settings field at fault (`token`, `allow_ips`, …).
+    pub fn field(&self) -> &'static str {
+        match self {
+            ProfileError::MissingCredential(f) | ProfileError::Invalid(f, _) => f,
+        }
+    }
+}
+
+/// A credential that must be present and non-empty.
+pub(crate) fn required(field: &'static str, s: &Option<Secret>) -> Result<Secret, ProfileError> {
+    match s {
+        Some(s) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(ProfileError::MissingCredential(field)),
+    }
+}
+
+/// A credential that may be absent but, when given, is not empty.
+pub(crate) fn optional(field: &'static str, s: &Option<Secret>) -> Result<Option<Secret>, ProfileError> {
+    match s {
+        Some(s) if s.is_empty() => Err(ProfileError::MissingCredential(field)),
+        other => Ok(other.clone()),
+    }
+}
+
+pub(crate) fn parse_rules(allow_ips: &[String]) -> Result<Vec<IpRule>, ProfileError> {
+    allow_ips
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<_, String>>()
+        .map_err(|e| ProfileError::Invalid("allow_ips", e))
 }
 
 impl SmsAuth {
@@ -38,19 +84,31 @@ impl SmsAuth {
     }
 }
 
-/// Check the source address, then the token from the query or a bearer header.
-pub(crate) fn check_shared(req: &WebRequest<'_>, token: Option<&str>, allow: &[IpRule]) -> Result<(), AuthError> {
-    check_source(allow, req.remote)?;
+/// The token a gateway presented: `?token=`, a bearer header or
+/// `X-Pintu-Token`, the first that is not empty.
+fn presented_token(req: &WebRequest<'_>) -> Option<String> {
     let query = crate::form::Fields::from_bytes(req.query());
-    let presented = query
-        .text("token")
+    query
+        .non_empty("token")
         .or_else(|| {
             req.header("authorization")
                 .and_then(|h| h.strip_prefix("Bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
                 .map(str::to_string)
         })
-        .or_else(|| req.header("x-pintu-token").map(str::to_string));
-    check_token(presented.as_deref(), token, "token")
+        .or_else(|| {
+            req.header("x-pintu-token")
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+        })
+}
+
+/// Check the source address, then the token.
+pub(crate) fn check_shared(req: &WebRequest<'_>, token: &Secret, allow: &[IpRule]) -> Result<(), AuthError> {
+    check_source(allow, req.remote)?;
+    check_token(presented_token(req).as_deref(), token, "token")
 }
 
 /// The fields every SMS adapter extracts before building an [`Inbound`].

@@ -114,11 +114,14 @@ pub(crate) fn join_text(parts: &[Option<&str>]) -> String {
         .join("\n")
 }
 
-/// Messages found in one webhook call, and why the other items were skipped.
+/// Messages found in one webhook call, why the other items were ignored
+/// (valid events that are not complaints), and which could not be read.
 #[derive(Debug, Default)]
 pub(crate) struct Collected {
     pub messages: Vec<Inbound>,
     pub ignored: Vec<String>,
+    /// One reason per malformed item (each is counted).
+    pub skipped: Vec<String>,
 }
 
 impl Collected {
@@ -129,8 +132,21 @@ impl Collected {
         }
     }
 
-    /// Messages if there is at least one; otherwise every reason, one line.
+    /// An item that cannot be read; the rest of the batch still counts.
+    pub fn skip(&mut self, reason: impl Into<String>) {
+        let reason: String = reason.into().chars().take(300).collect();
+        self.skipped.push(reason);
+    }
+
+    /// A batch with skipped items; else messages if there is at least one;
+    /// otherwise every ignore reason, one line.
     pub fn finish(self) -> Parsed {
+        if !self.skipped.is_empty() {
+            return Parsed::Batch {
+                messages: self.messages,
+                skipped: self.skipped,
+            };
+        }
         if !self.messages.is_empty() {
             return Parsed::Messages(self.messages);
         }

@@ -248,7 +248,7 @@ impl WebhookAdapter for TelegramWebhook {
     fn authenticate(&self, req: &WebRequest<'_>) -> Result<(), AuthError> {
         check_token(
             req.header("x-telegram-bot-api-secret-token"),
-            Some(self.secret_token.expose()),
+            &self.secret_token,
             "X-Telegram-Bot-Api-Secret-Token",
         )
     }

@@ -26,7 +26,7 @@ use crate::secret::Secret;
 pub const PROVIDER: &str = "x";
 
 /// `[channels.x.webhook]`: the Account Activity API webhook.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct XWebhookConfig {
     #[serde(default)]
@@ -37,6 +37,26 @@ pub struct XWebhookConfig {
     /// File holding the consumer secret (instead of `consumer_secret`).
     #[serde(default)]
     pub consumer_secret_file: Option<PathBuf>,
+    /// Oldest tweet (by its signed `created_at`) accepted through the webhook:
+    /// anything older is a replayed capture, not a delivery. The mentions
+    /// poller, if on, still reads older mentions.
+    #[serde(default = "default_max_age")]
+    pub max_age_secs: u64,
+}
+
+fn default_max_age() -> u64 {
+    900
+}
+
+impl Default for XWebhookConfig {
+    fn default() -> Self {
+        XWebhookConfig {
+            enabled: false,
+            consumer_secret: None,
+            consumer_secret_file: None,
+            max_age_secs: default_max_age(),
+        }
+    }
 }
 
 /// The service's own account (@lapor1708): its tweets are never complaints.
@@ -358,6 +378,7 @@ fn crc_token_ok(t: &str) -> bool {
 pub struct XWebhook {
     account: XAccount,
     consumer_secret: Secret,
+    max_age: std::time::Duration,
 }
 
 impl XWebhook {
@@ -365,7 +386,14 @@ impl XWebhook {
         XWebhook {
             account,
             consumer_secret,
+            max_age: std::time::Duration::from_secs(default_max_age()),
         }
+    }
+
+    /// Oldest signed tweet time accepted (see `XWebhookConfig::max_age_secs`).
+    pub fn with_max_age(mut self, max_age: std::time::Duration) -> XWebhook {
+        self.max_age = max_age;
+        self
     }
 }
 
@@ -419,6 +447,10 @@ impl WebhookAdapter for XWebhook {
 
     fn channel(&self) -> Channel {
         Channel::X
+    }
+
+    fn signed_time_max_age(&self) -> Option<std::time::Duration> {
+        Some(self.max_age)
     }
 
     fn authenticate(&self, req: &WebRequest<'_>) -> Result<(), AuthError> {
