@@ -34,7 +34,19 @@ pub(super) struct Seen<'a> {
 }
 
 impl Seen<'_> {
+    /// Features by name (training).
     pub(super) fn feed(&self, spec: &Spec, names: &features::Names<'_>, sink: &mut dyn FnMut(&[u8], f32)) {
+        self.extract(spec, names, |k: Vec<u8>, v| sink(&k, v));
+    }
+
+    /// Features by hash (deciding): computed once per model and decision.
+    pub(super) fn hashed(&self, spec: &Spec, names: &features::Names<'_>) -> Vec<(u64, f32)> {
+        let mut out = Vec::with_capacity(256);
+        self.extract(spec, names, |k: u64, v| out.push((k, v)));
+        out
+    }
+
+    fn extract<K: features::Key>(&self, spec: &Spec, names: &features::Names<'_>, sink: impl FnMut(K, f32)) {
         let words: Vec<&str> = (0..self.nt.toks.len()).map(|i| self.nt.word(i)).collect();
         let raw: Vec<&str> = self.raw.split(' ').filter(|w| !w.is_empty()).collect();
         features::extract(spec, &words, &raw, &self.scores, names, sink);
@@ -127,8 +139,8 @@ impl Engine {
             return self.pick_category_by_lexicon(a, seen, reasons);
         };
         let model = &m.category;
-        let spec = model.spec();
-        let scores = model.scores(|sink| seen.feed(&spec, &self.feature_names(), sink));
+        let feats = model.known(&seen.hashed(&model.spec(), &self.feature_names()));
+        let scores = model.scores(&feats);
         let p = model.probabilities(&scores);
         let mut order: Vec<usize> = (0..p.len()).collect();
         order.sort_by(|&x, &y| p[y].total_cmp(&p[x]).then(x.cmp(&y)));
@@ -139,7 +151,7 @@ impl Engine {
             probability: p[best],
             alternative: order.get(1).and_then(|&c| cat_of(c).map(|cat| (cat, p[c]))),
         };
-        let evidence = self.evidence_line(model, best, seen);
+        let evidence = evidence_line(model, best, &feats);
         let runner = match order.get(1) {
             Some(&c) => format!("; runner-up {} {:.2}", model.classes[c], p[c]),
             None => String::new(),
@@ -159,25 +171,6 @@ impl Engine {
             reasons.push(format!("lexicon terms: {terms}"));
         }
         pick
-    }
-
-    /// The strongest features for `class`, as `'word' +1.23`.
-    fn evidence_line(&self, model: &Linear, class: usize, seen: &Seen<'_>) -> String {
-        let spec = model.spec();
-        let mut c = model.contributions(class, |sink| seen.feed(&spec, &self.feature_names(), sink));
-        c.retain(|(name, v)| name != "bias" && *v > 0.0);
-        c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut out = String::new();
-        for (name, v) in c.iter().take(6) {
-            if !out.is_empty() {
-                out.push_str(", ");
-            }
-            let _ = write!(out, "{} +{v:.2}", readable(name));
-        }
-        if out.is_empty() {
-            out.push_str("no evidence for it");
-        }
-        out
     }
 
     /// Matched lexicon terms of a category, for the reasons.
@@ -240,8 +233,8 @@ impl Engine {
         let (kind, why) = match &self.model {
             Some(m) => {
                 let model = &m.report;
-                let spec = model.spec();
-                let scores = model.scores(|sink| seen.feed(&spec, &self.feature_names(), sink));
+                let feats = model.known(&seen.hashed(&model.spec(), &self.feature_names()));
+                let scores = model.scores(&feats);
                 let p = model.probabilities(&scores);
                 let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
                 let kind = match model.classes[best].as_str() {
@@ -251,7 +244,7 @@ impl Engine {
                 };
                 (
                     kind,
-                    format!("p {:.2}: {}", p[best], self.evidence_line(model, best, seen)),
+                    format!("p {:.2}: {}", p[best], evidence_line(model, best, &feats)),
                 )
             }
             None => {
@@ -280,6 +273,24 @@ impl Engine {
         }
         kind
     }
+}
+
+/// The strongest features for `class`, as `'word' +1.23`.
+fn evidence_line(model: &Linear, class: usize, feats: &[(u32, f32)]) -> String {
+    let mut c = model.contributions(class, feats);
+    c.retain(|(name, v)| *name != "bias" && *v > 0.0);
+    c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut out = String::new();
+    for (name, v) in c.iter().take(6) {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{} +{v:.2}", readable(name));
+    }
+    if out.is_empty() {
+        out.push_str("no evidence for it");
+    }
+    out
 }
 
 /// A feature name as a reader would say it.

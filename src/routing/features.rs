@@ -128,38 +128,49 @@ pub struct TableScores {
 const SCORE_CAP: f32 = 8.0;
 const SCORE_SCALE: f32 = 4.0;
 
-/// Feed every feature of a text to `sink(name, value)`. Text features come
-/// first, already scaled; the same name is never fed twice.
+/// What a feature is called: its name (training writes names into the model
+/// file) or the hash of its name (deciding looks rows up without building a
+/// string). Both come from the same [`extract`], so they cannot disagree.
+pub trait Key: Ord {
+    /// The feature whose name is the concatenation of `parts`.
+    fn of(parts: &[&[u8]]) -> Self;
+}
+
+impl Key for Vec<u8> {
+    fn of(parts: &[&[u8]]) -> Self {
+        parts.concat()
+    }
+}
+
+impl Key for u64 {
+    fn of(parts: &[&[u8]]) -> Self {
+        parts.iter().fold(FNV_OFFSET, |h, p| fnv(h, p))
+    }
+}
+
+/// Feed every feature of a text to `sink(key, value)`. Text features come
+/// first, already scaled; the same feature is never fed twice.
 ///
 /// `words` are the canonical words (see [`super::text`]), `raw` the words as
-/// written (lower-cased, accents folded), `cats` the category codes.
-pub fn extract(
+/// written (lower-cased, accents folded), `names` the category and pair names.
+pub fn extract<K: Key>(
     spec: &Spec,
     words: &[&str],
     raw: &[&str],
     tables: &TableScores,
     names: &Names<'_>,
-    mut sink: impl FnMut(&[u8], f32),
+    mut sink: impl FnMut(K, f32),
 ) {
     let cats = names.categories;
-    let mut text: Vec<Vec<u8>> = Vec::with_capacity(words.len() * 8);
-    let mut buf: Vec<u8> = Vec::with_capacity(64);
+    let mut text: Vec<K> = Vec::with_capacity(words.len() * 12);
     if spec.words {
         for w in words {
-            buf.clear();
-            buf.extend_from_slice(b"w=");
-            buf.extend_from_slice(w.as_bytes());
-            text.push(buf.clone());
+            text.push(K::of(&[b"w=", w.as_bytes()]));
         }
     }
     if spec.bigrams {
         for pair in words.windows(2) {
-            buf.clear();
-            buf.extend_from_slice(b"b=");
-            buf.extend_from_slice(pair[0].as_bytes());
-            buf.push(b' ');
-            buf.extend_from_slice(pair[1].as_bytes());
-            text.push(buf.clone());
+            text.push(K::of(&[b"b=", pair[0].as_bytes(), b" ", pair[1].as_bytes()]));
         }
     }
     let (lo, hi) = (spec.chars.0 as usize, spec.chars.1 as usize);
@@ -179,10 +190,7 @@ pub fn extract(
                     break;
                 }
                 for g in padded.windows(n) {
-                    buf.clear();
-                    buf.extend_from_slice(b"c=");
-                    buf.extend_from_slice(g);
-                    text.push(buf.clone());
+                    text.push(K::of(&[b"c=", g]));
                 }
             }
         }
@@ -191,8 +199,8 @@ pub fn extract(
     text.dedup();
     if !text.is_empty() {
         let v = 1.0 / (text.len() as f32).sqrt();
-        for n in &text {
-            sink(n, v);
+        for k in text {
+            sink(k, v);
         }
     }
     if spec.lexicon {
@@ -200,51 +208,48 @@ pub fn extract(
         // subject word at all are rarely a service complaint.
         let strongest = tables.lexicon.iter().copied().fold(0f32, f32::max);
         if strongest > 0.0 {
-            sink(b"lex=any", strongest.min(SCORE_CAP) / SCORE_SCALE);
+            sink(K::of(&[b"lex=any"]), strongest.min(SCORE_CAP) / SCORE_SCALE);
         }
         for (i, code) in cats.iter().enumerate() {
-            for (prefix, scores) in [("lex=", &tables.lexicon), ("req=", &tables.requested)] {
+            for (prefix, scores) in [(&b"lex="[..], &tables.lexicon), (&b"req="[..], &tables.requested)] {
                 let s = scores.get(i).copied().unwrap_or(0.0);
                 if s > 0.0 {
-                    buf.clear();
-                    buf.extend_from_slice(prefix.as_bytes());
-                    buf.extend_from_slice(code.as_bytes());
-                    sink(&buf, s.min(SCORE_CAP) / SCORE_SCALE);
+                    sink(K::of(&[prefix, code.as_bytes()]), s.min(SCORE_CAP) / SCORE_SCALE);
                 }
             }
         }
-    }
-    if spec.lexicon {
         for (i, name) in names.pairs.iter().enumerate() {
             if tables.pairs.get(i).copied().unwrap_or(0.0) > 0.0 {
-                buf.clear();
-                buf.extend_from_slice(b"pair=");
-                buf.extend_from_slice(name.as_bytes());
-                sink(&buf, 1.0);
+                sink(K::of(&[b"pair=", name.as_bytes()]), 1.0);
             }
         }
     }
     if spec.cues {
         for (name, s) in [("cue=aspirasi", tables.cues[0]), ("cue=informasi", tables.cues[1])] {
             if s > 0.0 {
-                sink(name.as_bytes(), s.min(SCORE_CAP) / SCORE_SCALE);
+                sink(K::of(&[name.as_bytes()]), s.min(SCORE_CAP) / SCORE_SCALE);
             }
         }
         if tables.question {
-            sink(b"q=?", 1.0);
+            sink(K::of(&[b"q=?"]), 1.0);
         }
     }
-    sink(b"bias", 1.0);
+    sink(K::of(&[b"bias"]), 1.0);
 }
 
-/// FNV-1a, 64 bits: feature names to map keys without allocating.
-pub fn hash(name: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in name {
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+/// FNV-1a, 64 bits: feature names to map keys without allocating.
+pub fn hash(name: &[u8]) -> u64 {
+    fnv(FNV_OFFSET, name)
 }
 
 #[cfg(test)]
@@ -266,9 +271,17 @@ mod tests {
             categories: &cats,
             pairs: &pairs,
         };
-        extract(spec, words, raw, &t, &names, |n, v| {
-            out.push((String::from_utf8_lossy(n).into_owned(), v))
+        extract(spec, words, raw, &t, &names, |n: Vec<u8>, v| {
+            out.push((String::from_utf8_lossy(&n).into_owned(), v))
         });
+        // Deciding uses hashes of the same names, in the same order.
+        let mut hashed = Vec::new();
+        extract(spec, words, raw, &t, &names, |h: u64, v| hashed.push((h, v)));
+        let from_names: Vec<(u64, f32)> = out.iter().map(|(n, v)| (hash(n.as_bytes()), *v)).collect();
+        let (mut a, mut b) = (hashed, from_names);
+        a.sort_by_key(|x| x.0);
+        b.sort_by_key(|x| x.0);
+        assert_eq!(a, b, "hashed and named extraction agree");
         out
     }
 

@@ -95,37 +95,45 @@ impl Linear {
         self.classes.iter().position(|c| c == code)
     }
 
-    /// Raw scores (logits) of every class for the features `feed` produces.
-    pub fn scores(&self, feed: impl FnOnce(&mut dyn FnMut(&[u8], f32))) -> Vec<f32> {
+    /// The rows of the features the model knows, with their values: one
+    /// lookup per feature, shared by [`Linear::scores`] and
+    /// [`Linear::contributions`].
+    pub fn known(&self, features: &[(u64, f32)]) -> Vec<(u32, f32)> {
+        features
+            .iter()
+            .filter_map(|(key, v)| self.index.get(key).map(|&row| (row, *v)))
+            .collect()
+    }
+
+    /// Raw scores (logits) of every class.
+    pub fn scores(&self, known: &[(u32, f32)]) -> Vec<f32> {
         let mut s = vec![0f32; self.classes.len()];
-        feed(&mut |name, v| {
-            if let Some(&row) = self.index.get(&features::hash(name)) {
-                let (start, len) = self.rows[row as usize];
-                for &(c, w) in &self.cells[start as usize..(start + len) as usize] {
-                    if let Some(x) = s.get_mut(c as usize) {
-                        *x += v * w;
-                    }
+        for &(row, v) in known {
+            for &(c, w) in self.row(row) {
+                if let Some(x) = s.get_mut(c as usize) {
+                    *x += v * w;
                 }
             }
-        });
+        }
         s
     }
 
     /// What each known feature adds to `class`: `(name, value × weight)`.
-    pub fn contributions(&self, class: usize, feed: impl FnOnce(&mut dyn FnMut(&[u8], f32))) -> Vec<(String, f32)> {
-        let mut out = Vec::new();
-        feed(&mut |name, v| {
-            if let Some(&row) = self.index.get(&features::hash(name)) {
-                let (start, len) = self.rows[row as usize];
-                if let Some(&(_, w)) = self.cells[start as usize..(start + len) as usize]
+    pub fn contributions(&self, class: usize, known: &[(u32, f32)]) -> Vec<(&str, f32)> {
+        known
+            .iter()
+            .filter_map(|&(row, v)| {
+                self.row(row)
                     .iter()
                     .find(|(c, _)| *c as usize == class)
-                {
-                    out.push((self.names[row as usize].clone(), v * w));
-                }
-            }
-        });
-        out
+                    .map(|&(_, w)| (self.names[row as usize].as_str(), v * w))
+            })
+            .collect()
+    }
+
+    fn row(&self, row: u32) -> &[(u16, f32)] {
+        let (start, len) = self.rows[row as usize];
+        &self.cells[start as usize..(start + len) as usize]
     }
 
     /// Calibrated probabilities of the classes for these scores.
@@ -316,11 +324,11 @@ mod tests {
         let back = ModelFile::parse(Path::new("m.tsv"), &text).unwrap();
         assert_eq!(back.render("test model"), text);
         assert_eq!(back.rate("regency"), 0.95);
-        let s = back.category.scores(|f| {
-            f(b"w=bansos", 1.0);
-            f(b"w=unknown", 1.0);
-            f(b"bias", 1.0);
-        });
+        let feats: Vec<(u64, f32)> = ["w=bansos", "w=unknown", "bias"]
+            .iter()
+            .map(|n| (features::hash(n.as_bytes()), 1.0))
+            .collect();
+        let s = back.category.scores(&back.category.known(&feats));
         assert_eq!(s, vec![0.25, 2.0]);
         let p = back.category.probabilities(&s);
         assert!(p[1] > p[0] && (p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
