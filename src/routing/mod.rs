@@ -318,10 +318,19 @@ pub fn mask_contacts(text: &str) -> String {
     let re = RE.get_or_init(|| {
         Regex::new(r"(?i)[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}|(?:\+?62[ .\-]?|\b0)8[0-9][0-9 .\-]{6,14}[0-9]").ok()
     });
-    match re {
-        Some(re) => re.replace_all(text, "[disamarkan]").into_owned(),
-        None => text.to_string(),
+    let Some(re) = re else { return text.to_string() };
+    // One pass can leave a number glued to an address (`a@b.co0812…`: no
+    // word boundary before the `0` until the address is replaced), so mask
+    // until nothing changes; each pass only shortens what is left to match,
+    // and a few passes settle any text.
+    let mut out = re.replace_all(text, "[disamarkan]").into_owned();
+    for _ in 0..4 {
+        match re.replace_all(&out, "[disamarkan]") {
+            std::borrow::Cow::Borrowed(_) => break,
+            std::borrow::Cow::Owned(next) => out = next,
+        }
     }
+    out
 }
 
 #[cfg(test)]
@@ -337,5 +346,9 @@ mod tests {
         assert_eq!(mask_contacts("wa +62 812 3456 7890 ya"), "wa [disamarkan] ya");
         assert_eq!(mask_contacts("hub +6281234567890"), "hub [disamarkan]");
         assert_eq!(mask_contacts("tahun 2024 ada 300 orang"), "tahun 2024 ada 300 orang");
+        // Found by the routing fuzz target: a number glued to an address.
+        let once = mask_contacts("hubungi a@b.co0812345678 ya");
+        assert!(!once.contains("0812345678"), "{once}");
+        assert_eq!(mask_contacts(&once), once, "masking is idempotent");
     }
 }
