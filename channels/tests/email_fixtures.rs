@@ -2,17 +2,23 @@
 //!
 //! Each `NAME.eml` has a sidecar `NAME.json` with the expected outcome; only
 //! the keys present are checked, so a fixture states exactly what it is about:
-//! `outcome` (`accept` | `quarantine`), `reason`, `sender`, `display_name`
+//! `outcome` (`accept` | `quarantine`), `reason` (a rejection's, or for mail
+//! that parses but is not a citizen's, the [`Automated`] kind), `evidence`
+//! (the deciding header of such mail), `sender`, `display_name`
 //! (null = none), `subject`, `text` (exact), `text_contains`, `text_excludes`,
 //! `external_id`, `external_id_prefix`, `suppress_reply` (null = none),
 //! `ack_reference`, `sent_at`, `reply_context` (subset), `reply_context_absent`,
 //! `attachments` (per entry: `name`, `name_excludes`, `content_type`, `size`,
-//! `kept`, `omitted`), and `limits` overriding the parser limits.
+//! `sha256`, `kept`, `omitted`), and `limits` overriding the parser limits.
+//!
+//! `NNN-` prefixes 01–26 are the original corpus; `nc-` files are mail that
+//! no citizen wrote (and citizens' mail that merely looks automated), with
+//! `ht-` for hostile or damaged structure.
 
 use std::fs;
 use std::path::PathBuf;
 
-use pintu_channels::email::{parse_message, Limits, ParseOptions};
+use pintu_channels::email::{parse_message, Automated, Limits, ParseOptions};
 use serde_json::Value;
 
 fn corpus_dir() -> PathBuf {
@@ -52,7 +58,32 @@ fn check(name: &str, raw: &[u8], expect: &Value) -> Vec<String> {
             return errs;
         }
         ("quarantine", Ok(p)) => {
-            fail(format!("expected quarantine, got accepted text {:?}", p.inbound.text));
+            match &p.not_citizen {
+                Some(nc) => {
+                    if let Some(r) = expect.get("reason").and_then(Value::as_str) {
+                        if nc.kind.as_str() != r {
+                            fail(format!("reason {} != {r} ({})", nc.kind.as_str(), nc.evidence));
+                        }
+                    }
+                    if let Some(e) = expect.get("evidence").and_then(Value::as_str) {
+                        if nc.evidence != e {
+                            fail(format!("evidence {:?} != {e:?}", nc.evidence));
+                        }
+                    }
+                    // Mail no citizen wrote is never answered either.
+                    if p.suppress.is_none() {
+                        fail("not a citizen's mail, yet a reply would be sent".into());
+                    }
+                }
+                None => fail(format!("expected quarantine, got accepted text {:?}", p.inbound.text)),
+            }
+            return errs;
+        }
+        (_, Ok(p)) if p.not_citizen.is_some() => {
+            fail(format!(
+                "expected accept, got quarantine as not a citizen's: {:?}",
+                p.not_citizen
+            ));
             return errs;
         }
         (_, Err(rej)) => {
@@ -147,6 +178,11 @@ fn check(name: &str, raw: &[u8], expect: &Value) -> Vec<String> {
                     fail(format!("attachment name {} contains {x}", a.name));
                 }
             }
+            if let Some(sha) = e.get("sha256").and_then(Value::as_str) {
+                if a.sha256 != sha {
+                    fail(format!("attachment {} sha256 {} != {sha}", a.name, a.sha256));
+                }
+            }
             if let Some(size) = e.get("size").and_then(Value::as_u64) {
                 if a.size != size {
                     fail(format!("attachment {} size {} != {size}", a.name, a.size));
@@ -193,4 +229,26 @@ fn email_corpus() {
         errors.len(),
         errors.join("\n")
     );
+}
+
+/// The corpus of mail no citizen wrote is large enough and covers every kind.
+#[test]
+fn not_citizen_corpus_covers_every_kind() {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut n = 0;
+    for e in fs::read_dir(corpus_dir()).expect("corpus dir").flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !(name.starts_with("nc-") && name.ends_with(".json")) {
+            continue;
+        }
+        n += 1;
+        let v: Value = serde_json::from_slice(&fs::read(e.path()).unwrap()).unwrap();
+        if let Some(r) = v["reason"].as_str() {
+            seen.insert(r.to_string());
+        }
+    }
+    assert!(n >= 20, "only {n} nc- fixtures");
+    for k in Automated::ALL {
+        assert!(seen.contains(k.as_str()), "no fixture for {}", k.as_str());
+    }
 }

@@ -216,6 +216,9 @@ pub struct EmailLimits {
     pub max_attachment_bytes: usize,
     #[serde(default = "default_max_total_attachment_bytes")]
     pub max_total_attachment_bytes: usize,
+    /// Text converted and quote-stripped per part and in total (HTML source: 4×).
+    #[serde(default = "default_max_text_bytes")]
+    pub max_text_bytes: usize,
 }
 
 impl Default for EmailLimits {
@@ -227,6 +230,7 @@ impl Default for EmailLimits {
             max_attachments: default_max_attachments(),
             max_attachment_bytes: default_max_attachment_bytes(),
             max_total_attachment_bytes: default_max_total_attachment_bytes(),
+            max_text_bytes: default_max_text_bytes(),
         }
     }
 }
@@ -240,6 +244,7 @@ impl EmailLimits {
             max_attachments: self.max_attachments,
             max_attachment_bytes: self.max_attachment_bytes,
             max_total_attachment_bytes: self.max_total_attachment_bytes,
+            max_text_bytes: self.max_text_bytes,
         }
     }
 }
@@ -362,6 +367,9 @@ fn default_max_attachment_bytes() -> usize {
 }
 fn default_max_total_attachment_bytes() -> usize {
     30 * 1024 * 1024
+}
+fn default_max_text_bytes() -> usize {
+    256 * 1024
 }
 fn default_seen_retention_days() -> u64 {
     90

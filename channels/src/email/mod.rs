@@ -4,27 +4,32 @@
 //! bytes, calls [`parse_message`], stores the returned blobs (attachments and
 //! the raw message) content-addressed, and hands the [`Inbound`] to intake.
 //! One module per concern:
-//! - [`parse`]: MIME structure, headers, sender, body selection, attachments;
+//! - [`parse`]: MIME structure, headers, sender, body selection;
+//! - [`attachments`]: attachment names, types, bytes and limits;
+//! - [`recover`]: decoding parts whose closing boundary is missing;
 //! - [`html`]: HTML bodies to text;
-//! - [`quote`]: quoted history and signatures;
-//! - [`loops`]: auto-replies, lists, bounces, no-reply senders (RFC 3834);
+//! - [`quote`]: quoted history and signatures (not disclaimers);
+//! - [`loops`]: auto-replies, lists, bounces, no-reply senders (RFC 3834),
+//!   and mail no citizen wrote ([`NotCitizen`]: the runtime quarantines it);
 //! - [`threading`]: Message-IDs of our acknowledgements and mapping replies back.
 //!
 //! Hostile input never panics the caller: structural limits turn into a
 //! [`Rejection`] (the runtime quarantines the message with that reason), and
 //! the third-party MIME parser runs under `catch_unwind` as a last line.
 
+pub mod attachments;
 pub mod html;
 pub mod loops;
 pub mod parse;
 pub mod quote;
+pub mod recover;
 pub mod threading;
 
 use thiserror::Error;
 
 use crate::inbound::Inbound;
 
-pub use loops::Suppress;
+pub use loops::{Automated, NotCitizen, Suppress};
 pub use parse::parse_message;
 
 /// Provider name of e-mail complaints (part of dedupe keys and reply routing).
@@ -45,6 +50,9 @@ pub struct Limits {
     pub max_attachment_bytes: usize,
     /// Largest sum of kept attachments (bytes).
     pub max_total_attachment_bytes: usize,
+    /// Most text (bytes) converted and quote-stripped per part and in total;
+    /// an HTML part's source may be 4× this. The rest stays in the raw copy.
+    pub max_text_bytes: usize,
 }
 
 impl Default for Limits {
@@ -56,6 +64,7 @@ impl Default for Limits {
             max_attachments: 20,
             max_attachment_bytes: 10 * 1024 * 1024,
             max_total_attachment_bytes: 25 * 1024 * 1024,
+            max_text_bytes: 256 * 1024,
         }
     }
 }
@@ -93,6 +102,9 @@ pub struct ParsedEmail {
     pub ack_reference: Option<String>,
     /// Why no acknowledgement may be sent (also set in `reply_context`).
     pub suppress: Option<Suppress>,
+    /// Set when no citizen wrote this (an out-of-office, a newsletter, a
+    /// bounce …): the runtime quarantines it instead of ingesting it.
+    pub not_citizen: Option<NotCitizen>,
 }
 
 /// A message that cannot become a complaint; the runtime quarantines it.

@@ -7,19 +7,26 @@
 //! Quoted history is stripped from the citizen's own text only; a message
 //! forwarded as an attachment is appended in full, because it usually *is* the
 //! complaint ("see what the village head wrote to me").
+//!
+//! The text that is converted and stripped is capped ([`Limits::max_text_bytes`]
+//! per part and in total; an HTML part's source may be four times that): the
+//! complaint keeps at most `normalize::MAX_TEXT_CHARS` characters anyway, and
+//! the raw copy keeps everything.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use chrono::{TimeZone, Utc};
-use mail_parser::{Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MessagePart, PartType};
 use sha2::{Digest, Sha256};
 
+use super::attachments::{collect_attachments, content_type_of};
 use super::html::html_to_text;
-use super::loops::{is_no_reply_address, suppress_reason};
+use super::loops::{self, is_no_reply_address, is_report_type, suppress_reason};
 use super::quote::strip_quotes;
+use super::recover::broken_text;
 use super::threading::{message_ids, tracking_from_message_id};
-use super::{Blob, Limits, ParseOptions, ParsedEmail, Rejection};
-use crate::inbound::{Attachment, Channel, Inbound, Sender, SenderKind};
+use super::{Limits, ParseOptions, ParsedEmail, Rejection};
+use crate::inbound::{Channel, Inbound, Sender, SenderKind};
 use crate::normalize::normalize_text;
 
 /// Longest subject kept (characters); RFC 5322's line limit.
@@ -87,13 +94,14 @@ fn parse_inner(raw: &[u8], opts: &ParseOptions) -> Result<ParsedEmail, Rejection
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect();
 
-    let sender = choose_sender(&msg).ok_or(Rejection::NoSender)?;
+    let (sender, on_behalf_of_person) = choose_sender(&msg).ok_or(Rejection::NoSender)?;
     let subject = msg.subject().map(clean_subject).filter(|s| !s.is_empty());
+    let max_text = opts.limits.max_text_bytes;
 
-    let own = strip_quotes(&body_text(&msg));
+    let own = strip_quotes(&body_text(&msg, max_text));
     let mut text = own.text;
-    let forwarded = append_forwarded(&msg, &mut text);
-    let mut text = normalize_text(&text);
+    let forwarded = append_forwarded(&msg, &mut text, max_text);
+    let mut text = normalize_text(cap(&text, max_text));
     let raw_sha256 = sha256_hex(raw);
     let (attachments, blobs) = collect_attachments(&msg, &opts.limits);
     if text.is_empty() {
@@ -117,6 +125,16 @@ fn parse_inner(raw: &[u8], opts: &ParseOptions) -> Result<ParsedEmail, Rejection
             .find_map(|id| tracking_from_message_id(id, domain))
     });
     let suppress = suppress_reason(&headers, &sender.address, opts.loop_id.as_deref());
+    let has_report_part = msg.parts.iter().skip(1).any(|p| is_report_type(&content_type_of(p)));
+    let not_citizen = loops::not_citizen(
+        &headers,
+        &loops::Context {
+            sender: &sender.address,
+            own_loop_id: opts.loop_id.as_deref(),
+            has_report_part,
+            on_behalf_of_person,
+        },
+    );
 
     let mut inbound = Inbound::new(Channel::Email, super::PROVIDER, sender, text);
     inbound.external_id = Some(match &message_id {
@@ -153,7 +171,20 @@ fn parse_inner(raw: &[u8], opts: &ParseOptions) -> Result<ParsedEmail, Rejection
         raw_sha256,
         ack_reference,
         suppress,
+        not_citizen,
     })
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+pub fn cap(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Depth and part count over multiparts and attached messages, iteratively:
@@ -219,36 +250,38 @@ fn clean_name(name: Option<&str>, address: &str) -> Option<String> {
 }
 
 /// From, unless it is a no-reply address and Reply-To names a real person
-/// (web forms and ticket systems send "on behalf of" the citizen that way).
-/// A Reply-To beside an ordinary From is not followed: a forged Reply-To
-/// must not turn our acknowledgements into backscatter at a third party.
-fn choose_sender(msg: &Message<'_>) -> Option<Sender> {
+/// (web forms and ticket systems send "on behalf of" the citizen that way;
+/// the flag says so). A Reply-To beside an ordinary From is not followed: a
+/// forged Reply-To must not turn our acknowledgements into backscatter at a
+/// third party.
+fn choose_sender(msg: &Message<'_>) -> Option<(Sender, bool)> {
     let from = first_addr(msg.from());
     let reply_to = msg
         .reply_to()
         .filter(|a| a.iter().count() == 1)
         .and_then(|a| first_addr(Some(a)));
-    let chosen = match (from, reply_to) {
+    let (chosen, on_behalf) = match (from, reply_to) {
         (Some(f), Some(r)) if is_no_reply_address(&f.0) && !is_no_reply_address(&r.0) => {
             let name = r.1.or(f.1);
-            (r.0, name)
+            ((r.0, name), true)
         }
-        (Some(f), _) => f,
-        (None, Some(r)) => r,
+        (Some(f), _) => (f, false),
+        (None, Some(r)) => (r, false),
         (None, None) => {
             let fallback = first_addr(msg.sender())
                 .or_else(|| msg.header_raw("Return-Path").and_then(clean_address).map(|a| (a, None)))?;
-            fallback
+            (fallback, false)
         }
     };
-    Some(Sender {
+    let sender = Sender {
         kind: SenderKind::Email,
         address: chosen.0,
         display_name: chosen.1,
-    })
+    };
+    Some((sender, on_behalf))
 }
 
-fn clean_subject(s: &str) -> String {
+pub(crate) fn clean_subject(s: &str) -> String {
     let n = normalize_text(s);
     n.split_whitespace()
         .collect::<Vec<_>>()
@@ -278,23 +311,38 @@ fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
     out
 }
 
-fn part_text(part: &MessagePart<'_>) -> Option<String> {
+/// A part's text, at most `max` bytes of it (HTML: of its source, up to 4 × `max`).
+fn part_text(part: &MessagePart<'_>, max: usize) -> Option<String> {
     match &part.body {
-        PartType::Text(t) => Some(t.to_string()),
-        PartType::Html(h) => Some(html_to_text(h)),
+        PartType::Text(_) | PartType::Html(_) if part.is_encoding_problem => {
+            let t = broken_text(part)?;
+            Some(cap(&t, max).to_string())
+        }
+        PartType::Text(t) => Some(cap(t, max).to_string()),
+        PartType::Html(h) => Some(html_to_text(cap(h, max.saturating_mul(4)))),
         _ => None,
     }
 }
 
 /// The citizen's own text: text bodies, or the HTML bodies converted.
-fn body_text(msg: &Message<'_>) -> String {
+fn body_text(msg: &Message<'_>, max: usize) -> String {
     let pick = |ids: &[u32]| -> String {
-        ids.iter()
+        let mut out = String::new();
+        for t in ids
+            .iter()
             .filter_map(|id| msg.parts.get(*id as usize))
-            .filter_map(part_text)
+            .filter_map(|p| part_text(p, max))
             .filter(|t| !t.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join("\n\n")
+        {
+            if out.len() >= max {
+                break;
+            }
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str(&t);
+        }
+        cap(&out, max).to_string()
     };
     let mut text = pick(&msg.text_body);
     if text.trim().is_empty() {
@@ -309,7 +357,7 @@ fn body_text(msg: &Message<'_>) -> String {
             .iter()
             .enumerate()
             .filter(|(i, p)| *i == 0 || p.is_encoding_problem)
-            .find_map(|(_, p)| part_text(p).filter(|t| !t.trim().is_empty()))
+            .find_map(|(_, p)| part_text(p, max).filter(|t| !t.trim().is_empty()))
         {
             text = t;
         }
@@ -317,10 +365,14 @@ fn body_text(msg: &Message<'_>) -> String {
     text
 }
 
-/// Append messages forwarded as attachments (one level); true if any.
-fn append_forwarded(msg: &Message<'_>, text: &mut String) -> bool {
+/// Append messages forwarded as attachments (one level) while `text` is
+/// below `max` bytes; true if any.
+fn append_forwarded(msg: &Message<'_>, text: &mut String, max: usize) -> bool {
     let mut any = false;
     for id in &msg.attachments {
+        if text.len() >= max {
+            break;
+        }
         let Some(PartType::Message(nested)) = msg.parts.get(*id as usize).map(|p| &p.body) else {
             continue;
         };
@@ -337,122 +389,10 @@ fn append_forwarded(msg: &Message<'_>, text: &mut String) -> bool {
             block.push_str(&format!("Subjek: {}\n", clean_subject(s)));
         }
         block.push('\n');
-        block.push_str(&body_text(nested));
+        block.push_str(&body_text(nested, max));
         text.push_str(&block);
     }
     any
-}
-
-fn content_type_of(part: &MessagePart<'_>) -> String {
-    let fallback = match &part.body {
-        PartType::Text(_) => "text/plain",
-        PartType::Html(_) => "text/html",
-        PartType::Message(_) => "message/rfc822",
-        _ => "application/octet-stream",
-    };
-    let Some(ct) = part.content_type() else {
-        return fallback.into();
-    };
-    let t = format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("octet-stream")).to_ascii_lowercase();
-    let sane = t.len() <= 127 && t.chars().all(|c| c.is_ascii_alphanumeric() || "/.+-_".contains(c));
-    if sane {
-        t
-    } else {
-        fallback.into()
-    }
-}
-
-fn extension_for(ct: &str) -> &'static str {
-    match ct {
-        "image/jpeg" => "jpg",
-        "image/png" => "png",
-        "image/gif" => "gif",
-        "image/webp" => "webp",
-        "image/heic" => "heic",
-        "application/pdf" => "pdf",
-        "message/rfc822" => "eml",
-        "text/plain" => "txt",
-        "text/html" => "html",
-        "video/mp4" => "mp4",
-        "audio/mpeg" => "mp3",
-        _ => "bin",
-    }
-}
-
-/// A file name safe to show and to use as a download name: no directories,
-/// no control characters, at most 255 bytes.
-fn clean_file_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let n = normalize_text(base);
-    let mut out = String::new();
-    for c in n.chars().filter(|c| !c.is_control() && *c != '\n') {
-        if out.len() + c.len_utf8() > 255 {
-            break;
-        }
-        out.push(c);
-    }
-    let out = out.trim().trim_start_matches('.').to_string();
-    out
-}
-
-fn collect_attachments(msg: &Message<'_>, limits: &Limits) -> (Vec<Attachment>, Vec<Blob>) {
-    let mut metas = Vec::new();
-    let mut blobs: Vec<Blob> = Vec::new();
-    let mut kept_bytes = 0usize;
-    for (n, id) in msg.attachments.iter().enumerate() {
-        let Some(part) = msg.parts.get(*id as usize) else {
-            continue;
-        };
-        let content_type = content_type_of(part);
-        let bytes = part.contents();
-        let name = part
-            .attachment_name()
-            .map(clean_file_name)
-            .filter(|s| !s.is_empty())
-            .or_else(|| match &part.body {
-                PartType::Message(m) if !m.parts.is_empty() => m
-                    .subject()
-                    .map(|s| format!("{}.eml", clean_file_name(&clean_subject(s)))),
-                _ => None,
-            })
-            .unwrap_or_else(|| format!("lampiran-{}.{}", n + 1, extension_for(&content_type)));
-        let omitted = if metas.iter().filter(|a: &&Attachment| !a.sha256.is_empty()).count() >= limits.max_attachments {
-            Some("too_many_attachments")
-        } else if bytes.len() > limits.max_attachment_bytes {
-            Some("attachment_too_large")
-        } else if kept_bytes + bytes.len() > limits.max_total_attachment_bytes {
-            Some("attachments_total_too_large")
-        } else {
-            None
-        };
-        if let Some(reason) = omitted {
-            // Listed, not silently dropped: the raw copy of the message still has it.
-            metas.push(Attachment {
-                name,
-                content_type,
-                size: bytes.len() as u64,
-                sha256: String::new(),
-                reference: Some(format!("omitted:{reason}")),
-            });
-            continue;
-        }
-        let sha = sha256_hex(bytes);
-        kept_bytes += bytes.len();
-        if !blobs.iter().any(|b| b.sha256 == sha) {
-            blobs.push(Blob {
-                sha256: sha.clone(),
-                bytes: bytes.to_vec(),
-            });
-        }
-        metas.push(Attachment {
-            name,
-            content_type,
-            size: bytes.len() as u64,
-            sha256: sha,
-            reference: None,
-        });
-    }
-    (metas, blobs)
 }
 
 #[cfg(test)]
