@@ -74,3 +74,26 @@ fn missing_config_file_is_a_clear_error() {
     assert!(!ok);
     assert!(out.contains("/nonexistent/pintu.toml"), "{out}");
 }
+
+/// `[channels.email.smtp]` used to make `pintu check` panic ("there is no
+/// reactor running"): the SMTP pool was built outside a runtime.
+#[test]
+fn check_with_smtp_relay_configured() {
+    let smtp = [
+        ("PINTU_CHANNELS__EMAIL__SMTP__HOST", "smtp.lapor.go.id"),
+        ("PINTU_CHANNELS__EMAIL__SMTP__PORT", "587"),
+        ("PINTU_CHANNELS__EMAIL__SMTP__TLS", "starttls"),
+        ("PINTU_CHANNELS__EMAIL__SMTP__FROM", "LAPOR! <pengaduan@lapor.go.id>"),
+    ];
+    let (ok, out) = pintu(&smtp, &["check"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("ok") && !out.contains("panicked"), "{out}");
+    // A broken relay setting is still found, with its key.
+    let mut bad = smtp.to_vec();
+    bad[3] = ("PINTU_CHANNELS__EMAIL__SMTP__FROM", "not an address");
+    let (ok, out) = pintu(&bad, &["check"]);
+    assert!(
+        !ok && out.contains("channels.email.smtp.from") && !out.contains("panicked"),
+        "{out}"
+    );
+}

@@ -6,8 +6,14 @@
 //! and dead-lettering belong to the reply sender: we only classify failures —
 //! a 5xx answer or an unusable address is permanent, everything else
 //! (network, TLS, 4xx, timeouts) is transient.
+//!
+//! Everything that can be wrong in the config (addresses, CA file, password
+//! source) is checked when the transport is built; the connection pool itself
+//! is built on the first send, inside the runtime: lettre's pool starts a
+//! tokio task when it is built, so building it in `pintu check` (no runtime)
+//! panicked with "there is no reactor running".
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -16,6 +22,7 @@ use lettre::message::Mailbox as Address;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use pintu_channels::email::loops::is_no_reply_address;
 use pintu_channels::email::threading::ack_message_id;
@@ -28,7 +35,9 @@ use crate::replies::{OutboundReply, ReplyTransport, SendError};
 use crate::tracking;
 
 pub struct SmtpReplyTransport {
-    mailer: AsyncSmtpTransport<Tokio1Executor>,
+    builder: AsyncSmtpTransportBuilder,
+    /// Built from `builder` on the first send (see the module docs).
+    mailer: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
     from: Address,
     reply_to: Option<Address>,
     ack_domain: String,
@@ -84,7 +93,8 @@ impl SmtpReplyTransport {
             .effective_loop_id()
             .ok_or_else(|| EmailError::Config("channels.email.loop_id: cannot be derived".into()))?;
         Ok(SmtpReplyTransport {
-            mailer: b.build(),
+            builder: b,
+            mailer: OnceLock::new(),
             from,
             reply_to,
             ack_domain,
@@ -176,7 +186,8 @@ impl ReplyTransport for SmtpReplyTransport {
                     return Ok(());
                 }
                 let msg = self.build(reply)?;
-                match self.mailer.send(msg).await {
+                let mailer = self.mailer.get_or_init(|| self.builder.clone().build());
+                match mailer.send(msg).await {
                     Ok(_) => {
                         metrics::counter!("pintu_email_replies_sent_total").increment(1);
                         debug!(to = %mask(&reply.to), "acknowledgement sent");
