@@ -12,6 +12,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use pintu::email::config::{MailboxConfig, OnProcessed, Secret, TlsMode};
 use pintu::email::mailbox::{Fetched, FolderState, MailError, Mailbox};
+use pintu::email::parse_worker::ParseWorker;
 use pintu::email::poller::{PassStats, Poller};
 use pintu::intake::Intake;
 use pintu::replies::Templates;
@@ -26,6 +27,8 @@ struct Folder {
     /// uid → (raw, processed flag)
     msgs: BTreeMap<u32, (Vec<u8>, bool)>,
     quarantined: Vec<Vec<u8>>,
+    /// The UIDs of every FETCH, in order.
+    fetches: Vec<Vec<u32>>,
 }
 
 impl Folder {
@@ -74,7 +77,10 @@ impl Mailbox for Fake {
             .collect())
     }
     fn fetch(&mut self, uids: &[u32]) -> Result<Vec<Fetched>, MailError> {
-        let f = self.0.lock();
+        let mut f = self.0.lock();
+        if !uids.is_empty() {
+            f.fetches.push(uids.to_vec());
+        }
         Ok(uids
             .iter()
             .filter_map(|u| {
@@ -120,6 +126,14 @@ fn mail(i: usize) -> Vec<u8> {
 }
 
 fn poller(dir: &std::path::Path, window: Duration) -> (Poller, Arc<Intake>) {
+    poller_with(dir, window, |_| {})
+}
+
+fn poller_with(
+    dir: &std::path::Path,
+    window: Duration,
+    tune: impl FnOnce(&mut MailboxConfig),
+) -> (Poller, Arc<Intake>) {
     let (store, _closed) = Store::open(dir, 8 << 20).unwrap();
     let hasher = SenderHasher::new(&[7u8; 32]);
     let templates =
@@ -129,33 +143,21 @@ fn poller(dir: &std::path::Path, window: Duration) -> (Poller, Arc<Intake>) {
         Intake::new(store, hasher.clone(), Some(Arc::new(templates)), window, feed)
             .with_reply_providers(["imap".to_string()]),
     );
-    let cfg = MailboxConfig {
-        name: "fake".into(),
-        address: "pengaduan@lapor.go.id".into(),
-        host: "127.0.0.1".into(),
-        port: 1,
-        tls: TlsMode::None,
-        ca_file: None,
-        allow_insecure: false,
-        username: "u".into(),
-        password: Some(Secret::new("p")),
-        password_env: None,
-        password_file: None,
-        folders: vec!["INBOX".into()],
-        on_processed: OnProcessed::Flag,
-        processed_folder: "Pintu-Processed".into(),
-        processed_keyword: "$PintuIngested".into(),
-        mark_seen: false,
-        quarantine_folder: "Pintu-Quarantine".into(),
-        poll_interval_secs: 1,
-        idle: false,
-        idle_timeout_secs: 600,
-        batch_size: 2,
-        connect_timeout_secs: 1,
-        command_timeout_secs: 1,
-        max_message_bytes: 1 << 20,
+    let mut cfg = MailboxConfig::new("fake", "pengaduan@lapor.go.id", "127.0.0.1", 1, TlsMode::None, "u");
+    cfg.password = Some(Secret::new("p"));
+    cfg.on_processed = OnProcessed::Flag;
+    cfg.poll_interval_secs = 1;
+    cfg.idle = false;
+    cfg.batch_size = 2;
+    cfg.connect_timeout_secs = 1;
+    cfg.command_timeout_secs = 1;
+    cfg.max_message_bytes = 1 << 20;
+    tune(&mut cfg);
+    let email = pintu::email::EmailConfig {
+        ack_domain: Some("lapor.go.id".into()),
+        loop_id: Some("pintu@lapor.go.id".into()),
+        ..Default::default()
     };
-    let email = pintu::email::EmailConfig::default();
     let p = Poller {
         cfg: Arc::new(cfg),
         parse_opts: pintu::email::parse_options(&email, "pengaduan@lapor.go.id"),
@@ -167,6 +169,8 @@ fn poller(dir: &std::path::Path, window: Duration) -> (Poller, Arc<Intake>) {
         rt: tokio::runtime::Handle::current(),
         shutdown: CancellationToken::new(),
         max_backoff: Duration::from_millis(100),
+        parse_budget: Duration::from_secs(30),
+        parser: Default::default(),
     };
     (p, intake)
 }
@@ -228,5 +232,205 @@ async fn renumbered_folder_after_dedupe_window_is_not_reingested() {
     assert!(
         folder.0.lock().msgs.values().all(|(_, done)| *done),
         "everything marked"
+    );
+}
+
+async fn pass(p: Poller, folder: &Fake) -> (Poller, PassStats) {
+    let mut mb = folder.clone();
+    tokio::task::spawn_blocking(move || {
+        let s = p.pass(&mut mb).unwrap();
+        (p, s)
+    })
+    .await
+    .unwrap()
+}
+
+fn fake(uidvalidity: u32) -> Fake {
+    Fake(Arc::new(Mutex::new(Folder {
+        uidvalidity,
+        ..Default::default()
+    })))
+}
+
+fn reasons(p: &Poller) -> Vec<String> {
+    let mut r: Vec<String> = p.state.quarantined().into_iter().map(|q| q.reason).collect();
+    r.sort();
+    r
+}
+
+/// Parses like the gateway, but takes three seconds for a message whose
+/// subject says "lambat" (slow): a parse that overruns on cue.
+fn slow_on_cue(
+    raw: &[u8],
+    opts: &pintu_channels::email::ParseOptions,
+) -> Result<pintu_channels::email::ParsedEmail, pintu_channels::email::Rejection> {
+    if raw.windows(14).any(|w| w == b"Subject: lamba") {
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    pintu_channels::email::parse_message(raw, opts)
+}
+
+/// A parse over its time budget is quarantined with the reason and its raw
+/// copy, durably, and the mailbox moves on: the next pass does not see it
+/// again, and mail behind it is ingested. (Before: no budget at all, so one
+/// slow mail held its mailbox for as long as it took, after every restart.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parse_over_its_budget_is_quarantined_and_the_mailbox_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut p, intake) = poller(dir.path(), Duration::from_secs(60));
+    p.parser = Mutex::new(Some(
+        ParseWorker::new("fake", p.parse_opts.clone()).with_parse_fn(slow_on_cue),
+    ));
+    p.parse_budget = Duration::from_millis(300);
+    let folder = fake(1);
+    folder.0.lock().add(
+        b"From: lambat@desa.test\r\nSubject: lambat\r\nMessage-ID: <slow@desa.test>\r\n\r\nJalan rusak.\r\n".to_vec(),
+    );
+    let (p, first) = pass(p, &folder).await;
+    assert_eq!(first.quarantined, 1, "{first:?}");
+    assert_eq!(first.accepted, 0);
+    let rec = &p.state.quarantined()[0];
+    assert_eq!(rec.reason, "parse_timeout");
+    let sha = rec.raw_sha256.clone().expect("raw copy kept");
+    assert!(dir.path().join("blobs/raw").join(format!("{sha}.eml")).exists());
+    assert_eq!(folder.0.lock().quarantined.len(), 1, "moved out of the inbox");
+
+    folder.0.lock().add(mail(1));
+    let (p, second) = pass(p, &folder).await;
+    assert_eq!(
+        second,
+        PassStats {
+            accepted: 1,
+            duplicates: 0,
+            quarantined: 0
+        }
+    );
+    assert_eq!(reasons(&p), vec!["parse_timeout"], "decided once");
+    assert_eq!(intake.store().outbox.len(), 2, "one complaint + its acknowledgement");
+}
+
+/// Mail no citizen wrote is quarantined with its reason, never reaches the
+/// outbox (no complaint, no acknowledgement), and an out-of-office that
+/// answers our acknowledgement is not linked to the citizen's complaint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_no_citizen_wrote_is_quarantined_not_ingested() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, intake) = poller(dir.path(), Duration::from_secs(60));
+    let folder = fake(1);
+    folder.0.lock().add(mail(1));
+    let (p, first) = pass(p, &folder).await;
+    assert_eq!(first.accepted, 1);
+    assert_eq!(intake.store().outbox.len(), 2);
+    let fixtures = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/email");
+    for name in [
+        "nc-01-ooo-exchange-in-reply-to-ack",
+        "nc-06-newsletter-precedence-bulk",
+        "nc-09-mailman-list-id",
+        "nc-11-bounce-dsn-quoting-ack-code",
+        "nc-17-own-x-loop-upper-case",
+    ] {
+        folder
+            .0
+            .lock()
+            .add(std::fs::read(fixtures.join(format!("{name}.eml"))).unwrap());
+    }
+    let (p, second) = pass(p, &folder).await;
+    assert_eq!(
+        second,
+        PassStats {
+            accepted: 0,
+            duplicates: 0,
+            quarantined: 5
+        }
+    );
+    assert_eq!(
+        reasons(&p),
+        vec!["auto_generated", "auto_reply", "bulk", "mailing_list", "own_loop"]
+    );
+    assert_eq!(intake.store().outbox.len(), 2, "nothing published, nothing answered");
+    let ooo = p
+        .state
+        .quarantined()
+        .into_iter()
+        .find(|r| r.reason == "auto_generated")
+        .unwrap();
+    assert_eq!(ooo.detail, "Auto-Submitted: auto-generated");
+    assert_eq!(ooo.sender.as_deref(), Some("s***@pupr.kotacontoh.go.id"), "masked");
+    assert!(ooo.subject.as_deref().unwrap().starts_with("Automatic reply:"));
+    assert!(!ooo.id.is_empty());
+}
+
+/// A process that died while parsing a message leaves a count behind; the
+/// next start parses that group one message at a time, and a message whose
+/// parse was started three times without finishing is quarantined unparsed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_kills_the_parser_is_quarantined_after_three_starts() {
+    use pintu::email::quarantine::Location;
+    let dir = tempfile::tempdir().unwrap();
+    let (p, _intake) = poller(dir.path(), Duration::from_secs(60));
+    let folder = fake(9);
+    folder.0.lock().add(mail(1));
+    folder.0.lock().add(mail(2));
+    let loc = |uid| Location {
+        mailbox: "fake",
+        folder: "INBOX",
+        uidvalidity: 9,
+        uid,
+    };
+    // What three runs that died inside message 1's parse leave, and one that
+    // died before message 2 was finished.
+    for _ in 0..3 {
+        p.state.begin_parse(&[loc(1)], 1).unwrap();
+    }
+    p.state.begin_parse(&[loc(2)], 1).unwrap();
+    let (p, s) = pass(p, &folder).await;
+    assert_eq!(
+        s,
+        PassStats {
+            accepted: 1,
+            duplicates: 0,
+            quarantined: 1
+        }
+    );
+    assert_eq!(reasons(&p), vec!["parse_aborted"]);
+    assert_eq!(p.state.unfinished_parses(&loc(1)).unwrap(), 0);
+    assert_eq!(p.state.unfinished_parses(&loc(2)).unwrap(), 0);
+}
+
+/// Batches are bounded by the summed RFC822.SIZE, and large messages are
+/// fetched one by one. (Before: one FETCH of `batch_size` messages, however
+/// large: 100 × 25 MB held twice.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetches_are_budgeted_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, _intake) = poller_with(dir.path(), Duration::from_secs(60), |c| {
+        c.batch_size = 100;
+        c.batch_bytes = 100_000;
+        c.max_message_bytes = 1 << 20;
+    });
+    let folder = fake(1);
+    let big = |i: usize| {
+        let mut m = mail(i);
+        m.extend(std::iter::repeat_n(b'x', 150_000));
+        m
+    };
+    let huge = {
+        let mut m = mail(99);
+        m.extend(std::iter::repeat_n(b'y', 2 << 20));
+        m
+    };
+    {
+        let mut f = folder.0.lock();
+        for raw in [mail(1), mail(2), big(3), mail(4), big(5), huge, mail(6), mail(7)] {
+            f.add(raw);
+        }
+    }
+    let (_p, s) = pass(p, &folder).await;
+    assert_eq!(s.accepted, 7);
+    assert_eq!(s.quarantined, 1, "above max_message_bytes: not fetched");
+    assert_eq!(
+        folder.0.lock().fetches,
+        vec![vec![1, 2], vec![3], vec![4], vec![5], vec![7, 8]],
+        "small ones together, large ones alone"
     );
 }

@@ -7,16 +7,36 @@
 //! name and renamed, so a reader never sees half a file; [`BlobStore::sync`]
 //! makes a whole batch durable with one filesystem sync before the complaints
 //! that reference them are accepted.
+//!
+//! Files are kept for a configurable time and within a size quota (see
+//! [`super::retention`]). Storing content that is already there refreshes the
+//! file's modification time: retention counts from the last message that
+//! carried it, not the first. Clones share one [`Usage`], so every poller's
+//! writes count against the same quota.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Bytes stored (raw copies and attachments), as last measured plus what was
+/// written since, and the quota; a write past the quota wakes the retention task.
+#[derive(Debug, Default)]
+pub struct Usage {
+    pub bytes: AtomicU64,
+    /// 0: no quota.
+    pub quota: AtomicU64,
+    pub over_quota: tokio::sync::Notify,
+}
 
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     attachments: PathBuf,
     raw: PathBuf,
     tmp: PathBuf,
+    usage: Arc<Usage>,
 }
 
 fn is_sha256_hex(s: &str) -> bool {
@@ -29,11 +49,29 @@ impl BlobStore {
             attachments: gateway_dir.join("attachments"),
             raw: gateway_dir.join("raw"),
             tmp: gateway_dir.join("tmp"),
+            usage: Arc::default(),
         };
         for d in [&s.attachments, &s.raw, &s.tmp] {
             fs::create_dir_all(d)?;
         }
         Ok(s)
+    }
+
+    pub fn usage(&self) -> &Arc<Usage> {
+        &self.usage
+    }
+
+    /// The directories of raw copies, attachments and temporary files.
+    pub fn dirs(&self) -> (&Path, &Path, &Path) {
+        (&self.raw, &self.attachments, &self.tmp)
+    }
+
+    /// Wake the retention task when the quota is exceeded.
+    pub fn check_quota(&self) {
+        let quota = self.usage.quota.load(Ordering::Relaxed);
+        if quota > 0 && self.usage.bytes.load(Ordering::Relaxed) > quota {
+            self.usage.over_quota.notify_one();
+        }
     }
 
     pub fn attachment_path(&self, sha256: &str) -> PathBuf {
@@ -63,6 +101,14 @@ impl BlobStore {
         // A file of the right size is the same content (we named it by its
         // hash); a short one is the remains of a crash and is rewritten.
         if fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+            // Referenced again: retention starts over.
+            let touched = fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(SystemTime::now()));
+            if let Err(e) = touched {
+                tracing::debug!(error = %e, "could not refresh a stored file's time");
+            }
             return Ok(false);
         }
         let tmp = self.tmp.join(format!("{sha256}.{}", ulid::Ulid::new()));
@@ -73,6 +119,7 @@ impl BlobStore {
         }
         drop(f);
         fs::rename(&tmp, &path)?;
+        self.usage.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -116,6 +163,17 @@ mod tests {
         assert!(s.put_attachment(&sha, b"foto").unwrap());
         assert_eq!(fs::read(s.attachment_path(&sha)).unwrap(), b"foto");
         assert!(s.put_raw("../../etc/passwd", b"x").is_err());
+        // Stored again much later: the file's time is refreshed.
+        let old = SystemTime::now() - std::time::Duration::from_secs(86_400);
+        fs::File::options()
+            .write(true)
+            .open(s.attachment_path(&sha))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert!(!s.put_attachment(&sha, b"foto").unwrap());
+        let mtime = fs::metadata(s.attachment_path(&sha)).unwrap().modified().unwrap();
+        assert!(mtime > old + std::time::Duration::from_secs(3600));
         s.sync().unwrap();
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }

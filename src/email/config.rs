@@ -27,11 +27,11 @@
 //! (`password_env`); an inline `password` is accepted for tests. None of them
 //! is ever printed: `Debug` of these structs redacts secrets.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
+pub use super::retention::StorageConfig;
 use crate::config::ConfigError;
 
 /// The one credential type of the whole config (redacted in `Debug`).
@@ -86,7 +86,7 @@ impl Credentials {
         }
     }
 
-    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+    pub(super) fn validate(&self, key: &str) -> Result<(), ConfigError> {
         let sources = [
             self.password.is_some(),
             self.password_env.is_some(),
@@ -154,6 +154,10 @@ pub struct MailboxConfig {
     /// Messages fetched and made durable together (they share one flush).
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
+    /// Most bytes (summed `RFC822.SIZE`) fetched in one command; a message
+    /// this large or larger is fetched alone. Bounds the memory of a batch.
+    #[serde(default = "default_batch_bytes")]
+    pub batch_bytes: u64,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
     /// Longest wait for a server answer outside IDLE.
@@ -162,6 +166,39 @@ pub struct MailboxConfig {
     /// Largest message fetched; bigger ones are quarantined unread.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: u64,
+}
+
+impl MailboxConfig {
+    /// A mailbox with every optional key at its default (tests, tools).
+    pub fn new(name: &str, address: &str, host: &str, port: u16, tls: TlsMode, username: &str) -> MailboxConfig {
+        MailboxConfig {
+            name: name.into(),
+            address: address.into(),
+            host: host.into(),
+            port,
+            tls,
+            ca_file: None,
+            allow_insecure: false,
+            username: username.into(),
+            password: None,
+            password_env: None,
+            password_file: None,
+            folders: default_folders(),
+            on_processed: OnProcessed::default(),
+            processed_folder: default_processed_folder(),
+            processed_keyword: default_processed_keyword(),
+            mark_seen: false,
+            quarantine_folder: default_quarantine_folder(),
+            poll_interval_secs: default_poll_interval(),
+            idle: true,
+            idle_timeout_secs: default_idle_timeout(),
+            batch_size: default_batch_size(),
+            batch_bytes: default_batch_bytes(),
+            connect_timeout_secs: default_connect_timeout(),
+            command_timeout_secs: default_command_timeout(),
+            max_message_bytes: default_max_message_bytes(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -219,6 +256,9 @@ pub struct EmailLimits {
     /// Text converted and quote-stripped per part and in total (HTML source: 4×).
     #[serde(default = "default_max_text_bytes")]
     pub max_text_bytes: usize,
+    /// Longest one message may take to parse; it is quarantined (`parse_timeout`) after that.
+    #[serde(default = "default_parse_timeout_ms")]
+    pub parse_timeout_ms: u64,
 }
 
 impl Default for EmailLimits {
@@ -231,6 +271,7 @@ impl Default for EmailLimits {
             max_attachment_bytes: default_max_attachment_bytes(),
             max_total_attachment_bytes: default_max_total_attachment_bytes(),
             max_text_bytes: default_max_text_bytes(),
+            parse_timeout_ms: default_parse_timeout_ms(),
         }
     }
 }
@@ -267,9 +308,13 @@ pub struct EmailConfig {
     #[serde(default)]
     pub limits: EmailLimits,
     /// How long a Message-ID stays remembered after ingest, so a UIDVALIDITY
-    /// reset or a restored mailbox does not ingest old mail again.
+    /// reset or a restored mailbox does not ingest old mail again (also how
+    /// long quarantine records are kept).
     #[serde(default = "default_seen_retention_days")]
     pub seen_retention_days: u64,
+    /// Retention and quota of raw copies and attachments.
+    #[serde(default)]
+    pub storage: StorageConfig,
 }
 
 /// The same values as an empty `[channels.email]` section (a derived Default
@@ -284,6 +329,7 @@ impl Default for EmailConfig {
             loop_id: None,
             limits: EmailLimits::default(),
             seen_retention_days: default_seen_retention_days(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -341,8 +387,16 @@ fn default_connect_timeout() -> u64 {
 fn default_command_timeout() -> u64 {
     120
 }
+fn default_batch_bytes() -> u64 {
+    8 * 1024 * 1024
+}
+/// 25 MiB: what the large providers let a user send; 40 MiB fetched in
+/// batches was how a handful of mails took the gateway's memory.
 fn default_max_message_bytes() -> u64 {
-    40 * 1024 * 1024
+    25 * 1024 * 1024
+}
+fn default_parse_timeout_ms() -> u64 {
+    10_000
 }
 fn default_smtp_timeout() -> u64 {
     30
@@ -375,24 +429,12 @@ fn default_seen_retention_days() -> u64 {
     90
 }
 
-fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 /// The address part of `Name <addr>` or a bare address.
 pub fn address_of(mailbox: &str) -> &str {
     match (mailbox.rfind('<'), mailbox.rfind('>')) {
         (Some(a), Some(b)) if a < b => mailbox[a + 1..b].trim(),
         _ => mailbox.trim(),
     }
-}
-
-fn valid_address(a: &str) -> bool {
-    pintu_channels::email::parse::clean_address(a).is_some()
-}
-
-fn valid_keyword(k: &str) -> bool {
-    !k.is_empty() && k.len() <= 64 && k.chars().all(|c| c.is_ascii_graphic() && !"(){%*\"\\]".contains(c))
 }
 
 impl EmailConfig {
@@ -410,114 +452,6 @@ impl EmailConfig {
         self.loop_id
             .clone()
             .or_else(|| self.smtp.as_ref().map(|s| address_of(&s.from).to_lowercase()))
-    }
-
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut names = std::collections::BTreeSet::new();
-        for (i, m) in self.mailboxes.iter().enumerate() {
-            let key = |f: &str| format!("channels.email.mailboxes[{i}].{f}");
-            let name_ok = !m.name.is_empty()
-                && m.name.len() <= 64
-                && m.name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if !name_ok {
-                return Err(ConfigError::invalid(
-                    &key("name"),
-                    "ASCII letters, digits, '-', '_', '.'",
-                ));
-            }
-            if !names.insert(m.name.clone()) {
-                return Err(ConfigError::invalid(&key("name"), "mailbox names must be unique"));
-            }
-            if !valid_address(&m.address) {
-                return Err(ConfigError::invalid(&key("address"), "not an e-mail address"));
-            }
-            if m.host.is_empty() || m.port == 0 {
-                return Err(ConfigError::invalid(&key("host"), "host and port are required"));
-            }
-            if m.tls == TlsMode::None && !m.allow_insecure && !is_loopback(&m.host) {
-                return Err(ConfigError::invalid(
-                    &key("tls"),
-                    "`none` only to a loopback host (or set allow_insecure)",
-                ));
-            }
-            m.credentials().validate(&key("password"))?;
-            if m.folders.is_empty() || m.folders.iter().any(|f| f.is_empty()) {
-                return Err(ConfigError::invalid(&key("folders"), "at least one non-empty folder"));
-            }
-            if m.folders
-                .iter()
-                .any(|f| *f == m.processed_folder || *f == m.quarantine_folder)
-            {
-                return Err(ConfigError::invalid(
-                    &key("folders"),
-                    "must not include processed_folder or quarantine_folder",
-                ));
-            }
-            if m.processed_folder.is_empty() || m.quarantine_folder.is_empty() {
-                return Err(ConfigError::invalid(&key("processed_folder"), "must not be empty"));
-            }
-            if !valid_keyword(&m.processed_keyword) {
-                return Err(ConfigError::invalid(
-                    &key("processed_keyword"),
-                    "not a valid IMAP keyword",
-                ));
-            }
-            if !(1..=1000).contains(&m.batch_size) {
-                return Err(ConfigError::invalid(&key("batch_size"), "between 1 and 1000"));
-            }
-            if m.poll_interval_secs == 0 || m.command_timeout_secs == 0 || m.connect_timeout_secs == 0 {
-                return Err(ConfigError::invalid(
-                    &key("poll_interval_secs"),
-                    "timeouts must be at least 1",
-                ));
-            }
-            if !(10..=1740).contains(&m.idle_timeout_secs) {
-                return Err(ConfigError::invalid(&key("idle_timeout_secs"), "between 10 and 1740"));
-            }
-        }
-        if let Some(s) = &self.smtp {
-            if s.host.is_empty() || s.port == 0 {
-                return Err(ConfigError::invalid(
-                    "channels.email.smtp.host",
-                    "host and port are required",
-                ));
-            }
-            if s.tls == TlsMode::None && !s.allow_insecure && !is_loopback(&s.host) {
-                return Err(ConfigError::invalid(
-                    "channels.email.smtp.tls",
-                    "`none` only to a loopback host (or set allow_insecure)",
-                ));
-            }
-            if let Some(c) = s.credentials() {
-                c.validate("channels.email.smtp.password")?;
-            }
-            if !valid_address(address_of(&s.from)) {
-                return Err(ConfigError::invalid(
-                    "channels.email.smtp.from",
-                    "not an e-mail address",
-                ));
-            }
-            if let Some(r) = &s.reply_to {
-                if !valid_address(address_of(r)) {
-                    return Err(ConfigError::invalid(
-                        "channels.email.smtp.reply_to",
-                        "not an e-mail address",
-                    ));
-                }
-            }
-        }
-        if self.enabled && self.mailboxes.is_empty() {
-            return Err(ConfigError::invalid(
-                "channels.email.mailboxes",
-                "at least one mailbox when the channel is enabled",
-            ));
-        }
-        if self.seen_retention_days == 0 {
-            return Err(ConfigError::invalid("channels.email.seen_retention_days", "at least 1"));
-        }
-        Ok(())
     }
 }
 

@@ -7,15 +7,23 @@
 //!
 //! Parsing is pure and lives in `pintu_channels::email`; this module owns
 //! the network, the durable state (progress, seen ids, quarantine records,
-//! reply quotas) and the content-addressed files.
+//! reply quotas), the content-addressed files and their retention, and the
+//! replay of quarantined mail.
 
+pub mod batch;
 pub mod blobs;
 pub mod config;
 pub mod imap;
+pub mod ingest;
 pub mod mailbox;
+pub mod parse_worker;
 pub mod poller;
+pub mod quarantine;
+pub mod replay;
+pub mod retention;
 pub mod smtp;
 pub mod state;
+pub mod validate;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +104,8 @@ pub fn poller(
         rt,
         shutdown,
         max_backoff: Duration::from_secs(60),
+        parse_budget: Duration::from_millis(email.limits.parse_timeout_ms),
+        parser: Default::default(),
     })
 }
 
@@ -114,8 +124,16 @@ pub fn spawn(
     let rt = tokio::runtime::Handle::try_current()
         .map_err(|_| EmailError::Config("spawn must be called inside the tokio runtime".into()))?;
     let mut handles = Vec::new();
+    // One store for every mailbox, so their writes count against one quota.
+    let blobs = blobs::BlobStore::open(&cfg.gateway_data_dir())?;
+    handles.push(tokio::spawn(retention::run(
+        blobs.clone(),
+        email.storage.clone(),
+        shutdown.clone(),
+    )));
     for mb in &email.mailboxes {
-        let p = poller(cfg, mb, intake.clone(), shutdown.clone(), rt.clone())?;
+        let mut p = poller(cfg, mb, intake.clone(), shutdown.clone(), rt.clone())?;
+        p.blobs = blobs.clone();
         // Fail at start, not at the first connect, when a secret is missing.
         p.cfg.credentials().password().map_err(EmailError::Config)?;
         let slot: imap::SocketSlot = Default::default();

@@ -10,28 +10,30 @@
 //!    intake's provider dedupe answers with the original tracking code, and the
 //!    `email_seen` tree remembers ids for far longer than the dedupe window.
 //!
-//! A batch of messages is parsed on this thread, then accepted concurrently so
-//! that they share one group-commit flush — the difference between ~100 and
-//! well over 1,000 messages per second.
+//! A batch of messages is parsed (each on a worker thread with a time budget,
+//! see [`super::parse_worker`]), then accepted concurrently so that they share
+//! one group-commit flush — the difference between ~100 and well over 1,000
+//! messages per second. Batches are bounded by count (`batch_size`) and by
+//! the summed message size (`batch_bytes`, see [`super::batch`]); what one
+//! batch does is in [`super::ingest`].
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::future::join_all;
-use pintu_channels::email::parse::sha256_hex;
-use pintu_channels::email::{parse_message, ParseOptions};
-use pintu_channels::Inbound;
+use parking_lot::Mutex;
+use pintu_channels::email::ParseOptions;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, info_span, warn};
+use tracing::{debug, info, warn};
 
 use super::blobs::BlobStore;
 use super::config::MailboxConfig;
 use super::mailbox::{MailError, Mailbox};
-use super::state::{EmailState, Progress, QuarantineRecord};
+use super::parse_worker::{Outcome, ParseWorker};
+use super::state::{EmailState, Progress};
 use crate::intake::Intake;
-use crate::obs::mask;
 
 /// Seconds east of UTC of Western Indonesian Time: quota days follow the
 /// citizens' calendar, not UTC's.
@@ -59,7 +61,7 @@ impl From<std::io::Error> for PollError {
     }
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -108,6 +110,10 @@ pub struct Poller {
     pub shutdown: CancellationToken,
     /// Longest wait between reconnect attempts.
     pub max_backoff: Duration,
+    /// Longest a message may take to parse before it is quarantined.
+    pub parse_budget: Duration,
+    /// The parse worker, started on first use (see [`super::parse_worker`]).
+    pub parser: Mutex<Option<ParseWorker>>,
 }
 
 /// What one pass over the folders did (tests and the benchmark read it).
@@ -127,8 +133,15 @@ impl std::ops::AddAssign for PassStats {
 }
 
 impl Poller {
-    fn cancelled(&self) -> bool {
+    pub(crate) fn cancelled(&self) -> bool {
         self.shutdown.is_cancelled()
+    }
+
+    /// Parse one message within the budget, on the parse worker.
+    pub(crate) fn parse(&self, raw: Vec<u8>) -> Outcome {
+        let mut worker = self.parser.lock();
+        let w = worker.get_or_insert_with(|| ParseWorker::new(&self.cfg.name, self.parse_opts.clone()));
+        w.parse(raw, self.parse_budget, &self.shutdown)
     }
 
     /// Sleep unless shut down first; false when shut down. Plain thread sleep
@@ -207,7 +220,8 @@ impl Poller {
             backoff.reset();
             if last_sweep.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
                 let now = now_secs();
-                match self.state.sweep(now, wib_day(now)) {
+                let quarantine_before = now.saturating_sub(self.seen_retention.as_secs());
+                match self.state.sweep(now, wib_day(now), quarantine_before) {
                     Ok(n) => debug!(mailbox = %self.cfg.name, removed = n, "email state swept"),
                     Err(e) => warn!(mailbox = %self.cfg.name, error = %e, "email state sweep failed"),
                 }
@@ -267,176 +281,30 @@ impl Poller {
             if self.cancelled() {
                 break;
             }
-            let (s, handled_up_to, failure) = self.process_batch(mb, folder, st.uidvalidity, chunk)?;
-            stats += s;
-            if let Some(h) = handled_up_to {
-                if h > prog.last_uid {
-                    prog.last_uid = h;
-                    self.state.set_progress(name, folder, prog)?;
+            let sizes: HashMap<u32, u64> = mb.sizes(chunk)?.into_iter().collect();
+            let groups = super::batch::by_size(
+                chunk,
+                |u| sizes.get(&u).copied(),
+                self.cfg.batch_bytes,
+                self.cfg.max_message_bytes,
+            );
+            for group in groups {
+                if self.cancelled() {
+                    break;
                 }
-            }
-            if let Some(f) = failure {
-                return Err(f);
+                let (s, handled_up_to, failure) = self.process_batch(mb, folder, st.uidvalidity, &group, &sizes)?;
+                stats += s;
+                if let Some(h) = handled_up_to {
+                    if h > prog.last_uid {
+                        prog.last_uid = h;
+                        self.state.set_progress(name, folder, prog)?;
+                    }
+                }
+                if let Some(f) = failure {
+                    return Err(f);
+                }
             }
         }
         Ok(stats)
-    }
-
-    fn quota_allows(&self, inbound: &Inbound) -> Result<bool, PollError> {
-        let Some(limit) = self.daily_limit else { return Ok(true) };
-        Ok(self
-            .state
-            .take_reply_quota(&inbound.sender.address, wib_day(now_secs()), limit)?)
-    }
-
-    /// Fetch, store, accept and mark one batch. Returns the stats, the highest
-    /// UID up to which the whole batch is handled, and a failure that must end
-    /// the session (after what could be marked was marked).
-    fn process_batch(
-        &self,
-        mb: &mut dyn Mailbox,
-        folder: &str,
-        uidvalidity: u32,
-        chunk: &[u32],
-    ) -> Result<(PassStats, Option<u32>, Option<PollError>), PollError> {
-        let name = &self.cfg.name;
-        let sizes: std::collections::HashMap<u32, u64> = mb.sizes(chunk)?.into_iter().collect();
-        let mut quarantine: Vec<(u32, QuarantineRecord)> = Vec::new();
-        let mut to_fetch = Vec::with_capacity(chunk.len());
-        let now = now_secs();
-        for uid in chunk {
-            match sizes.get(uid) {
-                // Expunged by someone else between SEARCH and FETCH: nothing to do.
-                None => {}
-                Some(&size) if size > self.cfg.max_message_bytes => quarantine.push((
-                    *uid,
-                    QuarantineRecord {
-                        reason: "too_large".into(),
-                        detail: format!("{size} bytes > max_message_bytes {}", self.cfg.max_message_bytes),
-                        size,
-                        raw_sha256: None,
-                        at: now,
-                    },
-                )),
-                Some(_) => to_fetch.push(*uid),
-            }
-        }
-        let fetched = mb.fetch(&to_fetch)?;
-        metrics::counter!("pintu_email_fetched_total", "mailbox" => name.clone()).increment(fetched.len() as u64);
-        let mut done: Vec<u32> = Vec::with_capacity(fetched.len());
-        let mut work: Vec<(u32, String, Inbound)> = Vec::with_capacity(fetched.len());
-        let mut stats = PassStats::default();
-        for f in fetched {
-            let raw_sha = sha256_hex(&f.raw);
-            // Keep the original of everything we fetched, ingested or not.
-            self.blobs.put_raw(&raw_sha, &f.raw)?;
-            let parsed = match parse_message(&f.raw, &self.parse_opts) {
-                Ok(p) => p,
-                Err(rej) => {
-                    quarantine.push((
-                        f.uid,
-                        QuarantineRecord {
-                            reason: rej.reason().into(),
-                            detail: rej.to_string(),
-                            size: f.raw.len() as u64,
-                            raw_sha256: Some(raw_sha),
-                            at: now,
-                        },
-                    ));
-                    continue;
-                }
-            };
-            let ext = parsed.inbound.external_id.clone().unwrap_or_default();
-            if let Some(seen) = self.state.seen(&ext, now)? {
-                // Ingested before (a restored mailbox, a UIDVALIDITY reset
-                // past the dedupe window): only mark it.
-                debug!(mailbox = %name, uid = f.uid, tracking = %seen.tracking, "already ingested");
-                metrics::counter!("pintu_email_reseen_total", "mailbox" => name.clone()).increment(1);
-                stats.duplicates += 1;
-                done.push(f.uid);
-                continue;
-            }
-            for b in &parsed.blobs {
-                self.blobs.put_attachment(&b.sha256, &b.bytes)?;
-            }
-            let mut inbound = parsed.inbound;
-            if inbound.in_reply_to.is_none() {
-                // Only codes we issued: a forged In-Reply-To must not link a
-                // message to a complaint the sender invented.
-                inbound.in_reply_to = parsed.ack_reference.filter(|c| self.intake.tracking_exists(c));
-            }
-            if parsed.suppress.is_none() && !self.quota_allows(&inbound)? {
-                inbound
-                    .reply_context
-                    .insert("suppress_reply".into(), "rate_limited".into());
-                metrics::counter!("pintu_email_replies_suppressed_total", "reason" => "rate_limited").increment(1);
-            }
-            if let Some(reason) = inbound.reply_context.get("suppress_reply") {
-                debug!(mailbox = %name, uid = f.uid, reason = %reason, "no acknowledgement for this message");
-            }
-            work.push((f.uid, ext, inbound));
-        }
-        // Attachments and raw copies on disk before any complaint that names them.
-        self.blobs.sync()?;
-
-        let accepts = work.into_iter().map(|(uid, ext, inbound)| {
-            let intake = self.intake.clone();
-            let sender = mask(&inbound.sender.address);
-            async move { (uid, ext, sender, intake.accept(inbound).await) }
-        });
-        let results = self.rt.block_on(join_all(accepts));
-        let mut failed: Option<u32> = None;
-        let mut failure: Option<PollError> = None;
-        let expires = now + self.seen_retention.as_secs();
-        for (uid, ext, sender, r) in results {
-            match r {
-                Ok(receipt) => {
-                    let id = receipt.id.clone().unwrap_or_default();
-                    let span = info_span!("email_ingest", complaint_id = %id, mailbox = %name, uid);
-                    let _g = span.enter();
-                    if let Some(t) = &receipt.tracking {
-                        self.state.mark_seen(&ext, t, expires)?;
-                    }
-                    if receipt.duplicate {
-                        stats.duplicates += 1;
-                    } else {
-                        stats.accepted += 1;
-                    }
-                    metrics::counter!("pintu_email_ingested_total", "mailbox" => name.clone(),
-                        "duplicate" => if receipt.duplicate { "true" } else { "false" })
-                    .increment(1);
-                    debug!(tracking = ?receipt.tracking, duplicate = receipt.duplicate, sender = %sender, "e-mail accepted");
-                    done.push(uid);
-                }
-                Err(e) => {
-                    error!(mailbox = %name, uid, error = %e, "intake failed; message stays unmarked for retry");
-                    metrics::counter!("pintu_email_intake_errors_total", "mailbox" => name.clone()).increment(1);
-                    failed = Some(failed.map_or(uid, |f: u32| f.min(uid)));
-                    failure.get_or_insert(PollError::Intake(e.to_string()));
-                }
-            }
-        }
-
-        if !quarantine.is_empty() {
-            for (uid, rec) in &quarantine {
-                self.state.record_quarantine(name, folder, uidvalidity, *uid, rec)?;
-                metrics::counter!("pintu_rejected_total", "channel" => "email", "reason" => rec.reason.clone())
-                    .increment(1);
-                warn!(mailbox = %name, folder, uid, reason = %rec.reason, detail = %rec.detail, "message quarantined");
-            }
-            // The record and the raw copy are on disk before the message leaves the inbox.
-            self.rt
-                .block_on(self.intake.store().flush())
-                .map_err(|e| PollError::Store(e.to_string()))?;
-            let uids: Vec<u32> = quarantine.iter().map(|(u, _)| *u).collect();
-            mb.quarantine(&uids)?;
-            stats.quarantined += uids.len();
-        }
-        mb.mark_processed(&done)?;
-        let handled_up_to = match failed {
-            Some(f) => chunk.iter().copied().filter(|u| *u < f).max(),
-            None => chunk.iter().copied().max(),
-        };
-        Ok((stats, handled_up_to, failure))
     }
 }

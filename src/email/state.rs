@@ -6,14 +6,19 @@
 //! - `email_seen`: SHA-256 of the external id (Message-ID) → tracking code,
 //!   kept for `seen_retention_days` — longer than intake's 24 h dedupe window,
 //!   so a UIDVALIDITY reset or a restored mailbox never re-ingests old mail;
-//! - `email_quarantine`: `mailbox \0 folder \0 uidvalidity \0 uid` → reason,
-//!   so every quarantined message is on record, not only in a folder;
+//! - `email_quarantine` and its time index: see [`super::quarantine`]; every
+//!   quarantined message is on record, not only in a folder;
+//! - `email_parsing`: `mailbox \0 folder \0 uidvalidity uid` → parses of that
+//!   message started and not finished (see [`EmailState::begin_parse`]);
 //! - `email_reply_quota`: `day ++ HMAC(sender)` → acknowledgements sent that day.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::quarantine::{Location, Quarantine};
 use crate::store::dedupe::SenderHasher;
+
+pub use super::quarantine::QuarantineRecord;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
@@ -28,21 +33,19 @@ pub struct Seen {
     pub expires_at: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuarantineRecord {
-    pub reason: String,
-    pub detail: String,
-    pub size: u64,
-    /// Name of the raw copy in the blob store, when the message was fetched.
-    pub raw_sha256: Option<String>,
-    pub at: u64,
+/// Parses of one message that were started and never finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Parsing {
+    started: u32,
+    at: u64,
 }
 
 #[derive(Clone)]
 pub struct EmailState {
     progress: sled::Tree,
     seen: sled::Tree,
-    quarantine: sled::Tree,
+    quarantine: Quarantine,
+    parsing: sled::Tree,
     quota: sled::Tree,
     hasher: SenderHasher,
 }
@@ -52,6 +55,14 @@ fn progress_key(mailbox: &str, folder: &str) -> Vec<u8> {
     k.extend_from_slice(mailbox.as_bytes());
     k.push(0);
     k.extend_from_slice(folder.as_bytes());
+    k
+}
+
+fn parsing_key(loc: &Location<'_>) -> Vec<u8> {
+    let mut k = progress_key(loc.mailbox, loc.folder);
+    k.push(0);
+    k.extend_from_slice(&loc.uidvalidity.to_be_bytes());
+    k.extend_from_slice(&loc.uid.to_be_bytes());
     k
 }
 
@@ -68,7 +79,8 @@ impl EmailState {
         Ok(EmailState {
             progress: db.open_tree("email_progress")?,
             seen: db.open_tree("email_seen")?,
-            quarantine: db.open_tree("email_quarantine")?,
+            quarantine: Quarantine::open(db)?,
+            parsing: db.open_tree("email_parsing")?,
             quota: db.open_tree("email_reply_quota")?,
             hasher,
         })
@@ -105,6 +117,7 @@ impl EmailState {
         Ok(())
     }
 
+    /// Record why a message is quarantined; returns the record as stored (with its id).
     pub fn record_quarantine(
         &self,
         mailbox: &str,
@@ -112,22 +125,61 @@ impl EmailState {
         uidvalidity: u32,
         uid: u32,
         rec: &QuarantineRecord,
-    ) -> Result<(), sled::Error> {
-        let mut k = progress_key(mailbox, folder);
-        k.push(0);
-        k.extend_from_slice(&uidvalidity.to_be_bytes());
-        k.extend_from_slice(&uid.to_be_bytes());
-        self.quarantine.insert(k, serde_json::to_vec(rec).unwrap_or_default())?;
-        Ok(())
+    ) -> Result<QuarantineRecord, sled::Error> {
+        let loc = Location {
+            mailbox,
+            folder,
+            uidvalidity,
+            uid,
+        };
+        self.quarantine.record(&loc, rec)
     }
 
     /// Every quarantine record (ops and tests).
     pub fn quarantined(&self) -> Vec<QuarantineRecord> {
-        self.quarantine
-            .iter()
-            .filter_map(|e| e.ok())
-            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
-            .collect()
+        self.quarantine.all()
+    }
+
+    pub fn quarantine(&self) -> &Quarantine {
+        &self.quarantine
+    }
+
+    /// Count one more started parse for each message; returns how many had
+    /// been started before and never finished. The caller flushes before it
+    /// parses, so a process that dies while parsing (out of memory, killed
+    /// for hogging the CPU) leaves the count behind.
+    pub fn begin_parse(&self, locs: &[Location<'_>], now: u64) -> Result<Vec<u32>, sled::Error> {
+        let mut before = Vec::with_capacity(locs.len());
+        for loc in locs {
+            let mut prev = 0;
+            self.parsing.fetch_and_update(parsing_key(loc), |old| {
+                prev = old
+                    .and_then(|v| bincode::deserialize::<Parsing>(v).ok())
+                    .map_or(0, |p| p.started);
+                Some(encode(&Parsing {
+                    started: prev.saturating_add(1),
+                    at: now,
+                }))
+            })?;
+            before.push(prev);
+        }
+        Ok(before)
+    }
+
+    /// Parses started before and never finished, without counting a new one.
+    pub fn unfinished_parses(&self, loc: &Location<'_>) -> Result<u32, sled::Error> {
+        Ok(self
+            .parsing
+            .get(parsing_key(loc))?
+            .and_then(|v| bincode::deserialize::<Parsing>(&v).ok())
+            .map_or(0, |p| p.started))
+    }
+
+    /// The parse finished (with whatever outcome): forget the count. Not
+    /// flushed here; the next intake or quarantine flush carries it.
+    pub fn end_parse(&self, loc: &Location<'_>) -> Result<(), sled::Error> {
+        self.parsing.remove(parsing_key(loc))?;
+        Ok(())
     }
 
     /// Take one acknowledgement from the sender's quota for `day`; false when
@@ -148,8 +200,10 @@ impl EmailState {
         Ok(granted)
     }
 
-    /// Drop expired seen records and quota counters older than yesterday.
-    pub fn sweep(&self, now: u64, today: u32) -> Result<usize, sled::Error> {
+    /// Drop expired seen records, quota counters older than yesterday,
+    /// parse counts of messages not seen for a week, and quarantine records
+    /// older than `quarantine_before` (seconds).
+    pub fn sweep(&self, now: u64, today: u32, quarantine_before: u64) -> Result<usize, sled::Error> {
         let mut n = 0;
         for entry in self.seen.iter() {
             let (k, v) = entry?;
@@ -165,6 +219,15 @@ impl EmailState {
             self.quota.remove(k)?;
             n += 1;
         }
+        for entry in self.parsing.iter() {
+            let (k, v) = entry?;
+            let stale = bincode::deserialize::<Parsing>(&v).map_or(true, |p| p.at + 7 * 86_400 < now);
+            if stale {
+                self.parsing.remove(k)?;
+                n += 1;
+            }
+        }
+        n += self.quarantine.sweep(quarantine_before)?;
         Ok(n)
     }
 }
@@ -186,8 +249,29 @@ mod tests {
         assert!(!s.take_reply_quota("a@x.id", 100, 2).unwrap());
         assert!(s.take_reply_quota("b@x.id", 100, 2).unwrap());
         assert!(s.take_reply_quota("a@x.id", 101, 2).unwrap());
-        assert_eq!(s.sweep(0, 102).unwrap(), 2);
+        assert_eq!(s.sweep(0, 102, 0).unwrap(), 2);
         assert!(s.take_reply_quota("a@x.id", 101, 2).unwrap());
+    }
+
+    #[test]
+    fn unfinished_parses_are_counted_until_ended() {
+        let s = state();
+        let loc = |uid| Location {
+            mailbox: "m",
+            folder: "INBOX",
+            uidvalidity: 1,
+            uid,
+        };
+        assert_eq!(s.begin_parse(&[loc(1), loc(2)], 10).unwrap(), vec![0, 0]);
+        s.end_parse(&loc(2)).unwrap();
+        // A "crash": message 1 was never finished.
+        assert_eq!(s.begin_parse(&[loc(1), loc(2)], 20).unwrap(), vec![1, 0]);
+        assert_eq!(s.unfinished_parses(&loc(1)).unwrap(), 2);
+        s.end_parse(&loc(1)).unwrap();
+        assert_eq!(s.unfinished_parses(&loc(1)).unwrap(), 0);
+        // Stale counts go after a week.
+        assert_eq!(s.sweep(20 + 8 * 86_400, 0, 0).unwrap(), 1);
+        assert_eq!(s.unfinished_parses(&loc(2)).unwrap(), 0);
     }
 
     #[test]

@@ -124,7 +124,7 @@ fn parse_inner(raw: &[u8], opts: &ParseOptions) -> Result<ParsedEmail, Rejection
             .chain(references.iter().rev())
             .find_map(|id| tracking_from_message_id(id, domain))
     });
-    let suppress = suppress_reason(&headers, &sender.address, opts.loop_id.as_deref());
+    let mut suppress = suppress_reason(&headers, &sender.address, opts.loop_id.as_deref());
     let has_report_part = msg.parts.iter().skip(1).any(|p| is_report_type(&content_type_of(p)));
     let not_citizen = loops::not_citizen(
         &headers,
@@ -135,6 +135,10 @@ fn parse_inner(raw: &[u8], opts: &ParseOptions) -> Result<ParsedEmail, Rejection
             on_behalf_of_person,
         },
     );
+    if let (None, Some(nc)) = (suppress, &not_citizen) {
+        // Never answer what no citizen wrote, even if an operator replays it.
+        suppress = Some(nc.kind.suppress());
+    }
 
     let mut inbound = Inbound::new(Channel::Email, super::PROVIDER, sender, text);
     inbound.external_id = Some(match &message_id {

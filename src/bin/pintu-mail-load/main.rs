@@ -1,13 +1,31 @@
-//! Load test of the e-mail channel: APPEND N messages to a real Dovecot
-//! mailbox, then ingest them all into durable intake and report messages/s.
+//! Load test of the e-mail channel, in two modes.
+//!
+//! Throughput: APPEND N messages to a real Dovecot mailbox, then ingest them
+//! all into durable intake (in this process) and report messages/s.
 //!
 //! ```text
 //! cargo run --release --bin pintu-mail-load -- [--messages 10000] [--batch 200] [--append-connections 4]
 //! ```
 //!
+//! Memory (`--large N`): APPEND N large mails (`--size-mb`, default 25: a
+//! text part and photo-sized attachments of up to 8 MiB each), then start the
+//! real gateway (`pintu serve`, the binary next to this one or `--gateway`)
+//! on that mailbox and report its resident memory while it ingests them —
+//! sampled every 100 ms, and the kernel's peak (`VmHWM`) — and how long it
+//! took. `--batch-bytes` and `--max-message-mb` set the mailbox's
+//! `batch_bytes` and `max_message_bytes` (defaults: the config defaults).
+//!
+//! ```text
+//! cargo build --release
+//! ./target/release/pintu-mail-load --large 20 --size-mb 25
+//! ./target/release/pintu-mail-load --large 20 --size-mb 25 --batch-bytes 268435456 --max-message-mb 40
+//! ```
+//!
 //! Starts its own Dovecot with `tests/peers/dovecot.sh` on a free loopback
-//! port and uses a temporary data directory; RabbitMQ is not involved — the
-//! figure is "IMAP to flushed outbox", the part this channel owns.
+//! port and uses a temporary data directory. The throughput mode does not use
+//! RabbitMQ (the figure is "IMAP to flushed outbox", the part this channel
+//! owns); the memory mode runs the whole gateway, which publishes to the
+//! RabbitMQ on 127.0.0.1:5672 under a prefix of its own, removed at the end.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -28,6 +46,11 @@ struct Args {
     messages: usize,
     batch: usize,
     append_connections: usize,
+    large: Option<usize>,
+    size_mb: usize,
+    batch_bytes: Option<usize>,
+    max_message_mb: Option<usize>,
+    gateway: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -35,13 +58,27 @@ fn args() -> Args {
         messages: 10_000,
         batch: 200,
         append_connections: 4,
+        large: None,
+        size_mb: 25,
+        batch_bytes: None,
+        max_message_mb: None,
+        gateway: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < argv.len() {
         let val = argv.get(i + 1).and_then(|v| v.parse::<usize>().ok());
+        if argv[i] == "--gateway" {
+            a.gateway = argv.get(i + 1).map(PathBuf::from);
+            i += 2;
+            continue;
+        }
         match (argv[i].as_str(), val) {
             ("--messages", Some(v)) => a.messages = v,
+            ("--large", Some(v)) => a.large = Some(v.max(1)),
+            ("--size-mb", Some(v)) => a.size_mb = v.clamp(1, 100),
+            ("--batch-bytes", Some(v)) => a.batch_bytes = Some(v),
+            ("--max-message-mb", Some(v)) => a.max_message_mb = Some(v),
             ("--batch", Some(v)) => a.batch = v.clamp(1, 1000),
             ("--append-connections", Some(v)) => a.append_connections = v.max(1),
             (other, _) => {
@@ -97,7 +134,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stop = || {
         let _ = Command::new(&dovecot).arg("stop").arg(&dv_dir).output();
     };
-    let result = run(&a, &tmp_path, port, user, pass);
+    let result = match a.large {
+        Some(n) => large::run(&a, n, &tmp_path, port, user, pass),
+        None => run(&a, &tmp_path, port, user, pass),
+    };
     stop();
     let _ = std::fs::remove_dir_all(&tmp_path);
     result
@@ -152,32 +192,13 @@ fn run(a: &Args, dir: &std::path::Path, port: u16, user: &str, pass: &str) -> Re
         )
         .with_reply_providers(["imap".to_string()]),
     );
-    let mb = MailboxConfig {
-        name: "load".into(),
-        address: "pengaduan@lapor.go.id".into(),
-        host: "127.0.0.1".into(),
-        port,
-        tls: TlsMode::None,
-        ca_file: None,
-        allow_insecure: false,
-        username: user.into(),
-        password: Some(Secret::new(pass)),
-        password_env: None,
-        password_file: None,
-        folders: vec!["INBOX".into()],
-        on_processed: OnProcessed::Move,
-        processed_folder: "Pintu-Processed".into(),
-        processed_keyword: "$PintuIngested".into(),
-        mark_seen: false,
-        quarantine_folder: "Pintu-Quarantine".into(),
-        poll_interval_secs: 1,
-        idle: false,
-        idle_timeout_secs: 600,
-        batch_size: a.batch,
-        connect_timeout_secs: 10,
-        command_timeout_secs: 120,
-        max_message_bytes: 40 << 20,
-    };
+    let mut mb = MailboxConfig::new("load", "pengaduan@lapor.go.id", "127.0.0.1", port, TlsMode::None, user);
+    mb.password = Some(Secret::new(pass));
+    mb.on_processed = OnProcessed::Move;
+    mb.poll_interval_secs = 1;
+    mb.idle = false;
+    mb.batch_size = a.batch;
+    mb.connect_timeout_secs = 10;
     let email = pintu::email::EmailConfig::default();
     let poller = pintu::email::poller::Poller {
         cfg: Arc::new(mb),
@@ -190,6 +211,8 @@ fn run(a: &Args, dir: &std::path::Path, port: u16, user: &str, pass: &str) -> Re
         rt: rt.handle().clone(),
         shutdown: CancellationToken::new(),
         max_backoff: Duration::from_secs(1),
+        parse_budget: Duration::from_millis(email.limits.parse_timeout_ms),
+        parser: Default::default(),
     };
     let slot = Default::default();
     let t1 = Instant::now();
@@ -218,3 +241,5 @@ fn run(a: &Args, dir: &std::path::Path, port: u16, user: &str, pass: &str) -> Re
     println!("outbox depth {}", intake.store().outbox_depth());
     Ok(())
 }
+
+mod large;
