@@ -109,6 +109,34 @@ enum Command {
         #[command(subcommand)]
         command: DeadCommand,
     },
+    /// Inspect and replay quarantined e-mail (asks the running gateway).
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuarantineCommand {
+    /// List quarantined e-mail, newest first, with the reason.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+        /// Gateway base URL (default: http://<http.addr>).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Ingest quarantined messages as complaints after all (an operator disagrees).
+    Replay {
+        /// Ids as shown by `pintu quarantine list`.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Gateway base URL (default: http://<http.addr>).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -286,6 +314,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 DeadCommand::List { limit, json } => rt.block_on(pintu::ops::dead::list_cli(&cfg.amqp, limit, json))?,
                 DeadCommand::Replay { ids, all, limit } => {
                     rt.block_on(pintu::ops::dead::replay_cli(&cfg.amqp, ids, all, limit))?
+                }
+            };
+            print!("{out}");
+            Ok(())
+        }
+        Command::Quarantine { command } => {
+            let cfg = load(&cli.config)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let out = match command {
+                QuarantineCommand::List { limit, json, url } => {
+                    rt.block_on(pintu::ops::quarantine::list_cli(&cfg, limit, json, url.as_deref()))?
+                }
+                QuarantineCommand::Replay { ids, url } => {
+                    rt.block_on(pintu::ops::quarantine::replay_cli(&cfg, &ids, url.as_deref()))?
                 }
             };
             print!("{out}");

@@ -1,5 +1,6 @@
-//! Operations: the `/ops` page, its JSON API, `pintu status` and dead-letter
-//! tools (`pintu dead list|replay`).
+//! Operations: the `/ops` page, its JSON API, `pintu status`, dead-letter
+//! tools (`pintu dead list|replay`) and quarantined e-mail (`pintu
+//! quarantine list|replay`).
 //!
 //! The page itself is static (HTML/CSS/JS compiled into the binary, no CDN) and
 //! carries no data, so it is served without the ops token; everything with data
@@ -9,6 +10,7 @@
 
 pub mod dead;
 pub mod monitor;
+pub mod quarantine;
 pub mod queues;
 pub mod stats;
 pub mod status;
@@ -83,9 +85,10 @@ pub fn page_routes() -> Router {
         )
 }
 
-/// `/ops/api/summary`; mounted as `extra` so the ops-token middleware guards it.
+/// `/ops/api/summary` and the quarantine API; mounted as `extra` so the
+/// ops-token middleware guards them.
 pub fn api_routes(monitor: Arc<Monitor>, relay: Arc<RelayStatus>) -> Router<AppState> {
-    Router::new().route(
+    quarantine::routes().route(
         "/ops/api/summary",
         get(move || {
             let monitor = monitor.clone();

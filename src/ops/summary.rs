@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::monitor::Monitor;
+use super::quarantine::QuarantineSummary;
 use super::queues::QueueStat;
 use super::stats::{self, now_ms, ChannelSeries, Ranked, MINUTES};
 use crate::relay::RelayStatus;
@@ -29,6 +30,9 @@ pub struct Summary {
     pub unrouted: UnroutedSummary,
     pub routed: RoutedSummary,
     pub replies: RepliesSummary,
+    /// Mail kept out of intake (absent from older gateways: defaults to empty).
+    #[serde(default)]
+    pub email_quarantine: QuarantineSummary,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,5 +172,6 @@ pub fn build(monitor: &Monitor, relay: &RelayStatus) -> Summary {
             sent_per_minute: snap.replies_sent,
             failed_per_minute: snap.replies_failed,
         },
+        email_quarantine: super::quarantine::summary(monitor.config(), &monitor.store().db, now / 1000),
     }
 }

@@ -28,7 +28,11 @@
       duplicates_s: "duplikat", rejected_s: "ditolak", routed_s: "dirutekan", failed_s: "balasan gagal",
       minutes_ago: "menit lalu", now: "sekarang", sec: "dtk", min: "mnt", hour: "jam",
       role_intake: "intake", role_triage: "triase", role_agency: "instansi", role_unbound: "tanpa instansi",
-      role_outbound: "balasan", role_dead: "surat mati", tap_off: "tap rute mati"
+      role_outbound: "balasan", role_dead: "surat mati", tap_off: "tap rute mati",
+      quarantined: "E-mail dikarantina (24 jam)", quarantine: "Karantina e-mail (terbaru)", qr_at: "Waktu",
+      qr_mailbox: "Kotak surat", qr_reason: "Alasan", qr_sender: "Pengirim", qr_what: "Subjek / keterangan",
+      qr_id: "Id", replayed_as: "diputar ulang sebagai", no_raw: "salinan mentah terhapus",
+      qr_hint: "Bukan surat warga dan surat rusak tidak diteruskan ke instansi. Jika keliru: pintu quarantine replay <id>"
     },
     en: {
       subtitle: "Operations monitor", updated: "Updated", source: "Queue source",
@@ -48,7 +52,11 @@
       duplicates_s: "duplicates", rejected_s: "rejected", routed_s: "routed", failed_s: "reply failures",
       minutes_ago: "min ago", now: "now", sec: "s", min: "min", hour: "h",
       role_intake: "intake", role_triage: "triage", role_agency: "agency", role_unbound: "unbound",
-      role_outbound: "replies", role_dead: "dead", tap_off: "routing tap off"
+      role_outbound: "replies", role_dead: "dead", tap_off: "routing tap off",
+      quarantined: "E-mail quarantined (24 h)", quarantine: "E-mail quarantine (latest)", qr_at: "Time",
+      qr_mailbox: "Mailbox", qr_reason: "Reason", qr_sender: "Sender", qr_what: "Subject / detail",
+      qr_id: "Id", replayed_as: "replayed as", no_raw: "raw copy deleted",
+      qr_hint: "Mail no citizen wrote and broken mail are not passed to agencies. If that is wrong: pintu quarantine replay <id>"
     }
   };
 
@@ -267,6 +275,27 @@
       tr.appendChild(bc);
       tr.appendChild(el("td", { "class": "note" }, note));
       tbody.appendChild(tr);
+    });
+
+    var eq = s.email_quarantine || { last_24h: 0, by_reason: [], recent: [] };
+    setText("v-quarantine", fmt(eq.last_24h));
+    setText("s-quarantine", eq.by_reason.slice(0, 3).map(function (r) { return r.name + " " + fmt(r.count); }).join(" · "));
+    state("tile-quarantine", eq.last_24h > 0 ? "warn" : null);
+    var qbody = document.querySelector("#quarantine tbody");
+    qbody.replaceChildren();
+    if (eq.recent.length === 0) {
+      var tr0 = el("tr"); tr0.appendChild(el("td", { colspan: "6", "class": "empty" }, t("none"))); qbody.appendChild(tr0);
+    }
+    eq.recent.forEach(function (q) {
+      var tr = el("tr", { "data-quarantine": q.id });
+      var note = q.replayed ? " (" + t("replayed_as") + " " + q.replayed.tracking + ")" : (q.raw_available ? "" : " (" + t("no_raw") + ")");
+      tr.appendChild(el("td", {}, new Date(Date.parse(q.at)).toLocaleString(lang === "en" ? "en-GB" : "id-ID")));
+      tr.appendChild(el("td", {}, q.mailbox));
+      tr.appendChild(el("td", { "class": "reason" }, q.reason));
+      tr.appendChild(el("td", {}, q.sender || "–"));
+      tr.appendChild(el("td", { title: q.detail }, (q.subject || q.detail) + note));
+      tr.appendChild(el("td", { "class": "mono" }, q.id));
+      qbody.appendChild(tr);
     });
 
     ranked("top-categories", s.routed.top_categories);
