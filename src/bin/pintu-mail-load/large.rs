@@ -85,7 +85,7 @@ prefix = "{prefix}"
 [replies]
 enabled = false
 [log]
-level = "warn"
+level = "error"
 [channels.email]
 enabled = true
 ack_domain = "lapor.go.id"
@@ -112,7 +112,7 @@ fn cleanup_broker(config: &Path) {
         return;
     };
     let Ok(rt) = tokio::runtime::Runtime::new() else { return };
-    rt.block_on(async {
+    let work = async {
         let Ok(conn) = pintu::broker::connect(cfg.amqp.url.expose(), "pintu-mail-load").await else {
             return;
         };
@@ -124,8 +124,20 @@ fn cleanup_broker(config: &Path) {
         for e in &topology.exchanges {
             let _ = ch.exchange_delete(&e.name, Default::default()).await;
         }
-        let _ = conn.close(200, "bye").await;
+        // Closing is not worth waiting for: the process ends next.
+        let _ = tokio::time::timeout(Duration::from_secs(2), conn.close(200, "bye")).await;
+    };
+    // Best effort, bounded: a broker that does not answer must not keep the
+    // figures from being printed.
+    rt.block_on(async {
+        if tokio::time::timeout(Duration::from_secs(60), work).await.is_err() {
+            eprintln!(
+                "broker cleanup did not finish in 60 s; queues may be left under the prefix {}",
+                cfg.amqp.prefix
+            );
+        }
     });
+    rt.shutdown_timeout(Duration::from_secs(2));
 }
 
 struct Gateway(Child);
@@ -154,7 +166,8 @@ pub fn run(
     user: &str,
     pass: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let size = a.size_mb << 20;
+    // MB as mail providers count them (25 MB = 25,000,000 bytes).
+    let size = a.size_mb * 1_000_000;
     let t0 = Instant::now();
     {
         let tcp = TcpStream::connect(("127.0.0.1", port))?;
@@ -167,7 +180,7 @@ pub fn run(
         let _ = s.logout();
     }
     println!(
-        "appended {n} mails of {} MiB in {:.1} s",
+        "appended {n} mails of {} MB in {:.1} s",
         a.size_mb,
         t0.elapsed().as_secs_f64()
     );
@@ -217,15 +230,21 @@ pub fn run(
         std::thread::sleep(Duration::from_millis(500));
     }
     let secs = started.elapsed().as_secs_f64();
+    eprintln!("ingestion done after {secs:.1} s; stopping the gateway");
     let hwm_kib = status_kib(pid, "VmHWM:").unwrap_or(0);
     let end_kib = status_kib(pid, "VmRSS:").unwrap_or(0);
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
-    drop(gateway);
-    cleanup_broker(&config);
-    let (processed, quarantined) = result?;
+    let (processed, quarantined) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            drop(gateway);
+            cleanup_broker(&config);
+            return Err(e.into());
+        }
+    };
     println!(
-        "gateway ingested {n} mails of {} MiB ({processed} processed, {quarantined} quarantined) in {secs:.1} s; \
+        "gateway ingested {n} mails of {} MB ({processed} processed, {quarantined} quarantined) in {secs:.1} s; \
          batch_bytes {}, max_message_bytes {}",
         a.size_mb,
         a.batch_bytes.map_or("default".to_string(), |b| b.to_string()),
@@ -238,5 +257,7 @@ pub fn run(
         peak_sampled.load(Ordering::Relaxed) as f64 / 1024.0,
         end_kib as f64 / 1024.0,
     );
+    drop(gateway);
+    cleanup_broker(&config);
     Ok(())
 }

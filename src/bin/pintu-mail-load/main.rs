@@ -7,7 +7,7 @@
 //! cargo run --release --bin pintu-mail-load -- [--messages 10000] [--batch 200] [--append-connections 4]
 //! ```
 //!
-//! Memory (`--large N`): APPEND N large mails (`--size-mb`, default 25: a
+//! Memory (`--large N`): APPEND N large mails (`--size-mb`, default 25 MB = 25,000,000 bytes: a
 //! text part and photo-sized attachments of up to 8 MiB each), then start the
 //! real gateway (`pintu serve`, the binary next to this one or `--gateway`)
 //! on that mailbox and report its resident memory while it ingests them —
