@@ -19,7 +19,8 @@
 //!   disclaimer below the signature (`DISCLAIMER`, `confidential`, `rahasia`,
 //!   "intended only for the addressee" …), which is the sender's statement
 //!   about the content, not decoration: it stays, up to where quoted history
-//!   begins.
+//!   begins. One that a mail server appended below everything, quoted history
+//!   included, stays too (the last unquoted paragraphs, if they read like one).
 //!
 //! When stripping would leave nothing, the original text is kept: a reply that
 //! only quotes is odd, but dropping what the citizen sent would be worse.
@@ -172,6 +173,7 @@ pub fn strip_quotes_counted(text: &str) -> (Stripped, usize) {
                 i = j;
                 continue;
             }
+            work += keep_trailing_disclaimer(p, &lines, i + 1, &mut kept);
             break;
         }
         if p.original.is_match(line)
@@ -179,6 +181,7 @@ pub fn strip_quotes_counted(text: &str) -> (Stripped, usize) {
             || is_underscore_rule_before_outlook(p, &lines, i)
         {
             out.removed_quote = true;
+            work += keep_trailing_disclaimer(p, &lines, i + 1, &mut kept);
             break;
         }
         if is_quoted(line) {
@@ -188,7 +191,11 @@ pub fn strip_quotes_counted(text: &str) -> (Stripped, usize) {
         }
         if line == "-- " || line.trim_end() == "--" || line.trim_end() == "—" {
             out.removed_signature = true;
+            let before = kept.len();
             work += keep_disclaimer(p, &lines, i + 1, &mut kept);
+            if kept.len() == before {
+                work += keep_trailing_disclaimer(p, &lines, i + 1, &mut kept);
+            }
             break;
         }
         if p.mobile_sig.is_match(line) {
@@ -198,6 +205,7 @@ pub fn strip_quotes_counted(text: &str) -> (Stripped, usize) {
             });
             if t[i + 1] {
                 out.removed_signature = true;
+                work += keep_trailing_disclaimer(p, &lines, i + 1, &mut kept);
                 break;
             }
         }
@@ -271,13 +279,59 @@ fn keep_disclaimer<'t>(p: &Patterns, lines: &[&'t str], from: usize, kept: &mut 
     while block.last().is_some_and(|l| l.trim().is_empty()) {
         block.pop();
     }
+    append_block(kept, block);
+    end - from
+}
+
+fn append_block<'t>(kept: &mut Vec<&'t str>, block: Vec<&'t str>) {
     if !block.is_empty() {
         if kept.last().is_some_and(|l| !l.trim().is_empty()) {
             kept.push("");
         }
         kept.extend(block);
     }
-    end - from
+}
+
+/// A disclaimer a mail server appended below everything, after what was
+/// cut from `from` on: the last paragraphs of the text, as long as each is
+/// unquoted and reads like a disclaimer, and something precedes them after
+/// `from` (a paragraph starting right at the cut belongs to what was cut).
+/// Returns the lines looked at; only the tail is read.
+fn keep_trailing_disclaimer<'t>(p: &Patterns, lines: &[&'t str], from: usize, kept: &mut Vec<&'t str>) -> usize {
+    let mut end = lines.len();
+    while end > from && lines[end - 1].trim().is_empty() {
+        end -= 1;
+    }
+    let mut start = end;
+    let mut work = lines.len() - end;
+    loop {
+        let mut s = start;
+        while s > from && !lines[s - 1].trim().is_empty() {
+            s -= 1;
+        }
+        work += start - s;
+        let para = &lines[s..start];
+        let disclaimer = s > from
+            && !para.is_empty()
+            && !para.iter().any(|l| is_quoted(l))
+            && para.iter().any(|l| p.disclaimer.is_match(l));
+        if !disclaimer {
+            break;
+        }
+        start = s;
+        // The blank lines between this paragraph and the one above it.
+        while start > from && lines[start - 1].trim().is_empty() {
+            start -= 1;
+            work += 1;
+        }
+    }
+    let block: Vec<&str> = lines[start..end]
+        .iter()
+        .copied()
+        .skip_while(|l| l.trim().is_empty())
+        .collect();
+    append_block(kept, block);
+    work
 }
 
 #[cfg(test)]
@@ -371,6 +425,19 @@ mod tests {
         // No disclaimer: the signature goes entirely.
         let s = strip_quotes("Aduan.\n-- \nBudi\n0812");
         assert_eq!(s.text, "Aduan.");
+        // Appended by the server below the quoted history (Outlook, top-posted).
+        let s = strip_quotes(
+            "Masih rusak.\n\n-----Original Message-----\nFrom: LAPOR!\nSent: Senin\n\nKode LPR-7K3Q9X\n\n\
+             PERHATIAN: Email ini bersifat rahasia.\n\nThis e-mail is confidential.\n",
+        );
+        assert_eq!(
+            s.text,
+            "Masih rusak.\n\nPERHATIAN: Email ini bersifat rahasia.\n\nThis e-mail is confidential."
+        );
+        // The quoted history's own last paragraph is not a disclaimer: nothing added.
+        let s =
+            strip_quotes("Masih rusak.\n\n-----Original Message-----\nFrom: LAPOR!\nSent: Senin\n\nKode LPR-7K3Q9X");
+        assert_eq!(s.text.trim(), "Masih rusak.");
     }
 
     #[test]
