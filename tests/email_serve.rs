@@ -90,6 +90,35 @@ fn pintu_cli(config: &std::path::Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// The DOM of `url` after its scripts ran, or `None` without Chromium.
+async fn rendered(url: &str) -> Option<String> {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    if !std::path::Path::new(CHROMIUM).exists() {
+        eprintln!("SKIPPED the /ops rendering check: {CHROMIUM} is not installed");
+        return None;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-sync",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(90), out).await.ok()?.ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 async fn drain_until(broker: &Broker, n: usize, got: &mut Vec<serde_json::Value>, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while got.len() < n {
@@ -296,6 +325,15 @@ async fn mail_no_citizen_wrote_is_kept_out_through_the_running_gateway() {
         ok && table.contains("auto_reply") && table.contains("d***@kantor.test"),
         "{table}"
     );
+    if let Some(dom) = rendered(&format!("{base}/ops")).await {
+        assert!(dom.contains("data-loaded=\"1\""), "the ops page did not render:\n{dom}");
+        for e in entries {
+            let id = e["id"].as_str().unwrap();
+            assert!(dom.contains(&format!("data-quarantine=\"{id}\"")), "{id} not on /ops");
+        }
+        assert!(dom.contains(">auto_reply<") && dom.contains(">bounce<") && dom.contains(">bulk<"));
+        assert!(dom.contains("id=\"v-quarantine\">3<"), "quarantine tile");
+    }
 
     // The operator disagrees about the newsletter.
     let newsletter = entries.iter().find(|e| e["reason"] == "bulk").unwrap()["id"]
