@@ -14,6 +14,7 @@
 mod agency;
 mod category;
 pub mod cli;
+mod compile;
 pub mod engine;
 pub mod features;
 pub mod ftrl;
