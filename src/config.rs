@@ -215,6 +215,10 @@ pub struct OutboxConfig {
     /// relay's in-memory feed (4096) so the relay publishes from memory.
     #[serde(default = "default_flow_backlog")]
     pub flow_backlog: u64,
+    /// The relay rescans the outbox this often while connected, a safety net
+    /// for entries committed but never handed to it; 0 turns it off.
+    #[serde(default = "default_rescan_secs")]
+    pub rescan_secs: u64,
 }
 
 impl Default for OutboxConfig {
@@ -223,6 +227,7 @@ impl Default for OutboxConfig {
             ready_max_backlog: default_ready_backlog(),
             cache_bytes: default_cache(),
             flow_backlog: default_flow_backlog(),
+            rescan_secs: default_rescan_secs(),
         }
     }
 }
@@ -232,6 +237,9 @@ fn default_ready_backlog() -> u64 {
 }
 fn default_flow_backlog() -> u64 {
     3072
+}
+fn default_rescan_secs() -> u64 {
+    30
 }
 fn default_cache() -> u64 {
     4 * 1024 * 1024

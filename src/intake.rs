@@ -5,7 +5,6 @@
 //! after this call can never be lost. The relay takes it from the outbox.
 
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,7 +22,7 @@ use crate::replies::{OutboundReply, Templates};
 use crate::store::dedupe::{provider_key, sender_key, Record, SenderHasher};
 use crate::store::outbox::{new_key, Envelope, Target};
 use crate::store::parts::{group_key, part_key, Group};
-use crate::store::writer::{Job, Outcome as WriteOutcome, Writer};
+use crate::store::writer::{Job, Outcome as WriteOutcome, Staged, Writer};
 use crate::store::{Store, StoreError};
 use crate::tracking;
 
@@ -50,8 +49,6 @@ pub struct Intake {
     /// (it could only end up dead-lettered).
     reply_providers: HashSet<String>,
     window: Duration,
-    /// Announces committed outbox keys to the relay.
-    feed: FeedTx,
 }
 
 /// Parts to delete when a concatenated SMS is assembled.
@@ -73,9 +70,10 @@ impl Intake {
         hasher: SenderHasher,
         templates: Option<Arc<Templates>>,
         window: Duration,
+        // The relay's feed: the intake writer announces what it committed.
         feed: FeedTx,
     ) -> Intake {
-        let writer = Writer::start(&store);
+        let writer = Writer::start(&store, feed);
         Intake {
             store,
             writer,
@@ -83,7 +81,6 @@ impl Intake {
             templates,
             reply_providers: HashSet::new(),
             window,
-            feed,
         }
     }
 
@@ -176,7 +173,7 @@ impl Intake {
                 fingerprint,
                 routing: None,
             };
-            let mut envelopes = vec![(
+            let mut outbox = vec![Staged::new(
                 new_key(),
                 Envelope {
                     target: Target::Intake,
@@ -186,7 +183,7 @@ impl Intake {
                 },
             )];
             if let Some(reply) = self.reply_for(&inbound, &complaint) {
-                envelopes.push((
+                outbox.push(Staged::new(
                     new_key(),
                     Envelope {
                         target: Target::Outbound,
@@ -207,21 +204,16 @@ impl Intake {
                 record,
                 now,
                 code_number,
-                outbox: envelopes.iter().map(|(k, env)| (*k, env.encode())).collect(),
+                outbox,
                 cleanup: cleanup.map(|c| (c.group, c.parts)),
             };
             // The writer answers once the batch holding this job is flushed,
             // for duplicates too (the original may have been in that batch).
+            // It has counted and announced the entries by then: nothing after
+            // this await may be needed for the complaint to reach the broker,
+            // because this future is dropped when the client goes away.
             match self.writer.write(job).await? {
                 WriteOutcome::Inserted => {
-                    self.store
-                        .outbox_depth
-                        .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                    metrics::gauge!("pintu_outbox_depth").set(self.store.outbox_depth() as f64);
-                    for (k, env) in envelopes {
-                        // Committed: the relay may publish it from memory.
-                        self.feed.announce(k, env);
-                    }
                     // The tracking code only: beside even a masked sender it
                     // ties a complaint to a person (the span has the id).
                     debug!(tracking = %code, "complaint accepted");

@@ -13,6 +13,12 @@
 //! (unroutable) message or a lost connection puts the relay back to
 //! "reconnect with backoff, rescan": entries are only ever removed on success,
 //! so at worst a message is published twice, always with the same `message_id`.
+//!
+//! As a safety net the relay also rescans every `outbox.rescan_secs` while
+//! connected, so an entry that was committed but never announced (a bug, a
+//! path that forgot) is published within that time rather than at the next
+//! reconnect. In the steady state the outbox holds only what is in flight, so
+//! the rescan reads little.
 
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -109,6 +115,9 @@ pub struct Relay {
     amqp: AmqpConfig,
     names: Names,
     feed: tokio::sync::Mutex<FeedRx>,
+    /// Rescan the outbox this often while connected; `None`: only after a
+    /// session start or an overflow.
+    rescan: Option<Duration>,
     pub status: Arc<RelayStatus>,
 }
 
@@ -122,8 +131,15 @@ impl Relay {
             amqp,
             names,
             feed: tokio::sync::Mutex::new(feed),
+            rescan: None,
             status: Arc::new(RelayStatus::default()),
         }
+    }
+
+    /// Rescan the outbox every `every` as a safety net (zero: never).
+    pub fn with_rescan(mut self, every: Duration) -> Relay {
+        self.rescan = (!every.is_zero()).then_some(every);
+        self
     }
 
     /// Run until cancelled: connect, publish, and on any failure back off and retry.
@@ -183,10 +199,18 @@ impl Relay {
         let mut scanning = false;
         let mut announced: Option<Announced> = None;
         let mut feed_open = true;
+        let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+        let next_rescan = |from: tokio::time::Instant| self.rescan.map_or(far, |every| from + every);
+        let mut rescan_at = next_rescan(tokio::time::Instant::now());
         loop {
+            if !scanning && tokio::time::Instant::now() >= rescan_at {
+                metrics::counter!("pintu_relay_rescans_total").increment(1);
+                resync = true;
+            }
             // `|`, not `||`: a session start also clears an overflow left from
             // before it (the scan covers it), instead of scanning twice.
             if !scanning && (std::mem::take(&mut resync) | feed.overflowed.swap(false, Ordering::AcqRel)) {
+                rescan_at = next_rescan(tokio::time::Instant::now());
                 feed.discard();
                 announced = None;
                 scan_end = self.store.outbox.last()?.map(|(k, _)| k);
@@ -272,6 +296,7 @@ impl Relay {
             if pending.is_empty() {
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep_until(rescan_at) => {}
                     item = feed.rx.recv() => match item {
                         Some(a) => announced = Some(a),
                         // Intake is gone (shutdown): nothing more will arrive.
@@ -305,12 +330,7 @@ impl Relay {
     fn remove(&self, key: &Key) {
         match self.store.outbox.remove(key) {
             Ok(Some(_)) => {
-                let depth = self
-                    .store
-                    .outbox_depth
-                    .fetch_sub(1, Ordering::Relaxed)
-                    .saturating_sub(1);
-                metrics::gauge!("pintu_outbox_depth").set(depth as f64);
+                self.store.backlog.remove(1);
                 metrics::counter!("pintu_published_total").increment(1);
                 self.status.published.fetch_add(1, Ordering::Relaxed);
                 self.store.flow.progressed();

@@ -184,7 +184,8 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
 
-    let relay = Relay::new(store.clone(), cfg.amqp.clone(), feed_rx);
+    let relay =
+        Relay::new(store.clone(), cfg.amqp.clone(), feed_rx).with_rescan(Duration::from_secs(cfg.outbox.rescan_secs));
     let relay_status = relay.status.clone();
     tasks.push(tokio::spawn(relay.run(shutdown.clone())));
 

@@ -4,6 +4,7 @@
 //! sled locks its directory, so each process opens its own (`data_dir/gateway`
 //! for `serve`, `data_dir/router` for `route`).
 
+pub mod backlog;
 pub mod codes;
 pub mod commit;
 pub mod dedupe;
@@ -15,11 +16,11 @@ pub mod writer;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use thiserror::Error;
 
+pub use backlog::Backlog;
 pub use commit::{Closed, GroupCommit};
 
 #[derive(Debug, Error)]
@@ -49,8 +50,8 @@ pub struct Store {
     pub parts: sled::Tree,
     pub part_groups: sled::Tree,
     pub committer: Arc<GroupCommit>,
-    /// Outbox entries not yet confirmed by the broker (sled's `len` is a full scan).
-    pub outbox_depth: Arc<AtomicU64>,
+    /// Outbox entries not yet confirmed by the broker (see [`backlog`]).
+    pub backlog: Arc<Backlog>,
     /// Intake waits here while the relay is behind (see [`flow`]).
     pub flow: Arc<flow::Flow>,
 }
@@ -67,7 +68,7 @@ impl Store {
         let outbox = db.open_tree("outbox")?;
         let depth = outbox.len() as u64;
         let (committer, closed) = GroupCommit::start(db.clone());
-        let outbox_depth = Arc::new(AtomicU64::new(depth));
+        let backlog = Arc::new(Backlog::new(depth));
         let meta = db.open_tree("meta")?;
         // Codes issued before the counter existed (random, kept in a table).
         let legacy = db.open_tree("tracking")?;
@@ -80,15 +81,15 @@ impl Store {
             parts: db.open_tree("parts")?,
             part_groups: db.open_tree("part_groups")?,
             committer: Arc::new(committer),
-            flow: Arc::new(flow::Flow::new(outbox_depth.clone())),
-            outbox_depth,
+            flow: Arc::new(flow::Flow::new(backlog.clone())),
+            backlog,
             db,
         };
         Ok((store, closed))
     }
 
     pub fn outbox_depth(&self) -> u64 {
-        self.outbox_depth.load(Ordering::Relaxed)
+        self.backlog.get()
     }
 
     /// Wait until everything written so far is on disk (shared flush).

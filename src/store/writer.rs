@@ -18,7 +18,9 @@ use tokio::sync::oneshot;
 
 use super::codes::{decode_next, NEXT_KEY};
 use super::dedupe::Record;
+use super::outbox::Envelope;
 use super::{Store, StoreError};
+use crate::relay::{FeedTx, Key};
 
 /// Largest number of complaints committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -33,10 +35,27 @@ pub struct Job {
     pub now: u64,
     /// Number of the complaint's tracking code (see [`super::codes`]).
     pub code_number: u64,
-    /// (outbox key, encoded envelope).
-    pub outbox: Vec<([u8; 16], Vec<u8>)>,
+    /// Outbox entries of the complaint (and its reply).
+    pub outbox: Vec<Staged>,
     /// SMS parts (group key, part keys) consumed by this complaint.
     pub cleanup: Option<(Vec<u8>, Vec<Vec<u8>>)>,
+}
+
+/// One outbox entry, encoded for sled and kept whole for the relay's feed.
+pub struct Staged {
+    pub key: Key,
+    pub bytes: Vec<u8>,
+    pub envelope: Envelope,
+}
+
+impl Staged {
+    pub fn new(key: Key, envelope: Envelope) -> Staged {
+        Staged {
+            key,
+            bytes: envelope.encode(),
+            envelope,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -52,7 +71,8 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(store: &Store) -> Writer {
+    /// Start the writer thread; it hands what it committed to `feed`.
+    pub fn start(store: &Store, feed: FeedTx) -> Writer {
         let (tx, rx) = mpsc::channel::<(Job, Reply)>();
         // A whole Store clone, not just trees: it keeps the group-commit thread
         // (whose exit signals "closed") alive until this thread let go of the db.
@@ -66,6 +86,12 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
+                // Counted before the entries become visible: the relay can
+                // only uncount what it found in the tree, so the figure never
+                // needs to go below zero (see `Backlog`). Undone below for
+                // what was not written.
+                let staged: u64 = batch.iter().map(|(j, _)| j.outbox.len() as u64).sum();
+                store.backlog.add(staged);
                 let (dd, mt, ob, pt, pg) = (
                     &store.dedupe,
                     &store.meta,
@@ -96,13 +122,33 @@ impl Writer {
                     Ok::<_, ConflictableTransactionError<()>>(outcomes)
                 });
                 let result = match committed {
-                    Ok(outcomes) => store.db.flush().map(|_| outcomes).map_err(|e| e.to_string()),
-                    Err(e) => Err(format!("{e:?}")),
+                    Ok(outcomes) => {
+                        let written: u64 = batch
+                            .iter()
+                            .zip(&outcomes)
+                            .filter(|(_, o)| matches!(o, Outcome::Inserted))
+                            .map(|((j, _), _)| j.outbox.len() as u64)
+                            .sum();
+                        // Duplicates wrote nothing. A failed flush below leaves
+                        // the rest counted: it is in the tree either way.
+                        store.backlog.remove(staged - written);
+                        store.db.flush().map(|_| outcomes).map_err(|e| e.to_string())
+                    }
+                    Err(e) => {
+                        store.backlog.remove(staged);
+                        Err(format!("{e:?}"))
+                    }
                 };
                 metrics::histogram!("pintu_store_write_batch").record(batch.len() as f64);
                 match result {
                     Ok(outcomes) => {
-                        for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+                        for ((job, reply), outcome) in batch.into_iter().zip(outcomes) {
+                            if matches!(outcome, Outcome::Inserted) {
+                                // Durable: the relay may publish it from memory.
+                                for e in job.outbox {
+                                    feed.announce(e.key, e.envelope);
+                                }
+                            }
                             let _ = reply.send(Ok(outcome));
                         }
                     }
@@ -154,8 +200,8 @@ fn apply(
     for key in &job.dedupe_keys {
         dd.insert(key.as_slice(), job.record.as_slice())?;
     }
-    for (k, env) in &job.outbox {
-        ob.insert(&k[..], env.as_slice())?;
+    for e in &job.outbox {
+        ob.insert(&e.key[..], e.bytes.as_slice())?;
     }
     if let Some((group, parts)) = &job.cleanup {
         pg.remove(group.as_slice())?;

@@ -1,0 +1,167 @@
+//! The relay's liveness: complaints whose request was abandoned after they
+//! were committed, entries nobody announced, and a broker connection that
+//! dies while the relay is idle.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use pintu::store::outbox::{new_key, Envelope, Target};
+use rand::Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Messages in `queue`, read with a passive declare (creates nothing).
+async fn queue_depth(queue: &str) -> u32 {
+    let conn = pintu::broker::connect(AMQP, "pintu-test-depth").await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let n = ch
+        .queue_declare(queue, passive, FieldTable::default())
+        .await
+        .unwrap()
+        .message_count();
+    let _ = conn.close(200, "bye").await;
+    n
+}
+
+/// One generic-webhook request over a raw socket. With `abort_after`, the
+/// connection is reset (RST, as a client that crashed or gave up) that long
+/// after the request was sent, whether or not an answer came.
+async fn raw_request(addr: std::net::SocketAddr, i: usize, abort_after: Option<Duration>) {
+    let body = format!(
+        r#"{{"id":"abort-{i}","from":"0815{i:08}","to":"1708","text":"Aduan {i}: saluran air tersumbat di Kota Medan"}}"#
+    );
+    let req = format!(
+        "POST /sms/generic HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer change-me-generic\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let Ok(mut s) = TcpStream::connect(addr).await else {
+        return;
+    };
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return;
+    }
+    match abort_after {
+        Some(d) => {
+            tokio::time::sleep(d).await;
+            // Zero linger: the close sends a reset at once and never blocks.
+            #[allow(deprecated)]
+            let _ = s.set_linger(Some(Duration::ZERO));
+            drop(s);
+        }
+        None => {
+            let mut sink = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut sink)).await;
+        }
+    }
+}
+
+/// Issue 11.1: requests abandoned mid-flight (client reset, or the request
+/// timeout firing while the writer commits) must not strand what was
+/// committed. Every complaint in the store reaches RabbitMQ within seconds,
+/// with the periodic rescan turned off so only the intake path is tested, and
+/// the backlog figure ends at exactly zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_requests_still_reach_the_broker_and_counters_stay_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = test_config(&prefix, dir.path());
+    cfg.replies.enabled = false;
+    cfg.outbox.rescan_secs = 0;
+    // Short enough that many requests time out while their batch is flushed.
+    cfg.http.request_timeout_ms = 4;
+    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || gw.relay.connected.load(Ordering::Relaxed)).await,
+        "relay connected"
+    );
+    const N: usize = 600;
+    let mut tasks = tokio::task::JoinSet::new();
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(64));
+    for i in 0..N {
+        let permit = sem.clone().acquire_owned().await.unwrap();
+        let addr = gw.addr;
+        let abort = (i % 3 != 0).then(|| Duration::from_micros(rand::thread_rng().gen_range(0..8000)));
+        tasks.spawn(async move {
+            raw_request(addr, i, abort).await;
+            drop(permit);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+
+    let store = gw.intake.store();
+    // Whatever the writer still holds is committed within a batch or two.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let committed = store
+        .dedupe
+        .iter()
+        .filter(|e| e.as_ref().is_ok_and(|(k, _)| k[0] == b's'))
+        .count();
+    eprintln!("{committed} of {N} requests committed");
+    assert!(committed > 0, "some requests were committed");
+    let drained = wait_until(Duration::from_secs(5), || store.outbox.is_empty()).await;
+    assert!(
+        drained,
+        "{} of {committed} committed complaints still in the outbox after 5 s",
+        store.outbox.len()
+    );
+    assert_eq!(
+        queue_depth(&format!("{prefix}.intake")).await as usize,
+        committed,
+        "every committed complaint is in RabbitMQ, once"
+    );
+    assert_eq!(gw.relay.published.load(Ordering::Relaxed) as usize, committed);
+    assert_eq!(store.outbox_depth(), 0, "backlog figure exact");
+    let ready: serde_json::Value = reqwest::get(format!("http://{}/readyz", gw.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["outbox_backlog"], 0, "{ready}");
+    gw.stop().await;
+    cleanup(&cfg).await;
+}
+
+/// The periodic rescan publishes an entry that reached the outbox without
+/// being handed to the relay (the safety net behind the feed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periodic_rescan_publishes_unannounced_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = test_config(&prefix, dir.path());
+    cfg.replies.enabled = false;
+    cfg.outbox.rescan_secs = 1;
+    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || gw.relay.connected.load(Ordering::Relaxed)).await,
+        "relay connected"
+    );
+    // Let the session's start scan pass, so only the periodic one can find it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let store = gw.intake.store();
+    let env = Envelope {
+        target: Target::Intake,
+        routing_key: "intake.sms".into(),
+        message_id: ulid::Ulid::new().to_string(),
+        body: br#"{"note":"written behind the relay's back"}"#.to_vec(),
+    };
+    store.backlog.add(1);
+    store.outbox.insert(new_key(), env.encode()).unwrap();
+    let got = take(&format!("{prefix}.intake"), 1, Duration::from_secs(4)).await;
+    assert_eq!(got.len(), 1, "published by the rescan");
+    assert_eq!(got[0].message_id, env.message_id);
+    assert!(wait_until(Duration::from_secs(2), || store.outbox.is_empty()).await);
+    assert_eq!(store.outbox_depth(), 0);
+    gw.stop().await;
+    cleanup(&cfg).await;
+}
