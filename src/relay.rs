@@ -108,6 +108,51 @@ pub enum RelayError {
     Broker(#[from] lapin::Error),
     #[error("outbox read: {0}")]
     Outbox(#[from] sled::Error),
+    #[error("broker connection lost ({0})")]
+    ConnectionLost(String),
+}
+
+/// How often an idle relay looks at its connection's state, besides lapin's
+/// error callback (a broker-initiated close does not always reach it).
+const CONNECTION_CHECK: Duration = Duration::from_millis(250);
+
+/// The relay's view of its broker connection: lapin's error callback (an I/O
+/// error, a missed heartbeat) wakes it at once, and a short periodic check
+/// of the connection and channel state catches a close the broker initiated.
+/// Without this an idle relay noticed a dead broker only at its next publish,
+/// and `/readyz` said connected meanwhile.
+struct Liveness {
+    lost: Arc<tokio::sync::Notify>,
+    check: tokio::time::Interval,
+}
+
+impl Liveness {
+    fn watch(conn: &lapin::Connection) -> Liveness {
+        let lost = Arc::new(tokio::sync::Notify::new());
+        let wake = lost.clone();
+        conn.on_error(move |e| {
+            warn!(error = %e, "relay: broker connection failed");
+            // A stored permit: a failure between two waits is not missed.
+            wake.notify_one();
+        });
+        let mut check = tokio::time::interval(CONNECTION_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Liveness { lost, check }
+    }
+
+    /// Resolves when the connection or the publishing channel is no longer usable.
+    async fn lost(&mut self, conn: &lapin::Connection, publisher: &ConfirmedPublisher) -> RelayError {
+        loop {
+            tokio::select! {
+                _ = self.lost.notified() => {}
+                _ = self.check.tick() => {}
+            }
+            let (c, ch) = (conn.status(), publisher.channel().status());
+            if !c.connected() || !ch.connected() {
+                return RelayError::ConnectionLost(format!("connection {:?}, channel {:?}", c.state(), ch.state()));
+            }
+        }
+    }
 }
 
 pub struct Relay {
@@ -170,7 +215,9 @@ impl Relay {
 
     /// One connection's life. Returns Ok only on shutdown.
     async fn session(&self, shutdown: &CancellationToken) -> Result<(), RelayError> {
-        let conn = connect(self.amqp.url.expose(), "pintu-relay").await?;
+        // The prefix tells an operator (and a test) whose relay a connection is.
+        let conn = connect(self.amqp.url.expose(), &format!("pintu-relay {}", self.amqp.prefix)).await?;
+        let mut liveness = Liveness::watch(&conn);
         let ch = conn.create_channel().await?;
         Topology::new(&self.amqp).declare(&ch).await?;
         let publisher = ConfirmedPublisher::new(ch).await?;
@@ -180,7 +227,10 @@ impl Relay {
             "relay: connected, draining outbox ({} entries)",
             self.store.outbox_depth()
         );
-        let result = self.pump(&publisher, shutdown).await;
+        let result = tokio::select! {
+            r = self.pump(&publisher, shutdown) => r,
+            e = liveness.lost(&conn, &publisher) => Err(e),
+        };
         let _ = conn.close(200, "bye").await;
         result
     }

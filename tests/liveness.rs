@@ -165,3 +165,198 @@ async fn periodic_rescan_publishes_unannounced_entries() {
     gw.stop().await;
     cleanup(&cfg).await;
 }
+
+/// The relay's broker connection, as `rabbitmqctl` names it (Erlang pid).
+fn relay_connection(prefix: &str) -> Option<String> {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(["-s", "list_connections", "pid", "client_properties"])
+        .output()
+        .ok()?;
+    // One line per connection: pid, tab, client properties (which carry
+    // `connection_name`).
+    let name = format!("pintu-relay {prefix}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.contains(&name))
+        .and_then(|l| l.split('\t').next())
+        .map(str::to_string)
+}
+
+async fn readyz(addr: std::net::SocketAddr) -> serde_json::Value {
+    reqwest::get(format!("http://{addr}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Issue 11.3: the broker closes the idle relay's connection (as an operator
+/// or a node shutdown would). The relay notices at once, not at its next
+/// publish: readiness drops, and it reconnects on a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_relay_notices_a_closed_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = test_config(&prefix, dir.path());
+    cfg.replies.enabled = false;
+    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let mut first = None;
+    for _ in 0..100 {
+        first = relay_connection(&prefix);
+        if first.is_some() && gw.relay.connected.load(Ordering::Relaxed) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first = first.expect("relay connection listed by the broker");
+    let closed = std::process::Command::new("rabbitmqctl")
+        .args([
+            "-q",
+            "close_connection",
+            &first,
+            "test: connection closed by the broker",
+        ])
+        .output()
+        .unwrap();
+    assert!(closed.status.success(), "{first}: {closed:?}");
+    let failures = || gw.relay.failures.load(Ordering::Relaxed);
+    assert!(
+        wait_until(Duration::from_secs(2), || failures() >= 1).await,
+        "the idle relay did not notice its connection was closed"
+    );
+    // And it is back on a new connection.
+    let mut again = None;
+    for _ in 0..50 {
+        again = relay_connection(&prefix).filter(|p| *p != first);
+        if again.is_some() && gw.relay.connected.load(Ordering::Relaxed) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(again.is_some(), "relay reconnected");
+    assert_eq!(readyz(gw.addr).await["broker_connected"], true);
+    gw.stop().await;
+    cleanup(&cfg).await;
+}
+
+/// A TCP proxy to RabbitMQ that can turn into a black hole: bytes in either
+/// direction vanish and sockets stay open, as when a firewall drops packets
+/// or a network path dies. Connections accepted while silent never carry
+/// anything; after `resume` new connections work again.
+struct BlackHole {
+    port: u16,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl BlackHole {
+    async fn start() -> BlackHole {
+        use std::sync::atomic::{AtomicBool, AtomicU64};
+        use std::sync::Arc;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = Arc::new(AtomicBool::new(false));
+        let generation = Arc::new(AtomicU64::new(0));
+        let (s, g) = (silent.clone(), generation.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (s, g) = (s.clone(), g.clone());
+                tokio::spawn(async move {
+                    // A connection made while silent is dead from the start.
+                    let born = g.load(Ordering::SeqCst) + u64::from(s.load(Ordering::SeqCst));
+                    let Ok(upstream) = TcpStream::connect("127.0.0.1:5672").await else {
+                        return;
+                    };
+                    let alive = move || !s.load(Ordering::SeqCst) && g.load(Ordering::SeqCst) == born;
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut ur, mut uw) = upstream.into_split();
+                    let a = alive.clone();
+                    let up = async move {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        while let Ok(n) = cr.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            if a() && uw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    let down = async move {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        while let Ok(n) = ur.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            if alive() && cw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    tokio::join!(up, down);
+                });
+            }
+        });
+        BlackHole {
+            port,
+            silent,
+            generation,
+        }
+    }
+
+    fn silence(&self) {
+        self.silent.store(true, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn resume(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.silent.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Issue 11.3: the broker vanishes without closing anything (packets
+/// dropped). Heartbeats tell the idle relay within two intervals; readiness
+/// says so; once the path is back, the relay reconnects and publishes what
+/// was accepted meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_relay_notices_a_silent_broker_by_heartbeat() {
+    let hole = BlackHole::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = test_config(&prefix, dir.path());
+    cfg.replies.enabled = false;
+    cfg.ops.tap = false;
+    cfg.amqp.url = format!("amqp://guest:guest@127.0.0.1:{}/%2f?heartbeat=1", hole.port).into();
+    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let connected = || gw.relay.connected.load(Ordering::Relaxed);
+    assert!(wait_until(Duration::from_secs(10), connected).await, "relay connected");
+    hole.silence();
+    let started = std::time::Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(5), || !connected()).await,
+        "relay still reports a connection {:?} after the broker went silent",
+        started.elapsed()
+    );
+    assert_eq!(readyz(gw.addr).await["broker_connected"], false);
+    // Intake goes on into the outbox meanwhile.
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/sms/generic", gw.addr))
+        .bearer_auth("change-me-generic")
+        .json(&serde_json::json!({"id": "hb-1", "from": "081500000001", "to": "1708", "text": "Lampu jalan mati di Kota Solo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!connected(), "no connection through a black hole");
+    hole.resume();
+    assert!(
+        wait_until(Duration::from_secs(20), connected).await,
+        "relay reconnected after the path came back"
+    );
+    let got = take(&format!("{prefix}.intake"), 1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1, "accepted during the outage, published after");
+    gw.stop().await;
+    cleanup(&cfg).await;
+}
