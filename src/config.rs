@@ -219,6 +219,12 @@ pub struct OutboxConfig {
     /// for entries committed but never handed to it; 0 turns it off.
     #[serde(default = "default_rescan_secs")]
     pub rescan_secs: u64,
+    /// Free space (bytes) kept on the data directory's file system: below it
+    /// intake answers 503 and `/healthz` fails until there is more again
+    /// (sled must never meet a full disk: it then refuses every write until
+    /// reopened). 0 turns the check off.
+    #[serde(default = "default_min_free_bytes")]
+    pub min_free_bytes: u64,
 }
 
 impl Default for OutboxConfig {
@@ -228,6 +234,7 @@ impl Default for OutboxConfig {
             cache_bytes: default_cache(),
             flow_backlog: default_flow_backlog(),
             rescan_secs: default_rescan_secs(),
+            min_free_bytes: default_min_free_bytes(),
         }
     }
 }
@@ -240,6 +247,9 @@ fn default_flow_backlog() -> u64 {
 }
 fn default_rescan_secs() -> u64 {
     30
+}
+fn default_min_free_bytes() -> u64 {
+    64 * 1024 * 1024
 }
 fn default_cache() -> u64 {
     4 * 1024 * 1024

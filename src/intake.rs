@@ -290,6 +290,8 @@ impl Intake {
         let encoded = serde_json::to_vec(&inbound).unwrap_or_default();
         let now = now_secs();
         let s = &self.store;
+        // As the writer does: never hand sled a write the disk may not hold.
+        s.health.check()?;
         let result: Result<Result<Group, Record>, TransactionError<()>> = (&s.dedupe, &s.parts, &s.part_groups)
             .transaction(|(dd, pt, pg)| {
                 if let Some(k) = &provider_dup {
@@ -332,7 +334,10 @@ impl Intake {
                 })
             }
             Err(TransactionError::Abort(())) => Err(IntakeError::Aborted),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
+            Err(TransactionError::Storage(e)) => {
+                self.store.health.note(&e);
+                Err(e.into())
+            }
         }
     }
 

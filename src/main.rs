@@ -258,30 +258,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             pintu::obs::init_logging(&cfg.log.format, &cfg.log.level);
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
-                let gw = pintu::serve::start(cfg.clone()).await?;
-                let stop = gw.shutdown.clone();
-                tokio::spawn(async move {
-                    shutdown_signal().await;
-                    stop.cancel();
-                });
-                let route_stop = gw.shutdown.clone();
+                let shutdown = on_signal();
+                let mut gateway = tokio::spawn(pintu::serve::supervise(cfg.clone(), shutdown.clone()));
+                let route_stop = shutdown.clone();
                 let mut router = tokio::spawn(routing::worker::run_route(
                     cfg,
                     async move { route_stop.cancelled().await },
                 ));
-                let stop = gw.shutdown.clone();
-                // A router that cannot run (bad tables) takes the gateway down
-                // with it rather than leaving complaints unrouted unnoticed.
-                let routed = tokio::select! {
-                    r = &mut router => Some(r),
-                    _ = stop.cancelled() => None,
+                // Either part ending takes the other down with it: a router
+                // that cannot run (bad tables) must not leave complaints
+                // unrouted unnoticed, nor a gateway that cannot start.
+                let (served, routed) = tokio::select! {
+                    g = &mut gateway => {
+                        shutdown.cancel();
+                        (g, router.await)
+                    }
+                    r = &mut router => {
+                        shutdown.cancel();
+                        (gateway.await, r)
+                    }
                 };
-                stop.cancel();
-                gw.stop().await;
-                let routed = match routed {
-                    Some(r) => r,
-                    None => router.await,
-                };
+                served.context("gateway task")??;
                 routed.context("router task")??;
                 anyhow::Ok(())
             })
@@ -338,17 +335,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             pintu::obs::init_logging(&cfg.log.format, &cfg.log.level);
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
-                let gw = pintu::serve::start(cfg).await?;
-                let stop = gw.shutdown.clone();
-                tokio::spawn(async move {
-                    shutdown_signal().await;
-                    stop.cancel();
-                });
-                gw.wait().await;
+                pintu::serve::supervise(cfg, on_signal()).await?;
                 anyhow::Ok(())
             })
         }
     }
+}
+
+/// A token cancelled by SIGINT or SIGTERM (call inside the runtime).
+fn on_signal() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let stop = token.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop.cancel();
+    });
+    token
 }
 
 async fn shutdown_signal() {

@@ -388,7 +388,10 @@ impl Relay {
             Ok(None) => {}
             // The entry stays and is published again later: a duplicate with the
             // same message_id, which consumers tolerate.
-            Err(e) => warn!(error = %e, "relay: could not remove a confirmed entry"),
+            Err(e) => {
+                self.store.health.note(&e);
+                warn!(error = %e, "relay: could not remove a confirmed entry");
+            }
         }
     }
 }

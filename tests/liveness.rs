@@ -352,7 +352,8 @@ async fn idle_relay_notices_a_silent_broker_by_heartbeat() {
     assert!(!connected(), "no connection through a black hole");
     hole.resume();
     assert!(
-        wait_until(Duration::from_secs(20), connected).await,
+        // An attempt made while silent may have to time out first (30 s).
+        wait_until(Duration::from_secs(60), connected).await,
         "relay reconnected after the path came back"
     );
     let got = take(&format!("{prefix}.intake"), 1, Duration::from_secs(5)).await;

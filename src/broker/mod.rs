@@ -26,8 +26,9 @@ const HEARTBEAT_SECS: u16 = 10;
 
 /// Longest a connection attempt may take: lapin's handshake has no timeout of
 /// its own, and a broker behind a dropped network path would hold a
-/// reconnecting relay in `connect` for good.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// reconnecting relay in `connect` for good. Generous, because a broker
+/// under heavy load can take seconds to answer a handshake.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connect on the tokio runtime (lapin otherwise starts its own executor threads).
 pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {

@@ -9,6 +9,7 @@ pub mod codes;
 pub mod commit;
 pub mod dedupe;
 pub mod flow;
+pub mod health;
 pub mod outbox;
 pub mod parts;
 pub mod writer;
@@ -35,6 +36,10 @@ pub enum StoreError {
     CodesExhausted,
     #[error("secret key file {path}: {reason}")]
     Secret { path: String, reason: String },
+    #[error("disk almost full: {} MiB free, {} MiB kept in reserve", free >> 20, reserve >> 20)]
+    Full { free: u64, reserve: u64 },
+    #[error("store failed and must be reopened: {0}")]
+    Failed(String),
 }
 
 /// Open trees of the gateway database.
@@ -54,6 +59,8 @@ pub struct Store {
     pub backlog: Arc<Backlog>,
     /// Intake waits here while the relay is behind (see [`flow`]).
     pub flow: Arc<flow::Flow>,
+    /// Whether writes can succeed (free space, sled's state; see [`health`]).
+    pub health: Arc<health::StoreHealth>,
 }
 
 impl Store {
@@ -82,6 +89,7 @@ impl Store {
             part_groups: db.open_tree("part_groups")?,
             committer: Arc::new(committer),
             flow: Arc::new(flow::Flow::new(backlog.clone())),
+            health: Arc::new(health::StoreHealth::new(dir)),
             backlog,
             db,
         };
@@ -94,7 +102,12 @@ impl Store {
 
     /// Wait until everything written so far is on disk (shared flush).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.committer.flush().await
+        let r = self.committer.flush().await;
+        if let Err(StoreError::Flush(e)) = &r {
+            // sled reports a failed flush once and then refuses every write.
+            self.health.fail(e);
+        }
+        r
     }
 }
 

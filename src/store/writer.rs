@@ -12,7 +12,9 @@
 use std::sync::mpsc;
 use std::thread;
 
-use sled::transaction::{ConflictableTransactionError, TransactionalTree, UnabortableTransactionError};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
 use sled::Transactional;
 use tokio::sync::oneshot;
 
@@ -64,7 +66,18 @@ pub enum Outcome {
     Duplicate(Record),
 }
 
-type Reply = oneshot::Sender<Result<Outcome, String>>;
+/// Why a batch was not written.
+#[derive(Debug, Clone)]
+enum Refused {
+    /// Checked before writing: nothing was written (see [`super::health`]).
+    Full {
+        free: u64,
+        reserve: u64,
+    },
+    Failed(String),
+}
+
+type Reply = oneshot::Sender<Result<Outcome, Refused>>;
 
 pub struct Writer {
     tx: mpsc::Sender<(Job, Reply)>,
@@ -86,61 +99,8 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                // Counted before the entries become visible: the relay can
-                // only uncount what it found in the tree, so the figure never
-                // needs to go below zero (see `Backlog`). Undone below for
-                // what was not written.
-                let staged: u64 = batch.iter().map(|(j, _)| j.outbox.len() as u64).sum();
-                store.backlog.add(staged);
-                let (dd, mt, ob, pt, pg) = (
-                    &store.dedupe,
-                    &store.meta,
-                    &store.outbox,
-                    &store.parts,
-                    &store.part_groups,
-                );
-                let committed = (dd, mt, ob, pt, pg).transaction(|(dd, mt, ob, pt, pg)| {
-                    let mut outcomes = Vec::with_capacity(batch.len());
-                    let mut next_code = None;
-                    for (job, _) in &batch {
-                        let outcome = apply(job, dd, ob, pt, pg)?;
-                        if matches!(outcome, Outcome::Inserted) {
-                            next_code = next_code.max(Some(job.code_number + 1));
-                        }
-                        outcomes.push(outcome);
-                    }
-                    // The code counter moves with the complaints that used it.
-                    if let Some(next) = next_code {
-                        let stored = match mt.get(NEXT_KEY)? {
-                            Some(v) => decode_next(&v).unwrap_or(0),
-                            None => 0,
-                        };
-                        if next > stored {
-                            mt.insert(NEXT_KEY, &next.to_be_bytes()[..])?;
-                        }
-                    }
-                    Ok::<_, ConflictableTransactionError<()>>(outcomes)
-                });
-                let result = match committed {
-                    Ok(outcomes) => {
-                        let written: u64 = batch
-                            .iter()
-                            .zip(&outcomes)
-                            .filter(|(_, o)| matches!(o, Outcome::Inserted))
-                            .map(|((j, _), _)| j.outbox.len() as u64)
-                            .sum();
-                        // Duplicates wrote nothing. A failed flush below leaves
-                        // the rest counted: it is in the tree either way.
-                        store.backlog.remove(staged - written);
-                        store.db.flush().map(|_| outcomes).map_err(|e| e.to_string())
-                    }
-                    Err(e) => {
-                        store.backlog.remove(staged);
-                        Err(format!("{e:?}"))
-                    }
-                };
                 metrics::histogram!("pintu_store_write_batch").record(batch.len() as f64);
-                match result {
+                match commit(&store, &batch) {
                     Ok(outcomes) => {
                         for ((job, reply), outcome) in batch.into_iter().zip(outcomes) {
                             if matches!(outcome, Outcome::Inserted) {
@@ -175,10 +135,81 @@ impl Writer {
             .map_err(|_| StoreError::Flush("intake writer is gone".into()))?;
         match rx.await {
             Ok(Ok(o)) => Ok(o),
-            Ok(Err(e)) => Err(StoreError::Flush(e)),
+            Ok(Err(Refused::Full { free, reserve })) => Err(StoreError::Full { free, reserve }),
+            Ok(Err(Refused::Failed(e))) => Err(StoreError::Flush(e)),
             Err(_) => Err(StoreError::Flush("intake writer is gone".into())),
         }
     }
+}
+
+/// Commit one batch in one transaction and flush it.
+fn commit(store: &Store, batch: &[(Job, Reply)]) -> Result<Vec<Outcome>, Refused> {
+    // sled must never meet a full disk (it would refuse every write until
+    // reopened): check the reserve first, and write nothing if it is short.
+    match store.health.check() {
+        Ok(()) => {}
+        Err(StoreError::Full { free, reserve }) => return Err(Refused::Full { free, reserve }),
+        Err(e) => return Err(Refused::Failed(e.to_string())),
+    }
+    // Counted before the entries become visible: the relay can only uncount
+    // what it found in the tree, so the figure never needs to go below zero
+    // (see `Backlog`). Undone below for what was not written.
+    let staged: u64 = batch.iter().map(|(j, _)| j.outbox.len() as u64).sum();
+    store.backlog.add(staged);
+    let (dd, mt, ob, pt, pg) = (
+        &store.dedupe,
+        &store.meta,
+        &store.outbox,
+        &store.parts,
+        &store.part_groups,
+    );
+    let committed = (dd, mt, ob, pt, pg).transaction(|(dd, mt, ob, pt, pg)| {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut next_code = None;
+        for (job, _) in batch {
+            let outcome = apply(job, dd, ob, pt, pg)?;
+            if matches!(outcome, Outcome::Inserted) {
+                next_code = next_code.max(Some(job.code_number + 1));
+            }
+            outcomes.push(outcome);
+        }
+        // The code counter moves with the complaints that used it.
+        if let Some(next) = next_code {
+            let stored = match mt.get(NEXT_KEY)? {
+                Some(v) => decode_next(&v).unwrap_or(0),
+                None => 0,
+            };
+            if next > stored {
+                mt.insert(NEXT_KEY, &next.to_be_bytes()[..])?;
+            }
+        }
+        Ok::<_, ConflictableTransactionError<()>>(outcomes)
+    });
+    let outcomes = match committed {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            store.backlog.remove(staged);
+            if let TransactionError::Storage(e) = &e {
+                store.health.note(e);
+            }
+            return Err(Refused::Failed(format!("{e:?}")));
+        }
+    };
+    let written: u64 = batch
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| matches!(o, Outcome::Inserted))
+        .map(|((j, _), _)| j.outbox.len() as u64)
+        .sum();
+    // Duplicates wrote nothing. A failed flush below leaves the rest
+    // counted: it is in the tree either way.
+    store.backlog.remove(staged - written);
+    if let Err(e) = store.db.flush() {
+        // sled refuses every write from now on: the store must be reopened.
+        store.health.fail(&e.to_string());
+        return Err(Refused::Failed(e.to_string()));
+    }
+    Ok(outcomes)
 }
 
 fn apply(
