@@ -248,20 +248,24 @@ struct BlackHole {
     port: u16,
     silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Client connections whose client end is still open.
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl BlackHole {
     async fn start() -> BlackHole {
-        use std::sync::atomic::{AtomicBool, AtomicU64};
+        use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
         use std::sync::Arc;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let silent = Arc::new(AtomicBool::new(false));
         let generation = Arc::new(AtomicU64::new(0));
-        let (s, g) = (silent.clone(), generation.clone());
+        let open = Arc::new(AtomicUsize::new(0));
+        let (s, g, o) = (silent.clone(), generation.clone(), open.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (s, g) = (s.clone(), g.clone());
+                let (s, g, o) = (s.clone(), g.clone(), o.clone());
+                o.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     // A connection made while silent is dead from the start.
                     let born = g.load(Ordering::SeqCst) + u64::from(s.load(Ordering::SeqCst));
@@ -282,6 +286,8 @@ impl BlackHole {
                                 break;
                             }
                         }
+                        // The client closed its end (or reset it).
+                        o.fetch_sub(1, Ordering::SeqCst);
                     };
                     let down = async move {
                         let mut buf = vec![0u8; 16 * 1024];
@@ -302,6 +308,7 @@ impl BlackHole {
             port,
             silent,
             generation,
+            open,
         }
     }
 
@@ -328,7 +335,11 @@ async fn idle_relay_notices_a_silent_broker_by_heartbeat() {
     let mut cfg = test_config(&prefix, dir.path());
     cfg.replies.enabled = false;
     cfg.ops.tap = false;
-    cfg.amqp.url = format!("amqp://guest:guest@127.0.0.1:{}/%2f?heartbeat=1", hole.port).into();
+    cfg.amqp.url = format!(
+        "amqp://guest:guest@127.0.0.1:{}/%2f?heartbeat=1&connection_timeout=1000",
+        hole.port
+    )
+    .into();
     let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     let connected = || gw.relay.connected.load(Ordering::Relaxed);
     assert!(wait_until(Duration::from_secs(10), connected).await, "relay connected");
@@ -350,14 +361,55 @@ async fn idle_relay_notices_a_silent_broker_by_heartbeat() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(!connected(), "no connection through a black hole");
+    // Attempts meanwhile time out, and each closes its socket: the relay and
+    // the ops monitor hold at most one attempt each, however long it lasts.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let open = hole.open.load(Ordering::SeqCst);
+    assert!(open <= 3, "{open} connections left open by abandoned attempts");
     hole.resume();
     assert!(
-        // An attempt made while silent may have to time out first (30 s).
-        wait_until(Duration::from_secs(60), connected).await,
+        wait_until(Duration::from_secs(20), connected).await,
         "relay reconnected after the path came back"
     );
     let got = take(&format!("{prefix}.intake"), 1, Duration::from_secs(5)).await;
     assert_eq!(got.len(), 1, "accepted during the outage, published after");
     gw.stop().await;
     cleanup(&cfg).await;
+}
+
+/// A broker that accepts the TCP connection and never answers (wedged): a
+/// connection attempt gives up after `connection_timeout`, and closes its
+/// socket — lapin would otherwise keep an abandoned handshake's socket open,
+/// one more with every retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_to_a_silent_broker_times_out_and_closes_its_socket() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        // Read (and ignore) the protocol header, then wait for the client to
+        // give up: read returns 0 once it closed its end.
+        let mut buf = [0u8; 64];
+        let mut total = 0;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Some(total),
+                Ok(Ok(n)) => total += n,
+                Err(_) => return None,
+            }
+        }
+    });
+    let started = std::time::Instant::now();
+    let url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f?connection_timeout=500");
+    let err = pintu::broker::connect(&url, "pintu-test-silent")
+        .await
+        .err()
+        .expect("no broker answered");
+    assert!(err.to_string().contains("no answer"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let read = server.await.unwrap();
+    assert!(
+        read.is_some_and(|n| n >= 8),
+        "socket closed after the attempt was abandoned: {read:?}"
+    );
 }
