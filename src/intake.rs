@@ -5,6 +5,7 @@
 //! after this call can never be lost. The relay takes it from the outbox.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,13 +14,14 @@ use pintu_channels::normalize::{fingerprint_text, strip_markers};
 use pintu_channels::{Inbound, Receipt, SenderKind};
 use sled::transaction::{TransactionError, Transactional};
 use thiserror::Error;
-use tracing::{debug, info_span, Instrument};
+use tracing::{debug, info_span, warn, Instrument};
 
 use crate::broker::Names;
 use crate::complaint::{Complaint, Flags, SCHEMA_VERSION};
+use crate::obs::mask;
 use crate::relay::FeedTx;
 use crate::replies::{OutboundReply, Templates};
-use crate::store::dedupe::{provider_key, sender_key, Record, SenderHasher};
+use crate::store::dedupe::{provider_id_reuse, provider_key, sender_key, Record, Reuse, SenderHasher};
 use crate::store::outbox::{new_key, Envelope, Target};
 use crate::store::parts::{group_key, part_key, Group};
 use crate::store::writer::{Job, Outcome as WriteOutcome, Staged, Writer};
@@ -136,8 +138,15 @@ impl Intake {
         let expires_at = now + self.window.as_secs();
         let fingerprint = fingerprint_of(&inbound);
         let mut keys = Vec::with_capacity(2);
+        let mut reuse = None;
         if let Some(ext) = inbound.external_id.as_deref() {
-            keys.push(provider_key(&inbound.provider, ext));
+            keys.push(provider_key(
+                &self.hasher,
+                &inbound.provider,
+                &inbound.sender.address,
+                ext,
+            ));
+            reuse = self.provider_id_reuse(&inbound, ext, now);
         }
         keys.push(sender_key(&self.hasher, &inbound.sender.address, &fingerprint));
         let (flags, _) = strip_markers(&inbound.text);
@@ -214,6 +223,9 @@ impl Intake {
             // because this future is dropped when the client goes away.
             match self.writer.write(job).await? {
                 WriteOutcome::Inserted => {
+                    if let Some(reuse) = reuse {
+                        log_reuse(&inbound, &reuse);
+                    }
                     // The tracking code only: beside even a masked sender it
                     // ties a complaint to a person (the span has the id).
                     debug!(tracking = %code, "complaint accepted");
@@ -235,6 +247,29 @@ impl Intake {
         }
         .instrument(span)
         .await
+    }
+
+    /// Whether this message's provider id is on record for someone else (see
+    /// [`crate::store::dedupe::provider_id_reuse`]); only for the log, so a
+    /// read error is logged and otherwise ignored.
+    fn provider_id_reuse(&self, inbound: &Inbound, ext: &str, now: u64) -> Option<Reuse> {
+        let legacy = self.store.legacy_provider_keys.load(Ordering::Relaxed);
+        let dedupe = &self.store.dedupe;
+        match provider_id_reuse(
+            dedupe,
+            &self.hasher,
+            &inbound.provider,
+            &inbound.sender.address,
+            ext,
+            now,
+            legacy,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "could not read dedupe records for the provider id check");
+                None
+            }
+        }
     }
 
     /// A tracking code quoted in the subject or text that we issued.
@@ -284,7 +319,7 @@ impl Intake {
         let provider_dup = inbound
             .external_id
             .as_deref()
-            .map(|e| provider_key(&inbound.provider, e));
+            .map(|e| provider_key(&self.hasher, &inbound.provider, &inbound.sender.address, e));
         // JSON, not bincode: `Inbound` uses skip_serializing_if, which a
         // non-self-describing format cannot read back.
         let encoded = serde_json::to_vec(&inbound).unwrap_or_default();
@@ -413,7 +448,7 @@ impl Intake {
             .encode();
             for p in &parts {
                 if let Some(ext) = &p.external_id {
-                    let k = provider_key(&p.provider, ext);
+                    let k = provider_key(&self.hasher, &p.provider, &p.sender.address, ext);
                     self.store.dedupe.insert(k.as_slice(), rec.as_slice())?;
                 }
             }
@@ -448,8 +483,32 @@ impl Intake {
 
     /// Drop dedupe records older than the window.
     pub fn sweep_dedupe(&self) -> Result<usize, IntakeError> {
-        Ok(crate::store::dedupe::sweep(&self.store.dedupe, now_secs())?)
+        let n = crate::store::dedupe::sweep(&self.store.dedupe, now_secs())?;
+        // Once the last record keyed by provider id alone expired, stop looking.
+        let legacy = crate::store::dedupe::has_legacy_provider_keys(&self.store.dedupe);
+        self.store.legacy_provider_keys.store(legacy, Ordering::Relaxed);
+        Ok(n)
     }
+}
+
+/// A provider id that another sender used (or a record that cannot say whose
+/// it was) did not make this message a duplicate: say so, it is either a
+/// provider reusing ids or someone replaying them.
+fn log_reuse(inbound: &Inbound, reuse: &Reuse) {
+    let (kind, earlier) = match reuse {
+        Reuse::OtherSender { id } => ("other_sender", id),
+        Reuse::Legacy { id } => ("legacy_record", id),
+    };
+    metrics::counter!("pintu_dedupe_sender_mismatch_total", "provider" => inbound.provider.clone(), "kind" => kind)
+        .increment(1);
+    warn!(
+        provider = %inbound.provider,
+        external_id = %inbound.external_id.as_deref().unwrap_or_default(),
+        sender = %mask(&inbound.sender.address),
+        earlier_complaint = %earlier,
+        kind,
+        "provider id already on record for another sender; ingested as a new complaint"
+    );
 }
 
 /// The text hash plus attachment hashes: a photo-only message still has a key.

@@ -17,6 +17,7 @@ pub mod writer;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use thiserror::Error;
@@ -61,6 +62,9 @@ pub struct Store {
     pub flow: Arc<flow::Flow>,
     /// Whether writes can succeed (free space, sled's state; see [`health`]).
     pub health: Arc<health::StoreHealth>,
+    /// The dedupe tree still holds records keyed by provider id alone
+    /// (written by earlier versions; see [`dedupe`]).
+    pub legacy_provider_keys: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -80,10 +84,13 @@ impl Store {
         // Codes issued before the counter existed (random, kept in a table).
         let legacy = db.open_tree("tracking")?;
         let codes = codes::Issuer::open(&key_file(&dir.join("tracking.key"))?, &meta, legacy)?;
+        let dedupe = db.open_tree("dedupe")?;
+        let legacy_provider_keys = Arc::new(AtomicBool::new(dedupe::has_legacy_provider_keys(&dedupe)));
         let store = Store {
             codes: Arc::new(codes),
             meta,
-            dedupe: db.open_tree("dedupe")?,
+            dedupe,
+            legacy_provider_keys,
             outbox,
             parts: db.open_tree("parts")?,
             part_groups: db.open_tree("part_groups")?,
