@@ -149,6 +149,7 @@ async fn reserve_refuses_writes_and_recovers_when_space_returns() {
     cfg.replies.enabled = false;
     cfg.outbox.cache_bytes = 1 << 20;
     cfg.outbox.min_free_bytes = 8 << 20;
+    let _cleanup = CleanupGuard(cfg.clone());
     let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     let addr = gw.addr.to_string();
     let c = reqwest::Client::new();
@@ -184,7 +185,6 @@ async fn reserve_refuses_writes_and_recovers_when_space_returns() {
     let ids = published_ids(&prefix, 3).await;
     assert_eq!(ids, ["df-1", "df-2", "df-3"].map(String::from).into_iter().collect());
     gw.stop().await;
-    cleanup(&cfg).await;
 }
 
 /// Without the reserve (as when another process takes the last bytes between
@@ -210,6 +210,7 @@ async fn sled_write_failure_is_reported_and_the_store_reopened() {
     cfg.http.addr = format!("127.0.0.1:{port}").parse().unwrap();
     let addr = cfg.http.addr.to_string();
     let shutdown = CancellationToken::new();
+    let _cleanup = CleanupGuard(cfg.clone());
     let gateway = tokio::spawn(pintu::serve::supervise(cfg.clone(), shutdown.clone()));
     let c = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     assert!(wait_health(&c, &addr, 200, 10).await.is_some_and(|h| h.0 == 200));
@@ -267,5 +268,4 @@ async fn sled_write_failure_is_reported_and_the_store_reopened() {
     assert_eq!(ids, want);
     shutdown.cancel();
     gateway.await.unwrap().unwrap();
-    cleanup(&cfg).await;
 }

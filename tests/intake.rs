@@ -306,7 +306,16 @@ async fn provider_id_reused_by_another_citizen_is_a_new_complaint() {
         drop(store);
         assert!(closed.wait(Duration::from_secs(10)));
     }
+    let _cleanup = CleanupGuard(cfg.clone());
     let gw = serve::start(cfg.clone()).await.unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || gw
+            .relay
+            .connected
+            .load(std::sync::atomic::Ordering::Relaxed))
+        .await,
+        "relay connected (topology declared)"
+    );
     let c = reqwest::Client::new();
     let first = generic(
         &c,
@@ -369,5 +378,4 @@ async fn provider_id_reused_by_another_citizen_is_a_new_complaint() {
     want.sort_unstable();
     assert_eq!(codes, want, "three complaints published, once each");
     gw.stop().await;
-    cleanup(&cfg).await;
 }

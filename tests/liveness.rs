@@ -79,6 +79,7 @@ async fn abandoned_requests_still_reach_the_broker_and_counters_stay_exact() {
     cfg.outbox.rescan_secs = 0;
     // Short enough that many requests time out while their batch is flushed.
     cfg.http.request_timeout_ms = 4;
+    let _cleanup = CleanupGuard(cfg.clone());
     let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     assert!(
         wait_until(Duration::from_secs(10), || gw.relay.connected.load(Ordering::Relaxed)).await,
@@ -129,7 +130,6 @@ async fn abandoned_requests_still_reach_the_broker_and_counters_stay_exact() {
         .unwrap();
     assert_eq!(ready["outbox_backlog"], 0, "{ready}");
     gw.stop().await;
-    cleanup(&cfg).await;
 }
 
 /// The periodic rescan publishes an entry that reached the outbox without
@@ -141,6 +141,7 @@ async fn periodic_rescan_publishes_unannounced_entries() {
     let mut cfg = test_config(&prefix, dir.path());
     cfg.replies.enabled = false;
     cfg.outbox.rescan_secs = 1;
+    let _cleanup = CleanupGuard(cfg.clone());
     let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     assert!(
         wait_until(Duration::from_secs(10), || gw.relay.connected.load(Ordering::Relaxed)).await,
@@ -163,7 +164,6 @@ async fn periodic_rescan_publishes_unannounced_entries() {
     assert!(wait_until(Duration::from_secs(2), || store.outbox.is_empty()).await);
     assert_eq!(store.outbox_depth(), 0);
     gw.stop().await;
-    cleanup(&cfg).await;
 }
 
 /// The relay's broker connection, as `rabbitmqctl` names it (Erlang pid).
@@ -200,6 +200,7 @@ async fn idle_relay_notices_a_closed_connection() {
     let prefix = unique_prefix();
     let mut cfg = test_config(&prefix, dir.path());
     cfg.replies.enabled = false;
+    let _cleanup = CleanupGuard(cfg.clone());
     let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     let mut first = None;
     for _ in 0..100 {
@@ -237,7 +238,6 @@ async fn idle_relay_notices_a_closed_connection() {
     assert!(again.is_some(), "relay reconnected");
     assert_eq!(readyz(gw.addr).await["broker_connected"], true);
     gw.stop().await;
-    cleanup(&cfg).await;
 }
 
 /// A TCP proxy to RabbitMQ that can turn into a black hole: bytes in either
@@ -340,6 +340,7 @@ async fn idle_relay_notices_a_silent_broker_by_heartbeat() {
         hole.port
     )
     .into();
+    let _cleanup = CleanupGuard(cfg.clone());
     let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     let connected = || gw.relay.connected.load(Ordering::Relaxed);
     assert!(wait_until(Duration::from_secs(10), connected).await, "relay connected");
@@ -374,7 +375,6 @@ async fn idle_relay_notices_a_silent_broker_by_heartbeat() {
     let got = take(&format!("{prefix}.intake"), 1, Duration::from_secs(5)).await;
     assert_eq!(got.len(), 1, "accepted during the outage, published after");
     gw.stop().await;
-    cleanup(&cfg).await;
 }
 
 /// A broker that accepts the TCP connection and never answers (wedged): a
