@@ -74,6 +74,9 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub ops: OpsConfig,
+    /// Per-sender rate limits (`crate::flood`).
+    #[serde(default)]
+    pub flood: crate::flood::FloodConfig,
     /// Directory of the config file; relative paths of other files resolve here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -636,6 +639,7 @@ impl Config {
                 ));
             }
         }
+        self.flood.validate()?;
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(ConfigError::invalid("log.format", "must be `json` or `pretty`"));
         }

@@ -114,6 +114,38 @@ enum Command {
         #[command(subcommand)]
         command: QuarantineCommand,
     },
+    /// Messages held by flood control: list them, release them as complaints.
+    Flood {
+        #[command(subcommand)]
+        command: FloodCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FloodCommand {
+    /// List held messages, oldest first (asks the running gateway).
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+        /// Gateway base URL (default: http://<http.addr>).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Publish held messages as the complaints they are (same message_id).
+    Replay {
+        /// Message ids as shown by `pintu flood list`.
+        ids: Vec<String>,
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Also send each citizen the acknowledgement it would have had.
+        #[arg(long)]
+        ack: bool,
+        /// Gateway base URL (default: http://<http.addr>).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -325,6 +357,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 QuarantineCommand::Replay { ids, url } => {
                     rt.block_on(pintu::ops::quarantine::replay_cli(&cfg, &ids, url.as_deref()))?
+                }
+            };
+            print!("{out}");
+            Ok(())
+        }
+        Command::Flood { command } => {
+            let cfg = load(&cli.config)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let out = match command {
+                FloodCommand::List { limit, json, url } => {
+                    rt.block_on(pintu::ops::flood::list_cli(&cfg, limit, json, url.as_deref()))?
+                }
+                FloodCommand::Replay { ids, all, ack, url } => {
+                    rt.block_on(pintu::ops::flood::replay_cli(&cfg, ids, all, ack, url.as_deref()))?
                 }
             };
             print!("{out}");

@@ -247,8 +247,11 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         window,
         cfg.replay.max_entries,
     )?);
-    let intake =
-        Arc::new(Intake::new(store.clone(), hasher, templates, window, feed_tx).with_reply_providers(reply_providers));
+    let intake = Arc::new(
+        Intake::new(store.clone(), hasher, templates, window, feed_tx)
+            .with_reply_providers(reply_providers)
+            .with_flood(crate::flood::Limiter::from_config(&cfg.flood)),
+    );
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
 

@@ -294,6 +294,7 @@ async fn provider_id_reused_by_another_citizen_is_a_new_complaint() {
             id: ulid::Ulid::new().to_string(),
             tracking: "LPR-222222".into(),
             expires_at: u64::MAX / 2,
+            held: false,
         };
         store
             .dedupe

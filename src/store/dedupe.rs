@@ -31,10 +31,13 @@ pub struct Record {
     pub tracking: String,
     /// Unix seconds after which the record no longer counts.
     pub expires_at: u64,
+    /// The complaint is held by flood control (not published, no
+    /// acknowledgement): a duplicate of it is answered without its code.
+    pub held: bool,
 }
 
-/// Record layout: ULID (16 bytes) ++ tracking code packed in 4 bytes ++ the
-/// window (2 bytes); the record expires that long after the time in the ULID.
+/// Record layout: ULID (16 bytes) ++ tracking code packed in the low 30 bits
+/// of 4 bytes, the top bit set for a held complaint ++ the window (2 bytes); the record expires that long after the time in the ULID.
 /// The window is exact seconds below 2^15, else minutes (rounded up) above 2^15,
 /// up to [`MAX_WINDOW_SECS`]. 22 bytes is the most sled keeps inline in a tree node: a longer
 /// value is a separate allocation of 64 bytes per record, and a million
@@ -43,6 +46,9 @@ pub struct Record {
 /// Records of the earlier layout — expires_at (8 bytes BE) ++ ULID ++ tracking
 /// code as text — are still read, and written for a code that does not pack.
 const COMPACT_LEN: usize = 22;
+/// In the packed code: the complaint is held (see [`Record::held`]). Codes
+/// use 30 bits, so earlier records never have it set.
+const HELD_FLAG: u32 = 1 << 31;
 const MINUTES_FLAG: u16 = 1 << 15;
 /// Longest dedupe window a record can carry: 32,767 minutes (22 days).
 pub const MAX_WINDOW_SECS: u64 = (MINUTES_FLAG as u64 - 1) * 60;
@@ -71,7 +77,8 @@ impl Record {
             let window = encode_window(self.expires_at.saturating_sub(ulid.timestamp_ms() / 1000));
             let mut v = Vec::with_capacity(COMPACT_LEN);
             v.extend_from_slice(&ulid.to_bytes());
-            v.extend_from_slice(&code.to_be_bytes());
+            let flags = if self.held { HELD_FLAG } else { 0 };
+            v.extend_from_slice(&(code | flags).to_be_bytes());
             v.extend_from_slice(&window.to_be_bytes());
             return v;
         }
@@ -97,6 +104,7 @@ impl Record {
                 id: ulid.to_string(),
                 tracking: crate::tracking::unpack(code),
                 expires_at: ulid.timestamp_ms() / 1000 + window,
+                held: code & HELD_FLAG != 0,
             });
         }
         if bytes.len() < 24 {
@@ -111,6 +119,9 @@ impl Record {
             id: ulid::Ulid::from_bytes(id).to_string(),
             tracking: tracking.to_string(),
             expires_at: u64::from_be_bytes(exp),
+            // The long layout is for codes that do not pack, which intake
+            // never holds (held codes are its own).
+            held: false,
         })
     }
 }
@@ -278,10 +289,17 @@ mod tests {
             id: ulid::Ulid::from_parts(accepted * 1000 + 250, 42).to_string(),
             tracking: "LPR-7K3Q9X".into(),
             expires_at: accepted + 86_400,
+            held: false,
         };
         let bytes = r.encode();
         assert_eq!(bytes.len(), 22, "fits inline in a sled node");
         assert_eq!(Record::decode(&bytes).unwrap(), r);
+        let held = Record {
+            held: true,
+            ..r.clone()
+        };
+        assert_eq!(held.encode().len(), 22);
+        assert_eq!(Record::decode(&held.encode()).unwrap(), held, "the held flag survives");
         // Windows under 2^15 s are exact; longer ones are rounded up to minutes,
         // never down, and capped at MAX_WINDOW_SECS.
         for (window, kept) in [
@@ -347,6 +365,7 @@ mod tests {
                 id: ulid::Ulid::from(id).to_string(),
                 tracking: "LPR-222222".into(),
                 expires_at: exp,
+                held: false,
             }
             .encode()
         };
@@ -401,6 +420,7 @@ mod tests {
                 id: ulid::Ulid::from_parts(0, 1).to_string(),
                 tracking: "LPR-222222".into(),
                 expires_at: exp,
+                held: false,
             }
             .encode()
         };

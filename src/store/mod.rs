@@ -10,6 +10,7 @@ pub mod commit;
 pub mod dedupe;
 pub mod flow;
 pub mod health;
+pub mod held;
 pub mod outbox;
 pub mod parts;
 pub mod writer;
@@ -17,7 +18,7 @@ pub mod writer;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 use thiserror::Error;
@@ -62,6 +63,10 @@ pub struct Store {
     pub flow: Arc<flow::Flow>,
     /// Whether writes can succeed (free space, sled's state; see [`health`]).
     pub health: Arc<health::StoreHealth>,
+    /// Messages held by flood control (see [`held`]).
+    pub flood_held: sled::Tree,
+    /// How many: counted like the backlog (sled's `len` is a full scan).
+    pub held: Arc<AtomicU64>,
     /// The dedupe tree still holds records keyed by provider id alone
     /// (written by earlier versions; see [`dedupe`]).
     pub legacy_provider_keys: Arc<AtomicBool>,
@@ -85,11 +90,15 @@ impl Store {
         let legacy = db.open_tree("tracking")?;
         let codes = codes::Issuer::open(&key_file(&dir.join("tracking.key"))?, &meta, legacy)?;
         let dedupe = db.open_tree("dedupe")?;
+        let flood_held = db.open_tree(held::TREE)?;
+        let held = Arc::new(AtomicU64::new(flood_held.len() as u64));
         let legacy_provider_keys = Arc::new(AtomicBool::new(dedupe::has_legacy_provider_keys(&dedupe)));
         let store = Store {
             codes: Arc::new(codes),
             meta,
             dedupe,
+            flood_held,
+            held,
             legacy_provider_keys,
             outbox,
             parts: db.open_tree("parts")?,

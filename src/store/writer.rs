@@ -9,6 +9,7 @@
 //! of one batch see each other's writes, so two copies of the same message in
 //! one batch still dedupe.
 
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::thread;
 
@@ -35,12 +36,39 @@ pub struct Job {
     pub record: Vec<u8>,
     /// Records that expire before this do not count.
     pub now: u64,
-    /// Number of the complaint's tracking code (see [`super::codes`]).
-    pub code_number: u64,
+    /// Number of the complaint's tracking code (see [`super::codes`]); none
+    /// for a release, whose code was counted when it was held.
+    pub code_number: Option<u64>,
     /// Outbox entries of the complaint (and its reply).
     pub outbox: Vec<Staged>,
+    /// Set for [`Job::release`]: the key to take the held complaint from.
+    pub release: Option<Key>,
     /// SMS parts (group key, part keys) consumed by this complaint.
     pub cleanup: Option<(Vec<u8>, Vec<Vec<u8>>)>,
+    /// Flood control holds the complaint: (key, encoded
+    /// [`super::held::Held`]) is written instead of outbox entries.
+    pub hold: Option<(Key, Vec<u8>)>,
+}
+
+impl Job {
+    /// A held complaint released by an operator: move it from the held tree
+    /// to the outbox, and clear the held flag of its dedupe records.
+    pub fn release(key: Key, held: &super::held::Held, with_reply: bool) -> Job {
+        let mut outbox = vec![Staged::new(super::outbox::new_key(), held.complaint.clone())];
+        if let (true, Some(reply)) = (with_reply, &held.reply) {
+            outbox.push(Staged::new(super::outbox::new_key(), reply.clone()));
+        }
+        Job {
+            dedupe_keys: held.dedupe_keys.clone(),
+            record: Vec::new(),
+            now: 0,
+            code_number: None,
+            outbox,
+            cleanup: None,
+            hold: None,
+            release: Some(key),
+        }
+    }
 }
 
 /// One outbox entry, encoded for sled and kept whole for the relay's feed.
@@ -64,6 +92,8 @@ impl Staged {
 pub enum Outcome {
     Inserted,
     Duplicate(Record),
+    /// A release whose complaint is no longer held (released meanwhile).
+    NotHeld,
 }
 
 /// Why a batch was not written.
@@ -156,20 +186,24 @@ fn commit(store: &Store, batch: &[(Job, Reply)]) -> Result<Vec<Outcome>, Refused
     // (see `Backlog`). Undone below for what was not written.
     let staged: u64 = batch.iter().map(|(j, _)| j.outbox.len() as u64).sum();
     store.backlog.add(staged);
-    let (dd, mt, ob, pt, pg) = (
+    let (dd, mt, ob, pt, pg, qt) = (
         &store.dedupe,
         &store.meta,
         &store.outbox,
         &store.parts,
         &store.part_groups,
+        &store.flood_held,
     );
-    let committed = (dd, mt, ob, pt, pg).transaction(|(dd, mt, ob, pt, pg)| {
+    let committed = (dd, mt, ob, pt, pg, qt).transaction(|(dd, mt, ob, pt, pg, qt)| {
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut next_code = None;
         for (job, _) in batch {
-            let outcome = apply(job, dd, ob, pt, pg)?;
-            if matches!(outcome, Outcome::Inserted) {
-                next_code = next_code.max(Some(job.code_number + 1));
+            let outcome = match job.release {
+                Some(key) => release(job, key, dd, ob, qt)?,
+                None => apply(job, dd, ob, pt, pg, qt)?,
+            };
+            if let (Outcome::Inserted, Some(n)) = (&outcome, job.code_number) {
+                next_code = next_code.max(Some(n + 1));
             }
             outcomes.push(outcome);
         }
@@ -204,6 +238,17 @@ fn commit(store: &Store, batch: &[(Job, Reply)]) -> Result<Vec<Outcome>, Refused
     // Duplicates wrote nothing. A failed flush below leaves the rest
     // counted: it is in the tree either way.
     store.backlog.remove(staged - written);
+    for ((job, _), outcome) in batch.iter().zip(&outcomes) {
+        if matches!(outcome, Outcome::Inserted) {
+            if job.hold.is_some() {
+                store.held.fetch_add(1, Ordering::Relaxed);
+            } else if job.release.is_some() {
+                let _ = store
+                    .held
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
+            }
+        }
+    }
     if let Err(e) = store.db.flush() {
         // sled refuses every write from now on: the store must be reopened.
         store.health.fail(&e.to_string());
@@ -218,6 +263,7 @@ fn apply(
     ob: &TransactionalTree,
     pt: &TransactionalTree,
     pg: &TransactionalTree,
+    qt: &TransactionalTree,
 ) -> Result<Outcome, UnabortableTransactionError> {
     for key in &job.dedupe_keys {
         if let Some(v) = dd.get(key)? {
@@ -234,11 +280,42 @@ fn apply(
     for e in &job.outbox {
         ob.insert(&e.key[..], e.bytes.as_slice())?;
     }
+    if let Some((key, held)) = &job.hold {
+        qt.insert(&key[..], held.as_slice())?;
+    }
     if let Some((group, parts)) = &job.cleanup {
         pg.remove(group.as_slice())?;
         for p in parts {
             pt.remove(p.as_slice())?;
         }
+    }
+    Ok(Outcome::Inserted)
+}
+
+/// Move a held complaint to the outbox; its dedupe records (if still its
+/// own) no longer say held, so a resend is answered with its code.
+fn release(
+    job: &Job,
+    key: Key,
+    dd: &TransactionalTree,
+    ob: &TransactionalTree,
+    qt: &TransactionalTree,
+) -> Result<Outcome, UnabortableTransactionError> {
+    if qt.remove(&key[..])?.is_none() {
+        return Ok(Outcome::NotHeld);
+    }
+    let id = ulid::Ulid::from_bytes(key).to_string();
+    for k in &job.dedupe_keys {
+        if let Some(v) = dd.get(k)? {
+            if let Ok(r) = Record::decode(&v) {
+                if r.held && r.id == id {
+                    dd.insert(k.as_slice(), Record { held: false, ..r }.encode())?;
+                }
+            }
+        }
+    }
+    for e in &job.outbox {
+        ob.insert(&e.key[..], e.bytes.as_slice())?;
     }
     Ok(Outcome::Inserted)
 }

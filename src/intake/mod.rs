@@ -3,6 +3,15 @@
 //! [`Intake::accept`] returns only after the complaint (and its reply) is
 //! written and flushed, so whatever a channel acknowledges to its provider
 //! after this call can never be lost. The relay takes it from the outbox.
+//!
+//! With flood control ([`crate::flood`]) a sender over its rate has its
+//! message held aside instead: just as durable, with its
+//! dedupe keys, but not published and not acknowledged to the citizen.
+
+mod parts;
+mod release;
+
+pub use release::{ReleaseReport, ReleaseRequest};
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -12,18 +21,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chrono::Utc;
 use pintu_channels::normalize::{fingerprint_text, strip_markers};
 use pintu_channels::{Inbound, Receipt, SenderKind};
-use sled::transaction::{TransactionError, Transactional};
 use thiserror::Error;
-use tracing::{debug, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::broker::Names;
 use crate::complaint::{Complaint, Flags, SCHEMA_VERSION};
+use crate::flood::{Limiter, Verdict};
 use crate::obs::mask;
 use crate::relay::FeedTx;
 use crate::replies::{OutboundReply, Templates};
 use crate::store::dedupe::{provider_id_reuse, provider_key, sender_key, Record, Reuse, SenderHasher};
+use crate::store::held::{preview, Held};
 use crate::store::outbox::{new_key, Envelope, Target};
-use crate::store::parts::{group_key, part_key, Group};
 use crate::store::writer::{Job, Outcome as WriteOutcome, Staged, Writer};
 use crate::store::{Store, StoreError};
 use crate::tracking;
@@ -51,6 +60,50 @@ pub struct Intake {
     /// (it could only end up dead-lettered).
     reply_providers: HashSet<String>,
     window: Duration,
+    /// Per-sender rate limits; `None`: off.
+    flood: Option<Limiter>,
+}
+
+/// What intake made of one message.
+struct Accepted {
+    receipt: Receipt,
+    /// The dedupe record the message now maps to (its own, or the original's
+    /// for a duplicate); `None` while SMS parts wait for the rest.
+    record: Option<Record>,
+    /// Held by flood control (just now, or earlier for a duplicate).
+    held: bool,
+}
+
+impl Accepted {
+    fn waiting() -> Accepted {
+        Accepted {
+            receipt: Receipt {
+                id: None,
+                tracking: None,
+                duplicate: false,
+            },
+            record: None,
+            held: false,
+        }
+    }
+
+    /// For a new complaint or a duplicate of `r`. A held complaint's code is
+    /// not given out: no acknowledgement of any kind for it.
+    fn of(r: Record, duplicate: bool) -> Accepted {
+        Accepted {
+            receipt: Receipt {
+                id: Some(r.id.clone()),
+                tracking: (!r.held).then(|| r.tracking.clone()),
+                duplicate,
+            },
+            held: r.held,
+            record: Some(r),
+        }
+    }
+
+    fn duplicate(r: Record) -> Accepted {
+        Accepted::of(r, true)
+    }
 }
 
 /// Parts to delete when a concatenated SMS is assembled.
@@ -83,7 +136,14 @@ impl Intake {
             templates,
             reply_providers: HashSet::new(),
             window,
+            flood: None,
         }
+    }
+
+    /// Per-sender rate limits (see [`crate::flood`]).
+    pub fn with_flood(mut self, limiter: Option<Limiter>) -> Intake {
+        self.flood = limiter;
+        self
     }
 
     /// Declare which providers can send replies (see `reply_providers`).
@@ -112,12 +172,16 @@ impl Intake {
             ("channel", inbound.channel.as_str().to_string()),
             ("provider", inbound.provider.clone()),
         ];
-        let receipt = match inbound.segment {
+        let accepted = match inbound.segment {
             Some(seg) if seg.total > 1 => self.accept_part(inbound).await?,
             _ => self.accept_whole(inbound, 1, false, None).await?,
         };
+        let receipt = accepted.receipt;
         if receipt.duplicate {
             metrics::counter!("pintu_duplicates_total", &labels).increment(1);
+        } else if accepted.held {
+            metrics::counter!("pintu_flood_held_total", &labels).increment(1);
+            crate::ops::stats::global().held(&labels[0].1);
         } else if receipt.tracking.is_some() {
             metrics::counter!("pintu_received_total", &labels).increment(1);
         } else {
@@ -133,7 +197,7 @@ impl Intake {
         parts: u32,
         partial: bool,
         cleanup: Option<PartsCleanup>,
-    ) -> Result<Receipt, IntakeError> {
+    ) -> Result<Accepted, IntakeError> {
         let now = now_secs();
         let expires_at = now + self.window.as_secs();
         let fingerprint = fingerprint_of(&inbound);
@@ -149,6 +213,11 @@ impl Intake {
             reuse = self.provider_id_reuse(&inbound, ext, now);
         }
         keys.push(sender_key(&self.hasher, &inbound.sender.address, &fingerprint));
+        let sender_hash = self.hasher.hash(&inbound.sender.address);
+        let verdict = match &self.flood {
+            Some(l) => l.check(crate::flood::sender_tag(&sender_hash)),
+            None => Verdict::Allowed,
+        };
         let (flags, _) = strip_markers(&inbound.text);
         if inbound.in_reply_to.is_none() {
             inbound.in_reply_to = self.find_reply_target(&inbound);
@@ -182,15 +251,7 @@ impl Intake {
                 fingerprint,
                 routing: None,
             };
-            let mut outbox = vec![Staged::new(
-                new_key(),
-                Envelope {
-                    target: Target::Intake,
-                    routing_key: Names::intake_key(inbound.channel.as_str()),
-                    message_id: id.clone(),
-                    body: serde_json::to_vec(&complaint).unwrap_or_default(),
-                },
-            )];
+            let mut outbox = vec![Staged::new(new_key(), complaint_envelope(&id, &inbound, &complaint))];
             if let Some(reply) = self.reply_for(&inbound, &complaint) {
                 outbox.push(Staged::new(
                     new_key(),
@@ -206,15 +267,42 @@ impl Intake {
                 id: id.clone(),
                 tracking: code.clone(),
                 expires_at,
+                held: matches!(verdict, Verdict::Limited(_)),
+            };
+            let mut hold = None;
+            if let Verdict::Limited(reason) = &verdict {
+                // Kept whole, as it would have been published, reply included.
+                let mut staged = outbox.drain(..).map(|s| s.envelope);
+                let held = Held {
+                    reason: reason.clone(),
+                    at_ms: crate::ops::stats::now_ms(),
+                    channel: inbound.channel.as_str().to_string(),
+                    provider: inbound.provider.clone(),
+                    sender: mask(&inbound.sender.address),
+                    sender_tag: hex::encode(&sender_hash[..4]),
+                    tracking: code.clone(),
+                    preview: if flags.confidential {
+                        String::new()
+                    } else {
+                        preview(&inbound.text, 120)
+                    },
+                    complaint: staged
+                        .next()
+                        .unwrap_or_else(|| complaint_envelope(&id, &inbound, &complaint)),
+                    reply: staged.next(),
+                    dedupe_keys: keys.clone(),
+                };
+                hold = Some((crate::store::dedupe::ulid_bytes(&id), held.encode()));
             }
-            .encode();
             let job = Job {
                 dedupe_keys: keys,
-                record,
+                record: record.encode(),
                 now,
-                code_number,
+                code_number: Some(code_number),
                 outbox,
                 cleanup: cleanup.map(|c| (c.group, c.parts)),
+                hold,
+                release: None,
             };
             // The writer answers once the batch holding this job is flushed,
             // for duplicates too (the original may have been in that batch).
@@ -226,23 +314,25 @@ impl Intake {
                     if let Some(reuse) = reuse {
                         log_reuse(&inbound, &reuse);
                     }
-                    // The tracking code only: beside even a masked sender it
-                    // ties a complaint to a person (the span has the id).
-                    debug!(tracking = %code, "complaint accepted");
-                    Ok(Receipt {
-                        id: Some(id),
-                        tracking: Some(code),
-                        duplicate: false,
-                    })
+                    if let Verdict::Limited(reason) = &verdict {
+                        info!(sender = %mask(&inbound.sender.address), %reason, "message held by flood control");
+                    } else {
+                        // The tracking code only: beside even a masked sender it
+                        // ties a complaint to a person (the span has the id).
+                        debug!(tracking = %code, "complaint accepted");
+                    }
+                    Ok(Accepted::of(record, false))
                 }
                 WriteOutcome::Duplicate(r) => {
+                    // A retry or a resend is not one more message of this sender.
+                    if let (Some(l), Verdict::Allowed) = (&self.flood, &verdict) {
+                        l.refund(crate::flood::sender_tag(&sender_hash));
+                    }
                     debug!(tracking = %r.tracking, original = %r.id, "duplicate");
-                    Ok(Receipt {
-                        id: Some(r.id),
-                        tracking: Some(r.tracking),
-                        duplicate: true,
-                    })
+                    Ok(Accepted::duplicate(r))
                 }
+                // Only a release can find nothing to do.
+                WriteOutcome::NotHeld => Err(IntakeError::Aborted),
             }
         }
         .instrument(span)
@@ -309,178 +399,6 @@ impl Intake {
         })
     }
 
-    /// Store one part of a concatenated SMS; assemble when the last arrives.
-    async fn accept_part(&self, inbound: Inbound) -> Result<Receipt, IntakeError> {
-        let Some(seg) = inbound.segment else {
-            return self.accept_whole(inbound, 1, false, None).await;
-        };
-        let gkey = group_key(&inbound.provider, &inbound.sender.address, seg.reference, seg.total);
-        let pkey = part_key(&gkey, seg.seq);
-        let provider_dup = inbound
-            .external_id
-            .as_deref()
-            .map(|e| provider_key(&self.hasher, &inbound.provider, &inbound.sender.address, e));
-        // JSON, not bincode: `Inbound` uses skip_serializing_if, which a
-        // non-self-describing format cannot read back.
-        let encoded = serde_json::to_vec(&inbound).unwrap_or_default();
-        let now = now_secs();
-        let s = &self.store;
-        // As the writer does: never hand sled a write the disk may not hold.
-        s.health.check()?;
-        let result: Result<Result<Group, Record>, TransactionError<()>> = (&s.dedupe, &s.parts, &s.part_groups)
-            .transaction(|(dd, pt, pg)| {
-                if let Some(k) = &provider_dup {
-                    if let Some(v) = dd.get(k)? {
-                        if let Ok(r) = Record::decode(&v) {
-                            if r.expires_at > now {
-                                return Ok(Err(r));
-                            }
-                        }
-                    }
-                }
-                let mut group = match pg.get(gkey.as_slice())? {
-                    Some(v) => Group::decode(&v).unwrap_or_else(|_| Group::new(now, seg.total)),
-                    None => Group::new(now, seg.total),
-                };
-                group.mark(seg.seq);
-                pt.insert(pkey.as_slice(), encoded.as_slice())?;
-                pg.insert(gkey.as_slice(), group.encode())?;
-                Ok(Ok(group))
-            });
-        match result {
-            Ok(Err(r)) => {
-                self.store.flush().await?;
-                Ok(Receipt {
-                    id: Some(r.id),
-                    tracking: Some(r.tracking),
-                    duplicate: true,
-                })
-            }
-            Ok(Ok(group)) if group.complete() => match self.assemble(&gkey).await? {
-                Some(r) => Ok(r),
-                None => self.receipt_of_assembled(provider_dup.as_deref()).await,
-            },
-            Ok(Ok(_)) => {
-                self.store.flush().await?;
-                Ok(Receipt {
-                    id: None,
-                    tracking: None,
-                    duplicate: false,
-                })
-            }
-            Err(TransactionError::Abort(())) => Err(IntakeError::Aborted),
-            Err(TransactionError::Storage(e)) => {
-                self.store.health.note(&e);
-                Err(e.into())
-            }
-        }
-    }
-
-    /// Another request assembled the group first: answer with its receipt.
-    async fn receipt_of_assembled(&self, provider_dup: Option<&[u8]>) -> Result<Receipt, IntakeError> {
-        self.store.flush().await?;
-        if let Some(k) = provider_dup {
-            if let Some(v) = self.store.dedupe.get(k)? {
-                let r = Record::decode(&v)?;
-                return Ok(Receipt {
-                    id: Some(r.id),
-                    tracking: Some(r.tracking),
-                    duplicate: true,
-                });
-            }
-        }
-        Ok(Receipt {
-            id: None,
-            tracking: None,
-            duplicate: false,
-        })
-    }
-
-    /// Join the parts of a group into one complaint (partial if some are missing).
-    /// `None` when the group is already gone (assembled by someone else).
-    pub async fn assemble(&self, gkey: &[u8]) -> Result<Option<Receipt>, IntakeError> {
-        let Some(gv) = self.store.part_groups.get(gkey)? else {
-            return Ok(None);
-        };
-        let group = Group::decode(&gv)?;
-        let mut parts: Vec<Inbound> = Vec::new();
-        let mut keys = Vec::new();
-        let mut text = String::new();
-        for seq in 1..=group.total {
-            let k = part_key(gkey, seq);
-            match self.store.parts.get(&k)? {
-                Some(v) => {
-                    let part: Inbound = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                        tree: "parts",
-                        reason: e.to_string(),
-                    })?;
-                    text.push_str(&part.text);
-                    parts.push(part);
-                    keys.push(k);
-                }
-                // Show the reader where text is missing rather than gluing words.
-                None if !text.ends_with(" […] ") => text.push_str(" […] "),
-                None => {}
-            }
-        }
-        let Some(mut whole) = parts.first().cloned() else {
-            self.store.part_groups.remove(gkey)?;
-            return Ok(None);
-        };
-        let received = parts.len() as u32;
-        let partial = received < group.total as u32;
-        whole.text = pintu_channels::normalize::normalize_text(&text);
-        whole.segment = None;
-        let cleanup = PartsCleanup {
-            group: gkey.to_vec(),
-            parts: keys,
-        };
-        let receipt = self.accept_whole(whole, received, partial, Some(cleanup)).await?;
-        // Map every part's provider id to the complaint, so a retried part is a
-        // duplicate and not the start of a new group.
-        if let (Some(id), Some(code)) = (&receipt.id, &receipt.tracking) {
-            let expires_at = now_secs() + self.window.as_secs();
-            let rec = Record {
-                id: id.clone(),
-                tracking: code.clone(),
-                expires_at,
-            }
-            .encode();
-            for p in &parts {
-                if let Some(ext) = &p.external_id {
-                    let k = provider_key(&self.hasher, &p.provider, &p.sender.address, ext);
-                    self.store.dedupe.insert(k.as_slice(), rec.as_slice())?;
-                }
-            }
-            self.store.flush().await?;
-        }
-        if partial {
-            metrics::counter!("pintu_sms_partial_total").increment(1);
-        }
-        Ok(Some(receipt))
-    }
-
-    /// Assemble groups older than `timeout` as partial complaints.
-    pub async fn expire_parts(&self, timeout: Duration) -> Result<usize, IntakeError> {
-        let cutoff = now_secs().saturating_sub(timeout.as_secs());
-        let mut stale = Vec::new();
-        for entry in self.store.part_groups.iter() {
-            let (k, v) = entry?;
-            match Group::decode(&v) {
-                Ok(g) if g.first_seen <= cutoff => stale.push(k.to_vec()),
-                Ok(_) => {}
-                Err(_) => stale.push(k.to_vec()),
-            }
-        }
-        let mut n = 0;
-        for k in stale {
-            if self.assemble(&k).await?.is_some() {
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-
     /// Drop dedupe records older than the window.
     pub fn sweep_dedupe(&self) -> Result<usize, IntakeError> {
         let n = crate::store::dedupe::sweep(&self.store.dedupe, now_secs())?;
@@ -509,6 +427,16 @@ fn log_reuse(inbound: &Inbound, reuse: &Reuse) {
         kind,
         "provider id already on record for another sender; ingested as a new complaint"
     );
+}
+
+/// The outbox entry of a complaint: to the intake exchange, `message_id` = id.
+fn complaint_envelope(id: &str, inbound: &Inbound, complaint: &Complaint) -> Envelope {
+    Envelope {
+        target: Target::Intake,
+        routing_key: Names::intake_key(inbound.channel.as_str()),
+        message_id: id.to_string(),
+        body: serde_json::to_vec(complaint).unwrap_or_default(),
+    }
 }
 
 /// The text hash plus attachment hashes: a photo-only message still has a key.
