@@ -74,6 +74,9 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub ops: OpsConfig,
+    /// Per-sender rate limits (`crate::flood`).
+    #[serde(default)]
+    pub flood: crate::flood::FloodConfig,
     /// Directory of the config file; relative paths of other files resolve here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -215,6 +218,16 @@ pub struct OutboxConfig {
     /// relay's in-memory feed (4096) so the relay publishes from memory.
     #[serde(default = "default_flow_backlog")]
     pub flow_backlog: u64,
+    /// The relay rescans the outbox this often while connected, a safety net
+    /// for entries committed but never handed to it; 0 turns it off.
+    #[serde(default = "default_rescan_secs")]
+    pub rescan_secs: u64,
+    /// Free space (bytes) kept on the data directory's file system: below it
+    /// intake answers 503 and `/healthz` fails until there is more again
+    /// (sled must never meet a full disk: it then refuses every write until
+    /// reopened). 0 turns the check off.
+    #[serde(default = "default_min_free_bytes")]
+    pub min_free_bytes: u64,
 }
 
 impl Default for OutboxConfig {
@@ -223,6 +236,8 @@ impl Default for OutboxConfig {
             ready_max_backlog: default_ready_backlog(),
             cache_bytes: default_cache(),
             flow_backlog: default_flow_backlog(),
+            rescan_secs: default_rescan_secs(),
+            min_free_bytes: default_min_free_bytes(),
         }
     }
 }
@@ -232,6 +247,12 @@ fn default_ready_backlog() -> u64 {
 }
 fn default_flow_backlog() -> u64 {
     3072
+}
+fn default_rescan_secs() -> u64 {
+    30
+}
+fn default_min_free_bytes() -> u64 {
+    64 * 1024 * 1024
 }
 fn default_cache() -> u64 {
     4 * 1024 * 1024
@@ -618,6 +639,7 @@ impl Config {
                 ));
             }
         }
+        self.flood.validate()?;
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(ConfigError::invalid("log.format", "must be `json` or `pretty`"));
         }

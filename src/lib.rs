@@ -11,6 +11,7 @@ pub mod check;
 pub mod complaint;
 pub mod config;
 pub mod email;
+pub mod flood;
 pub mod http;
 pub mod intake;
 pub mod obs;

@@ -114,6 +114,38 @@ enum Command {
         #[command(subcommand)]
         command: QuarantineCommand,
     },
+    /// Messages held by flood control: list them, release them as complaints.
+    Flood {
+        #[command(subcommand)]
+        command: FloodCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FloodCommand {
+    /// List held messages, oldest first (asks the running gateway).
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+        /// Gateway base URL (default: http://<http.addr>).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Publish held messages as the complaints they are (same message_id).
+    Replay {
+        /// Message ids as shown by `pintu flood list`.
+        ids: Vec<String>,
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Also send each citizen the acknowledgement it would have had.
+        #[arg(long)]
+        ack: bool,
+        /// Gateway base URL (default: http://<http.addr>).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -258,30 +290,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             pintu::obs::init_logging(&cfg.log.format, &cfg.log.level);
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
-                let gw = pintu::serve::start(cfg.clone()).await?;
-                let stop = gw.shutdown.clone();
-                tokio::spawn(async move {
-                    shutdown_signal().await;
-                    stop.cancel();
-                });
-                let route_stop = gw.shutdown.clone();
+                let shutdown = on_signal();
+                let mut gateway = tokio::spawn(pintu::serve::supervise(cfg.clone(), shutdown.clone()));
+                let route_stop = shutdown.clone();
                 let mut router = tokio::spawn(routing::worker::run_route(
                     cfg,
                     async move { route_stop.cancelled().await },
                 ));
-                let stop = gw.shutdown.clone();
-                // A router that cannot run (bad tables) takes the gateway down
-                // with it rather than leaving complaints unrouted unnoticed.
-                let routed = tokio::select! {
-                    r = &mut router => Some(r),
-                    _ = stop.cancelled() => None,
+                // Either part ending takes the other down with it: a router
+                // that cannot run (bad tables) must not leave complaints
+                // unrouted unnoticed, nor a gateway that cannot start.
+                let (served, routed) = tokio::select! {
+                    g = &mut gateway => {
+                        shutdown.cancel();
+                        (g, router.await)
+                    }
+                    r = &mut router => {
+                        shutdown.cancel();
+                        (gateway.await, r)
+                    }
                 };
-                stop.cancel();
-                gw.stop().await;
-                let routed = match routed {
-                    Some(r) => r,
-                    None => router.await,
-                };
+                served.context("gateway task")??;
                 routed.context("router task")??;
                 anyhow::Ok(())
             })
@@ -333,22 +362,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{out}");
             Ok(())
         }
+        Command::Flood { command } => {
+            let cfg = load(&cli.config)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let out = match command {
+                FloodCommand::List { limit, json, url } => {
+                    rt.block_on(pintu::ops::flood::list_cli(&cfg, limit, json, url.as_deref()))?
+                }
+                FloodCommand::Replay { ids, all, ack, url } => {
+                    rt.block_on(pintu::ops::flood::replay_cli(&cfg, ids, all, ack, url.as_deref()))?
+                }
+            };
+            print!("{out}");
+            Ok(())
+        }
         Command::Serve => {
             let cfg = load(&cli.config)?;
             pintu::obs::init_logging(&cfg.log.format, &cfg.log.level);
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
-                let gw = pintu::serve::start(cfg).await?;
-                let stop = gw.shutdown.clone();
-                tokio::spawn(async move {
-                    shutdown_signal().await;
-                    stop.cancel();
-                });
-                gw.wait().await;
+                pintu::serve::supervise(cfg, on_signal()).await?;
                 anyhow::Ok(())
             })
         }
     }
+}
+
+/// A token cancelled by SIGINT or SIGTERM (call inside the runtime).
+fn on_signal() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let stop = token.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop.cancel();
+    });
+    token
 }
 
 async fn shutdown_signal() {

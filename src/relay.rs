@@ -13,6 +13,12 @@
 //! (unroutable) message or a lost connection puts the relay back to
 //! "reconnect with backoff, rescan": entries are only ever removed on success,
 //! so at worst a message is published twice, always with the same `message_id`.
+//!
+//! As a safety net the relay also rescans every `outbox.rescan_secs` while
+//! connected, so an entry that was committed but never announced (a bug, a
+//! path that forgot) is published within that time rather than at the next
+//! reconnect. In the steady state the outbox holds only what is in flight, so
+//! the rescan reads little.
 
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -102,6 +108,51 @@ pub enum RelayError {
     Broker(#[from] lapin::Error),
     #[error("outbox read: {0}")]
     Outbox(#[from] sled::Error),
+    #[error("broker connection lost ({0})")]
+    ConnectionLost(String),
+}
+
+/// How often an idle relay looks at its connection's state, besides lapin's
+/// error callback (a broker-initiated close does not always reach it).
+const CONNECTION_CHECK: Duration = Duration::from_millis(250);
+
+/// The relay's view of its broker connection: lapin's error callback (an I/O
+/// error, a missed heartbeat) wakes it at once, and a short periodic check
+/// of the connection and channel state catches a close the broker initiated.
+/// Without this an idle relay noticed a dead broker only at its next publish,
+/// and `/readyz` said connected meanwhile.
+struct Liveness {
+    lost: Arc<tokio::sync::Notify>,
+    check: tokio::time::Interval,
+}
+
+impl Liveness {
+    fn watch(conn: &lapin::Connection) -> Liveness {
+        let lost = Arc::new(tokio::sync::Notify::new());
+        let wake = lost.clone();
+        conn.on_error(move |e| {
+            warn!(error = %e, "relay: broker connection failed");
+            // A stored permit: a failure between two waits is not missed.
+            wake.notify_one();
+        });
+        let mut check = tokio::time::interval(CONNECTION_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Liveness { lost, check }
+    }
+
+    /// Resolves when the connection or the publishing channel is no longer usable.
+    async fn lost(&mut self, conn: &lapin::Connection, publisher: &ConfirmedPublisher) -> RelayError {
+        loop {
+            tokio::select! {
+                _ = self.lost.notified() => {}
+                _ = self.check.tick() => {}
+            }
+            let (c, ch) = (conn.status(), publisher.channel().status());
+            if !c.connected() || !ch.connected() {
+                return RelayError::ConnectionLost(format!("connection {:?}, channel {:?}", c.state(), ch.state()));
+            }
+        }
+    }
 }
 
 pub struct Relay {
@@ -109,6 +160,9 @@ pub struct Relay {
     amqp: AmqpConfig,
     names: Names,
     feed: tokio::sync::Mutex<FeedRx>,
+    /// Rescan the outbox this often while connected; `None`: only after a
+    /// session start or an overflow.
+    rescan: Option<Duration>,
     pub status: Arc<RelayStatus>,
 }
 
@@ -122,8 +176,15 @@ impl Relay {
             amqp,
             names,
             feed: tokio::sync::Mutex::new(feed),
+            rescan: None,
             status: Arc::new(RelayStatus::default()),
         }
+    }
+
+    /// Rescan the outbox every `every` as a safety net (zero: never).
+    pub fn with_rescan(mut self, every: Duration) -> Relay {
+        self.rescan = (!every.is_zero()).then_some(every);
+        self
     }
 
     /// Run until cancelled: connect, publish, and on any failure back off and retry.
@@ -154,7 +215,9 @@ impl Relay {
 
     /// One connection's life. Returns Ok only on shutdown.
     async fn session(&self, shutdown: &CancellationToken) -> Result<(), RelayError> {
-        let conn = connect(self.amqp.url.expose(), "pintu-relay").await?;
+        // The prefix tells an operator (and a test) whose relay a connection is.
+        let conn = connect(self.amqp.url.expose(), &format!("pintu-relay {}", self.amqp.prefix)).await?;
+        let mut liveness = Liveness::watch(&conn);
         let ch = conn.create_channel().await?;
         Topology::new(&self.amqp).declare(&ch).await?;
         let publisher = ConfirmedPublisher::new(ch).await?;
@@ -164,7 +227,10 @@ impl Relay {
             "relay: connected, draining outbox ({} entries)",
             self.store.outbox_depth()
         );
-        let result = self.pump(&publisher, shutdown).await;
+        let result = tokio::select! {
+            r = self.pump(&publisher, shutdown) => r,
+            e = liveness.lost(&conn, &publisher) => Err(e),
+        };
         let _ = conn.close(200, "bye").await;
         result
     }
@@ -183,10 +249,18 @@ impl Relay {
         let mut scanning = false;
         let mut announced: Option<Announced> = None;
         let mut feed_open = true;
+        let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+        let next_rescan = |from: tokio::time::Instant| self.rescan.map_or(far, |every| from + every);
+        let mut rescan_at = next_rescan(tokio::time::Instant::now());
         loop {
+            if !scanning && tokio::time::Instant::now() >= rescan_at {
+                metrics::counter!("pintu_relay_rescans_total").increment(1);
+                resync = true;
+            }
             // `|`, not `||`: a session start also clears an overflow left from
             // before it (the scan covers it), instead of scanning twice.
             if !scanning && (std::mem::take(&mut resync) | feed.overflowed.swap(false, Ordering::AcqRel)) {
+                rescan_at = next_rescan(tokio::time::Instant::now());
                 feed.discard();
                 announced = None;
                 scan_end = self.store.outbox.last()?.map(|(k, _)| k);
@@ -272,6 +346,7 @@ impl Relay {
             if pending.is_empty() {
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep_until(rescan_at) => {}
                     item = feed.rx.recv() => match item {
                         Some(a) => announced = Some(a),
                         // Intake is gone (shutdown): nothing more will arrive.
@@ -305,12 +380,7 @@ impl Relay {
     fn remove(&self, key: &Key) {
         match self.store.outbox.remove(key) {
             Ok(Some(_)) => {
-                let depth = self
-                    .store
-                    .outbox_depth
-                    .fetch_sub(1, Ordering::Relaxed)
-                    .saturating_sub(1);
-                metrics::gauge!("pintu_outbox_depth").set(depth as f64);
+                self.store.backlog.remove(1);
                 metrics::counter!("pintu_published_total").increment(1);
                 self.status.published.fetch_add(1, Ordering::Relaxed);
                 self.store.flow.progressed();
@@ -318,7 +388,10 @@ impl Relay {
             Ok(None) => {}
             // The entry stays and is published again later: a duplicate with the
             // same message_id, which consumers tolerate.
-            Err(e) => warn!(error = %e, "relay: could not remove a confirmed entry"),
+            Err(e) => {
+                self.store.health.note(&e);
+                warn!(error = %e, "relay: could not remove a confirmed entry");
+            }
         }
     }
 }

@@ -1,5 +1,9 @@
 //! `pintu serve`: assembles the gateway — store, intake, relay, reply sender,
 //! housekeeping and the HTTP server — and runs it until shutdown.
+//!
+//! [`supervise`] restarts the gateway in-process when its store failed (sled
+//! refuses every write after one failed, until the database is reopened; see
+//! [`crate::store::health`]), so the gateway recovers without an operator.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -78,6 +82,69 @@ impl Gateway {
         self.shutdown.cancelled().await;
         self.stop().await;
     }
+
+    /// Fires when the store failed and must be reopened (see [`supervise`]).
+    pub fn store_failed(&self) -> CancellationToken {
+        self.intake.store().health.failed()
+    }
+}
+
+/// Longest pause between two restarts of a gateway whose store keeps failing.
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Run the gateway until `shutdown`; when its store fails, stop it, reopen
+/// the store and start again (with backoff while that keeps failing). An
+/// error from the first start (bad config, port taken) is returned.
+pub async fn supervise(cfg: Config, shutdown: CancellationToken) -> Result<(), ServeError> {
+    let mut backoff = Duration::from_secs(1);
+    let mut first = true;
+    loop {
+        let gw = match start(cfg.clone()).await {
+            Ok(gw) => gw,
+            Err(e) if first => return Err(e),
+            Err(e) => {
+                warn!(error = %e, backoff_s = backoff.as_secs(), "gateway restart failed; retrying");
+                if pause(&shutdown, &mut backoff).await {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        first = false;
+        let started = std::time::Instant::now();
+        let failed = gw.store_failed();
+        let own = gw.shutdown.clone();
+        let restart = tokio::select! {
+            _ = shutdown.cancelled() => false,
+            _ = own.cancelled() => false,
+            _ = failed.cancelled() => {
+                warn!("store failed: restarting the gateway to reopen it");
+                metrics::counter!("pintu_store_reopens_total").increment(1);
+                true
+            }
+        };
+        gw.stop().await;
+        if !restart {
+            return Ok(());
+        }
+        // A gateway that ran a good while failed afresh: no long wait.
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = Duration::from_secs(1);
+        }
+        if pause(&shutdown, &mut backoff).await {
+            return Ok(());
+        }
+    }
+}
+
+/// Sleep `backoff` (doubling it for next time); true when shut down meanwhile.
+async fn pause(shutdown: &CancellationToken, backoff: &mut Duration) -> bool {
+    let wait = *backoff;
+    *backoff = (*backoff * 2).min(MAX_RESTART_BACKOFF);
+    tokio::select! {
+        _ = shutdown.cancelled() => true,
+        _ = tokio::time::sleep(wait) => false,
+    }
 }
 
 /// The SMS webhooks enabled in the config.
@@ -147,6 +214,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     })?;
     let (store, closed) = Store::open(&dir, cfg.outbox.cache_bytes)?;
     store.flow.set_limit(cfg.outbox.flow_backlog);
+    store.health.set_reserve(cfg.outbox.min_free_bytes);
     let hasher = SenderHasher::load_or_create(cfg.dedupe.secret.as_ref().map(pintu_channels::Secret::expose), &dir)?;
     let templates = if cfg.replies.enabled {
         let path = cfg.resolve(&cfg.replies.templates);
@@ -179,12 +247,16 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         window,
         cfg.replay.max_entries,
     )?);
-    let intake =
-        Arc::new(Intake::new(store.clone(), hasher, templates, window, feed_tx).with_reply_providers(reply_providers));
+    let intake = Arc::new(
+        Intake::new(store.clone(), hasher, templates, window, feed_tx)
+            .with_reply_providers(reply_providers)
+            .with_flood(crate::flood::Limiter::from_config(&cfg.flood)),
+    );
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
 
-    let relay = Relay::new(store.clone(), cfg.amqp.clone(), feed_rx);
+    let relay =
+        Relay::new(store.clone(), cfg.amqp.clone(), feed_rx).with_rescan(Duration::from_secs(cfg.outbox.rescan_secs));
     let relay_status = relay.status.clone();
     tasks.push(tokio::spawn(relay.run(shutdown.clone())));
 
@@ -203,6 +275,8 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         Duration::from_secs(cfg.sms.concat_timeout_secs),
         shutdown.clone(),
     )));
+
+    tasks.push(tokio::spawn(watch_store(store.clone(), shutdown.clone())));
 
     let (monitor, monitor_task) = crate::ops::start(cfg.clone(), store.clone(), shutdown.clone());
     tasks.push(monitor_task);
@@ -254,6 +328,21 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         tasks,
         closed,
     })
+}
+
+/// Keep the store's health current without traffic: after a full disk has
+/// space again, `/healthz` turns green (and the load balancer sends traffic
+/// again) without waiting for a write to succeed first.
+async fn watch_store(store: Store, shutdown: CancellationToken) {
+    let failed = store.health.failed();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = failed.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let _ = store.health.check();
+    }
 }
 
 /// Expire dedupe records and assemble SMS groups whose parts timed out.

@@ -434,3 +434,93 @@ async fn fetches_are_budgeted_by_size() {
         "small ones together, large ones alone"
     );
 }
+
+fn mail_from(from: &str, message_id: &str, body: &str) -> Vec<u8> {
+    format!("From: {from}\r\nSubject: Aduan\r\nMessage-ID: <{message_id}>\r\n\r\n{body}\r\n").into_bytes()
+}
+
+fn stats(accepted: usize, duplicates: usize) -> PassStats {
+    PassStats {
+        accepted,
+        duplicates,
+        quarantined: 0,
+    }
+}
+
+/// Issue 11.8: a Message-ID is the sender's, not the world's. Another
+/// sender's mail with the same Message-ID (a broken mailer, a forged header)
+/// is a new complaint, in intake's dedupe and in the 90-day seen tree alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_message_id_from_another_sender_is_a_new_complaint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, intake) = poller(dir.path(), Duration::from_secs(3600));
+    let folder = fake(7);
+    folder.0.lock().add(mail_from(
+        "siti@desa.test",
+        "dup@mailer.test",
+        "Jalan rusak di Desa Sukamaju.",
+    ));
+    folder.0.lock().add(mail_from(
+        "budi@kota.test",
+        "dup@mailer.test",
+        "Air PDAM mati tiga hari.",
+    ));
+    let (p, s) = pass(p, &folder).await;
+    assert_eq!(s, stats(2, 0), "two citizens, two complaints");
+    assert_eq!(intake.store().outbox.len(), 4, "2 complaints + 2 acknowledgements");
+    // A third sender after both are in the seen tree: still new.
+    folder.0.lock().renumber();
+    folder
+        .0
+        .lock()
+        .add(mail_from("ani@desa.test", "dup@mailer.test", "Lampu jalan padam."));
+    let (_, s) = pass(p, &folder).await;
+    assert_eq!(
+        s,
+        stats(1, 2),
+        "the two known mails are seen, the third sender's is new"
+    );
+    assert_eq!(intake.store().outbox.len(), 6);
+}
+
+/// Seen records written before the sender was part of the key (SHA-256 of
+/// the Message-ID alone) are still read: a re-fetch of the very same mail
+/// after an upgrade is not ingested again, while other bytes claiming that
+/// Message-ID are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_seen_records_still_stop_a_refetch_of_the_same_mail() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let (p, intake) = poller(dir.path(), Duration::from_secs(1));
+    let old_mail = mail_from("siti@desa.test", "old@mailer.test", "Sampah menumpuk di pasar.");
+    // What an earlier version left: the raw copy and a seen record keyed by
+    // the Message-ID alone.
+    let raw_sha = hex::encode(sha2::Sha256::digest(&old_mail));
+    p.blobs.put_raw(&raw_sha, &old_mail).unwrap();
+    let seen = pintu::email::state::Seen {
+        tracking: "LPR-222222".into(),
+        expires_at: u64::MAX,
+    };
+    intake
+        .db()
+        .open_tree("email_seen")
+        .unwrap()
+        .insert(
+            sha2::Sha256::digest(b"old@mailer.test").as_slice(),
+            bincode::serialize(&seen).unwrap(),
+        )
+        .unwrap();
+    let folder = fake(9);
+    folder.0.lock().add(old_mail);
+    folder
+        .0
+        .lock()
+        .add(mail_from("budi@kota.test", "old@mailer.test", "Jembatan retak."));
+    let (_, s) = pass(p, &folder).await;
+    assert_eq!(
+        s,
+        stats(1, 1),
+        "the old mail is recognised, the other sender's is ingested"
+    );
+    assert_eq!(intake.store().outbox.len(), 2);
+}

@@ -267,3 +267,116 @@ async fn http_answers_for_bad_requests() {
     gw.stop().await;
     cleanup(&cfg).await;
 }
+
+fn metric_line<'a>(metrics: &'a str, name: &str, labels: &[&str]) -> Option<&'a str> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name) && labels.iter().all(|lb| l.contains(lb)))
+}
+
+/// Issue 11.8: a provider id is only unique per sender. Another citizen whose
+/// gateway reuses an id gets a complaint of their own (logged as a
+/// mismatch), while the first citizen's retry is still a duplicate. A
+/// record of an earlier version, keyed by the id alone, is still read — it
+/// is reported, and cannot make someone else's message a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_id_reused_by_another_citizen_is_a_new_complaint() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let mut cfg = test_config(&prefix, dir.path());
+    cfg.replies.enabled = false;
+    // Records an earlier version wrote: keyed by provider id alone.
+    {
+        let gdir = cfg.gateway_data_dir();
+        std::fs::create_dir_all(&gdir).unwrap();
+        let (store, closed) = pintu::store::Store::open(&gdir, 1 << 20).unwrap();
+        let rec = pintu::store::dedupe::Record {
+            id: ulid::Ulid::new().to_string(),
+            tracking: "LPR-222222".into(),
+            expires_at: u64::MAX / 2,
+            held: false,
+        };
+        store
+            .dedupe
+            .insert(
+                pintu::store::dedupe::legacy_provider_key("generic", "gen-old"),
+                rec.encode(),
+            )
+            .unwrap();
+        store.db.flush().unwrap();
+        drop(store);
+        assert!(closed.wait(Duration::from_secs(10)));
+    }
+    let _cleanup = CleanupGuard(cfg.clone());
+    let gw = serve::start(cfg.clone()).await.unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || gw
+            .relay
+            .connected
+            .load(std::sync::atomic::Ordering::Relaxed))
+        .await,
+        "relay connected (topology declared)"
+    );
+    let c = reqwest::Client::new();
+    let first = generic(
+        &c,
+        gw.addr,
+        serde_json::json!({"id": "gen-7", "from": "081234567101", "to": "1708", "text": "Trotoar rusak di Jl. Merdeka Kota Malang"}),
+    )
+    .await;
+    let (code_a, dup) = tracking_of(&first);
+    assert!(!dup);
+    let other = generic(
+        &c,
+        gw.addr,
+        serde_json::json!({"id": "gen-7", "from": "081234567102", "to": "1708", "text": "Pungli di kantor kelurahan Kota Malang"}),
+    )
+    .await;
+    let (code_b, dup) = tracking_of(&other);
+    assert!(!dup, "another citizen with the same provider id is not a duplicate");
+    assert_ne!(code_b, code_a, "and does not get the first citizen's code");
+    let retry = generic(
+        &c,
+        gw.addr,
+        serde_json::json!({"id": "gen-7", "from": "+6281234567101", "to": "1708", "text": "Trotoar rusak di Jl. Merdeka, Kota Malang!"}),
+    )
+    .await;
+    assert_eq!(tracking_of(&retry), (code_a.clone(), true), "the first citizen's retry");
+    let legacy = generic(
+        &c,
+        gw.addr,
+        serde_json::json!({"id": "gen-old", "from": "081234567103", "to": "1708", "text": "Banjir di perumahan Kota Malang"}),
+    )
+    .await;
+    let (code_c, dup) = tracking_of(&legacy);
+    assert!(
+        !dup && code_c != "LPR-222222",
+        "a legacy record names no sender: not a duplicate"
+    );
+
+    let metrics = c
+        .get(format!("http://{}/metrics", gw.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mismatch = |kind: &str| {
+        metric_line(
+            &metrics,
+            "pintu_dedupe_sender_mismatch_total",
+            &[r#"provider="generic""#, &format!(r#"kind="{kind}""#)],
+        )
+        .map(|l| l.rsplit(' ').next().unwrap().to_string())
+    };
+    assert_eq!(mismatch("other_sender").as_deref(), Some("1"), "{metrics}");
+    assert_eq!(mismatch("legacy_record").as_deref(), Some("1"), "{metrics}");
+    let got = take(&format!("{prefix}.intake"), 3, Duration::from_secs(10)).await;
+    let mut codes: Vec<&str> = got.iter().map(|g| g.json["tracking"].as_str().unwrap()).collect();
+    codes.sort_unstable();
+    let mut want = vec![code_a.as_str(), code_b.as_str(), code_c.as_str()];
+    want.sort_unstable();
+    assert_eq!(codes, want, "three complaints published, once each");
+    gw.stop().await;
+}

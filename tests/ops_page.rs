@@ -71,7 +71,9 @@ async fn ops_page_renders_live_figures() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let mut cfg = config(dir.path());
+    // Every SMS here comes from one number: the fourth distinct one is held.
+    cfg.flood.burst = 3;
     let _cleanup = BrokerCleanup(cfg.clone());
     let names = Names::new(&cfg.amqp.prefix);
     let gw = pintu::serve::start(cfg.clone()).await.unwrap();
@@ -87,6 +89,10 @@ async fn ops_page_renders_live_figures() {
     }
     assert_eq!(send_sms(&http, addr, &token, "p-0", "banjir di RT 0").await, 200);
     assert_eq!(send_sms(&http, addr, "wrong", "p-9", "x").await, 403);
+    assert_eq!(
+        send_sms(&http, addr, &token, "p-held", "banjir lagi di RT 7").await,
+        200
+    );
     // One routed complaint seen by the tap, so the top lists have content.
     let conn = connect(cfg.amqp.url.expose(), "ops-page-test").await.unwrap();
     let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
@@ -124,6 +130,9 @@ async fn ops_page_renders_live_figures() {
     assert_eq!(text_of(&dom, "v-intake"), "3");
     assert_eq!(text_of(&dom, "v-dead"), "0");
     assert_eq!(text_of(&dom, "v-routed"), "1");
+    assert_eq!(text_of(&dom, "v-held"), "1", "held by flood control");
+    assert!(dom.contains("data-held=\""), "held message listed");
+    assert!(dom.contains("banjir lagi di RT 7"), "with the start of its text");
     assert_ne!(text_of(&dom, "v-oldest"), "–");
     assert!(dom.contains(&format!("data-queue=\"{intake_q}\"")), "queue table");
     assert!(dom.contains(">bencana<"), "top categories");

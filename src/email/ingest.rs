@@ -30,6 +30,7 @@ use super::mailbox::Mailbox;
 use super::parse_worker::Outcome;
 use super::poller::{now_secs, wib_day, PassStats, PollError, Poller};
 use super::quarantine::{Location, QuarantineRecord};
+use super::state::SeenCheck;
 use crate::obs::mask;
 
 /// Parses of one message started without finishing before it is quarantined.
@@ -107,7 +108,7 @@ impl Poller {
         }
 
         let mut done: Vec<u32> = Vec::with_capacity(fetched.len());
-        let mut work: Vec<(u32, String, Inbound)> = Vec::with_capacity(fetched.len());
+        let mut work: Vec<(u32, String, String, Inbound)> = Vec::with_capacity(fetched.len());
         let mut stats = PassStats::default();
         // The first message not handled because of a shutdown mid-group.
         let mut stopped_at: Option<u32> = None;
@@ -116,7 +117,8 @@ impl Poller {
             let size = f.raw.len() as u64;
             let raw_sha = sha256_hex(&f.raw);
             // Keep the original of everything we fetched, ingested or not.
-            self.blobs.put_raw(&raw_sha, &f.raw)?;
+            // Already there: these very bytes were fetched before.
+            let fetched_before = !self.blobs.put_raw(&raw_sha, &f.raw)?;
             if suspect {
                 if before >= MAX_UNFINISHED_PARSES {
                     let detail = format!("parsing was started {before} times and never finished (the process died)");
@@ -155,14 +157,23 @@ impl Poller {
                 },
             };
             let ext = parsed.inbound.external_id.clone().unwrap_or_default();
-            if let Some(seen) = self.state.seen(&ext, now)? {
-                // Ingested before (a restored mailbox, a UIDVALIDITY reset
-                // past the dedupe window): only mark it.
-                debug!(mailbox = %name, uid, tracking = %seen.tracking, "already ingested");
-                metrics::counter!("pintu_email_reseen_total", "mailbox" => name.clone()).increment(1);
-                stats.duplicates += 1;
-                done.push(uid);
-                continue;
+            let from = parsed.inbound.sender.address.clone();
+            match self.state.seen(&from, &ext, fetched_before, now)? {
+                SeenCheck::Seen(seen) => {
+                    // Ingested before (a restored mailbox, a UIDVALIDITY reset
+                    // past the dedupe window): only mark it.
+                    debug!(mailbox = %name, uid, tracking = %seen.tracking, "already ingested");
+                    metrics::counter!("pintu_email_reseen_total", "mailbox" => name.clone()).increment(1);
+                    stats.duplicates += 1;
+                    done.push(uid);
+                    continue;
+                }
+                SeenCheck::Reused { .. } => {
+                    metrics::counter!("pintu_email_message_id_reused_total", "mailbox" => name.clone()).increment(1);
+                    warn!(mailbox = %name, uid, sender = %mask(&from),
+                        "Message-ID already on record for another sender; ingested as a new message");
+                }
+                SeenCheck::New => {}
             }
             if let Some(rec) = not_a_citizens(&parsed, size, &raw_sha, now) {
                 // Never published, never linked to a complaint, never answered.
@@ -187,7 +198,7 @@ impl Poller {
             if let Some(reason) = inbound.reply_context.get("suppress_reply") {
                 debug!(mailbox = %name, uid, reason = %reason, "no acknowledgement for this message");
             }
-            work.push((uid, ext, inbound));
+            work.push((uid, ext, from, inbound));
         }
         if let Some(s) = stopped_at {
             // Not parsed at all: no count may stay behind for them.
@@ -199,23 +210,23 @@ impl Poller {
         self.blobs.sync()?;
         self.blobs.check_quota();
 
-        let accepts = work.into_iter().map(|(uid, ext, inbound)| {
+        let accepts = work.into_iter().map(|(uid, ext, from, inbound)| {
             let intake = self.intake.clone();
-            let sender = mask(&inbound.sender.address);
-            async move { (uid, ext, sender, intake.accept(inbound).await) }
+            async move { (uid, ext, from, intake.accept(inbound).await) }
         });
         let results = self.rt.block_on(join_all(accepts));
         let mut failed: Option<u32> = stopped_at;
         let mut failure: Option<PollError> = None;
         let expires = now + self.seen_retention.as_secs();
-        for (uid, ext, sender, r) in results {
+        for (uid, ext, from, r) in results {
+            let sender = mask(&from);
             match r {
                 Ok(receipt) => {
                     let id = receipt.id.clone().unwrap_or_default();
                     let span = info_span!("email_ingest", complaint_id = %id, mailbox = %name, uid);
                     let _g = span.enter();
                     if let Some(t) = &receipt.tracking {
-                        self.state.mark_seen(&ext, t, expires)?;
+                        self.state.mark_seen(&from, &ext, t, expires)?;
                     }
                     if receipt.duplicate {
                         stats.duplicates += 1;

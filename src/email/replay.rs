@@ -19,7 +19,7 @@ use tracing::{info, info_span, Instrument};
 
 use super::blobs::BlobStore;
 use super::poller::{now_secs, wib_day};
-use super::state::EmailState;
+use super::state::{EmailState, SeenCheck};
 use crate::config::Config;
 use crate::intake::{Intake, IntakeError};
 use crate::store::dedupe::SenderHasher;
@@ -113,7 +113,9 @@ pub async fn replay(cfg: &Config, intake: &Arc<Intake>, id: &str) -> Result<Repl
     };
     let now = now_secs();
     let ext = parsed.inbound.external_id.clone().unwrap_or_default();
-    if let Some(seen) = state.seen(&ext, now)? {
+    let from = parsed.inbound.sender.address.clone();
+    // The raw copy is what is replayed: these bytes were fetched before.
+    if let SeenCheck::Seen(seen) = state.seen(&from, &ext, true, now)? {
         state.quarantine().mark_replayed(&rec.id, &seen.tracking, now)?;
         return Ok(ReplayOutcome {
             id: rec.id,
@@ -144,7 +146,7 @@ pub async fn replay(cfg: &Config, intake: &Arc<Intake>, id: &str) -> Result<Repl
         .map_err(ReplayError::Intake)?;
     let tracking = receipt.tracking.clone().unwrap_or_default();
     let expires = now + email.seen_retention_days * 86_400;
-    state.mark_seen(&ext, &tracking, expires)?;
+    state.mark_seen(&from, &ext, &tracking, expires)?;
     state.quarantine().mark_replayed(&rec.id, &tracking, now)?;
     intake
         .store()

@@ -3,9 +3,15 @@
 //!
 //! - `email_progress`: `mailbox \0 folder` → UIDVALIDITY and the highest UID
 //!   below which every message is durable *and* marked on the server;
-//! - `email_seen`: SHA-256 of the external id (Message-ID) → tracking code,
-//!   kept for `seen_retention_days` — longer than intake's 24 h dedupe window,
-//!   so a UIDVALIDITY reset or a restored mailbox never re-ingests old mail;
+//! - `email_seen`: `m` ++ SHA-256(Message-ID)[..16] ++ HMAC(sender)[..8] →
+//!   tracking code, kept for `seen_retention_days` — longer than intake's
+//!   24 h dedupe window, so a UIDVALIDITY reset or a restored mailbox never
+//!   re-ingests old mail. The sender is part of the key: a Message-ID reused
+//!   by someone else (a broken mailer, a forged header) is a new message,
+//!   ingested and logged, not a silent drop. Records of earlier versions,
+//!   keyed by SHA-256(Message-ID) alone, are still read: they name no
+//!   sender, so they count only for a copy byte for byte identical to one
+//!   fetched before (its raw copy is on disk);
 //! - `email_quarantine` and its time index: see [`super::quarantine`]; every
 //!   quarantined message is on record, not only in a folder;
 //! - `email_parsing`: `mailbox \0 folder \0 uidvalidity uid` → parses of that
@@ -66,8 +72,25 @@ fn parsing_key(loc: &Location<'_>) -> Vec<u8> {
     k
 }
 
-fn seen_key(external_id: &str) -> Vec<u8> {
+/// Bytes of the Message-ID part of a seen key, after the `m`.
+const SEEN_ID_LEN: usize = 16;
+
+/// Key of earlier versions: the Message-ID alone.
+fn legacy_seen_key(external_id: &str) -> Vec<u8> {
     Sha256::digest(external_id.as_bytes()).to_vec()
+}
+
+/// What the seen tree says about a fetched message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeenCheck {
+    /// Ingested before: only mark it.
+    Seen(Seen),
+    New,
+    /// The Message-ID is on record for another sender (or in a legacy record
+    /// for other bytes): ingest it as new, and log this.
+    Reused {
+        tracking: String,
+    },
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -100,20 +123,66 @@ impl EmailState {
         Ok(())
     }
 
-    pub fn seen(&self, external_id: &str, now: u64) -> Result<Option<Seen>, sled::Error> {
-        Ok(self
-            .seen
-            .get(seen_key(external_id))?
-            .and_then(|v| bincode::deserialize::<Seen>(&v).ok())
-            .filter(|s| s.expires_at > now))
+    fn seen_key(&self, sender: &str, external_id: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(1 + SEEN_ID_LEN + 8);
+        k.push(b'm');
+        k.extend_from_slice(&Sha256::digest(external_id.as_bytes())[..SEEN_ID_LEN]);
+        k.extend_from_slice(&self.hasher.hash(sender)[..8]);
+        k
     }
 
-    pub fn mark_seen(&self, external_id: &str, tracking: &str, expires_at: u64) -> Result<(), sled::Error> {
+    fn live(v: &[u8], now: u64) -> Option<Seen> {
+        bincode::deserialize::<Seen>(v).ok().filter(|s| s.expires_at > now)
+    }
+
+    /// Was this message (`external_id` from `sender`) ingested before?
+    /// `same_bytes_before`: its raw copy was already on disk, i.e. exactly
+    /// these bytes were fetched before (what lets a legacy record count).
+    pub fn seen(
+        &self,
+        sender: &str,
+        external_id: &str,
+        same_bytes_before: bool,
+        now: u64,
+    ) -> Result<SeenCheck, sled::Error> {
+        let own = self.seen_key(sender, external_id);
+        if let Some(s) = self.seen.get(&own)?.and_then(|v| Self::live(&v, now)) {
+            return Ok(SeenCheck::Seen(s));
+        }
+        for entry in self.seen.scan_prefix(&own[..1 + SEEN_ID_LEN]).take(2) {
+            let (k, v) = entry?;
+            if k.as_ref() != own.as_slice() {
+                if let Some(s) = Self::live(&v, now) {
+                    return Ok(SeenCheck::Reused { tracking: s.tracking });
+                }
+            }
+        }
+        if let Some(s) = self
+            .seen
+            .get(legacy_seen_key(external_id))?
+            .and_then(|v| Self::live(&v, now))
+        {
+            return Ok(if same_bytes_before {
+                SeenCheck::Seen(s)
+            } else {
+                SeenCheck::Reused { tracking: s.tracking }
+            });
+        }
+        Ok(SeenCheck::New)
+    }
+
+    pub fn mark_seen(
+        &self,
+        sender: &str,
+        external_id: &str,
+        tracking: &str,
+        expires_at: u64,
+    ) -> Result<(), sled::Error> {
         let rec = Seen {
             tracking: tracking.to_string(),
             expires_at,
         };
-        self.seen.insert(seen_key(external_id), encode(&rec))?;
+        self.seen.insert(self.seen_key(sender, external_id), encode(&rec))?;
         Ok(())
     }
 
@@ -277,9 +346,50 @@ mod tests {
     #[test]
     fn seen_expires() {
         let s = state();
-        s.mark_seen("m1@x", "LPR-AAAAAA", 100).unwrap();
-        assert_eq!(s.seen("m1@x", 50).unwrap().unwrap().tracking, "LPR-AAAAAA");
-        assert!(s.seen("m1@x", 100).unwrap().is_none());
-        assert!(s.seen("m2@x", 0).unwrap().is_none());
+        s.mark_seen("a@x.id", "m1@x", "LPR-AAAAAA", 100).unwrap();
+        let seen = |id: &str, now| s.seen("a@x.id", id, false, now).unwrap();
+        assert!(matches!(seen("m1@x", 50), SeenCheck::Seen(r) if r.tracking == "LPR-AAAAAA"));
+        assert_eq!(seen("m1@x", 100), SeenCheck::New);
+        assert_eq!(seen("m2@x", 0), SeenCheck::New);
+    }
+
+    #[test]
+    fn seen_is_per_sender_and_legacy_records_need_the_same_bytes() {
+        let s = state();
+        s.mark_seen("a@x.id", "m1@x", "LPR-AAAAAA", 100).unwrap();
+        // The same Message-ID from someone else is not this message.
+        assert_eq!(
+            s.seen("b@y.id", "m1@x", false, 50).unwrap(),
+            SeenCheck::Reused {
+                tracking: "LPR-AAAAAA".into()
+            }
+        );
+        s.mark_seen("b@y.id", "m1@x", "LPR-BBBBBB", 100).unwrap();
+        assert!(
+            matches!(s.seen("b@y.id", "m1@x", false, 50).unwrap(), SeenCheck::Seen(r) if r.tracking == "LPR-BBBBBB")
+        );
+        assert!(
+            matches!(s.seen("a@x.id", "m1@x", false, 50).unwrap(), SeenCheck::Seen(r) if r.tracking == "LPR-AAAAAA")
+        );
+        // A record written by an earlier version: SHA-256(Message-ID) → Seen.
+        let old = Seen {
+            tracking: "LPR-CCCCCC".into(),
+            expires_at: 100,
+        };
+        s.seen.insert(legacy_seen_key("old@x"), encode(&old)).unwrap();
+        // Read correctly: a re-fetch of the very same bytes is seen ...
+        assert_eq!(
+            s.seen("c@z.id", "old@x", true, 50).unwrap(),
+            SeenCheck::Seen(old.clone())
+        );
+        // ... other bytes with that Message-ID are not dropped on its account.
+        assert_eq!(
+            s.seen("d@z.id", "old@x", false, 50).unwrap(),
+            SeenCheck::Reused {
+                tracking: "LPR-CCCCCC".into()
+            }
+        );
+        // The sweep handles both layouts.
+        assert_eq!(s.sweep(200, 0, 0).unwrap(), 3);
     }
 }

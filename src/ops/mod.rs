@@ -9,6 +9,7 @@
 //! bearer token.
 
 pub mod dead;
+pub mod flood;
 pub mod monitor;
 pub mod quarantine;
 pub mod queues;
@@ -85,22 +86,25 @@ pub fn page_routes() -> Router {
         )
 }
 
-/// `/ops/api/summary` and the quarantine API; mounted as `extra` so the
+/// `/ops/api/summary`, the e-mail quarantine and flood-control APIs; mounted as `extra` so the
 /// ops-token middleware guards them.
 pub fn api_routes(monitor: Arc<Monitor>, relay: Arc<RelayStatus>) -> Router<AppState> {
-    quarantine::routes().route(
-        "/ops/api/summary",
-        get(move || {
-            let monitor = monitor.clone();
-            let relay = relay.clone();
-            async move {
-                (
-                    [(header::CACHE_CONTROL, "no-store")],
-                    Json(summary::build(&monitor, &relay)),
-                )
-            }
-        }),
-    )
+    quarantine::routes()
+        .route("/ops/api/flood", get(flood::list_handler))
+        .route("/ops/api/flood/replay", axum::routing::post(flood::replay_handler))
+        .route(
+            "/ops/api/summary",
+            get(move || {
+                let monitor = monitor.clone();
+                let relay = relay.clone();
+                async move {
+                    (
+                        [(header::CACHE_CONTROL, "no-store")],
+                        Json(summary::build(&monitor, &relay)),
+                    )
+                }
+            }),
+        )
 }
 
 /// Start the broker monitor (queue readings, gauges, routed tap).

@@ -80,6 +80,7 @@ struct IntakeCounts {
     received: u64,
     duplicates: u64,
     rejected: u64,
+    held: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -190,6 +191,9 @@ pub struct ChannelSeries {
     pub received: Vec<u64>,
     pub duplicates: Vec<u64>,
     pub rejected: Vec<u64>,
+    /// Messages held by flood control (absent from gateways before it).
+    #[serde(default)]
+    pub held: Vec<u64>,
 }
 
 /// Everything the recorder knows, at one instant.
@@ -270,6 +274,11 @@ impl Stats {
         }
     }
 
+    /// A message of `channel` was held by flood control.
+    pub fn held(&self, channel: &str) {
+        self.with_channel(channel, now_ms(), |c| c.held += 1);
+    }
+
     /// A webhook request of `channel` was refused (authentication, malformed).
     pub fn rejected(&self, channel: &str) {
         self.with_channel(channel, now_ms(), |c| c.rejected += 1);
@@ -343,6 +352,7 @@ impl Stats {
                     received: s.iter().map(|c| c.received).collect(),
                     duplicates: s.iter().map(|c| c.duplicates).collect(),
                     rejected: s.iter().map(|c| c.rejected).collect(),
+                    held: s.iter().map(|c| c.held).collect(),
                 }
             })
             .collect();

@@ -36,7 +36,7 @@ pub(crate) fn reachable(addr: SocketAddr) -> SocketAddr {
 }
 
 /// An error with its causes (`reqwest` puts "connection refused" in a source).
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {

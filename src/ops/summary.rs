@@ -33,6 +33,9 @@ pub struct Summary {
     /// Mail kept out of intake (absent from older gateways: defaults to empty).
     #[serde(default)]
     pub email_quarantine: QuarantineSummary,
+    /// Messages held by flood control (absent from older gateways).
+    #[serde(default)]
+    pub flood: super::flood::FloodSummary,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +51,9 @@ pub struct Totals {
     pub received: u64,
     pub duplicates: u64,
     pub rejected: u64,
+    /// Held by flood control (absent from older gateways).
+    #[serde(default)]
+    pub held: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,6 +143,7 @@ pub fn build(monitor: &Monitor, relay: &RelayStatus) -> Summary {
                 received: sum(|c| &c.received),
                 duplicates: sum(|c| &c.duplicates),
                 rejected: sum(|c| &c.rejected),
+                held: sum(|c| &c.held),
             },
             channels: snap.channels.clone(),
         },
@@ -173,5 +180,17 @@ pub fn build(monitor: &Monitor, relay: &RelayStatus) -> Summary {
             failed_per_minute: snap.replies_failed,
         },
         email_quarantine: super::quarantine::summary(monitor.config(), &monitor.store().db, now / 1000),
+        flood: {
+            let per_minute: Vec<u64> = (0..MINUTES)
+                .map(|i| snap.channels.iter().map(|c| c.held.get(i).copied().unwrap_or(0)).sum())
+                .collect();
+            let list = super::flood::held(monitor.store(), TOP).unwrap_or_default();
+            super::flood::FloodSummary {
+                held: list.held,
+                last_hour: per_minute.iter().sum(),
+                per_minute,
+                oldest: list.items,
+            }
+        },
     }
 }

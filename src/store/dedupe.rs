@@ -1,10 +1,22 @@
 //! Dedupe keys and records.
 //!
-//! Two keys per complaint: `p` + hash(provider, external id) (a provider's
-//! retry) and `s` + HMAC(sender, text fingerprint) (the same citizen sending
-//! the same text again). Expired records are swept by a periodic scan.
-//! Senders are hashed with a secret key, so this database is not a directory
-//! of citizens' phone numbers.
+//! Two keys per complaint, both naming the sender: `q` + HMAC(provider,
+//! external id) + HMAC(sender) (a provider's retry) and `s` + HMAC(sender,
+//! text fingerprint) (the same citizen sending the same text again).
+//! Expired records are swept by a periodic scan. Senders are hashed with a
+//! secret key, so this database is not a directory of citizens' phone numbers.
+//!
+//! Provider ids are not unique across senders (a generic gateway numbering
+//! from 1 after a restart, a hostile one reusing ids on purpose): keyed by
+//! the id alone, a second citizen got the first one's tracking code and was
+//! dropped. The sender part is the last four bytes of the key, so the
+//! records of one provider id share a prefix and [`provider_id_reuse`] can
+//! tell — for the log — that another sender used the id before.
+//!
+//! Records of earlier versions keyed by the id alone (`p` + SHA-256) are
+//! still read: they cannot say whose they were, so a hit there is not taken
+//! as a duplicate (the sender+text key still catches a true resend); it is
+//! logged like a mismatch, and the message is ingested.
 
 use std::path::Path;
 
@@ -19,10 +31,13 @@ pub struct Record {
     pub tracking: String,
     /// Unix seconds after which the record no longer counts.
     pub expires_at: u64,
+    /// The complaint is held by flood control (not published, no
+    /// acknowledgement): a duplicate of it is answered without its code.
+    pub held: bool,
 }
 
-/// Record layout: ULID (16 bytes) ++ tracking code packed in 4 bytes ++ the
-/// window (2 bytes); the record expires that long after the time in the ULID.
+/// Record layout: ULID (16 bytes) ++ tracking code packed in the low 30 bits
+/// of 4 bytes, the top bit set for a held complaint ++ the window (2 bytes); the record expires that long after the time in the ULID.
 /// The window is exact seconds below 2^15, else minutes (rounded up) above 2^15,
 /// up to [`MAX_WINDOW_SECS`]. 22 bytes is the most sled keeps inline in a tree node: a longer
 /// value is a separate allocation of 64 bytes per record, and a million
@@ -31,6 +46,9 @@ pub struct Record {
 /// Records of the earlier layout — expires_at (8 bytes BE) ++ ULID ++ tracking
 /// code as text — are still read, and written for a code that does not pack.
 const COMPACT_LEN: usize = 22;
+/// In the packed code: the complaint is held (see [`Record::held`]). Codes
+/// use 30 bits, so earlier records never have it set.
+const HELD_FLAG: u32 = 1 << 31;
 const MINUTES_FLAG: u16 = 1 << 15;
 /// Longest dedupe window a record can carry: 32,767 minutes (22 days).
 pub const MAX_WINDOW_SECS: u64 = (MINUTES_FLAG as u64 - 1) * 60;
@@ -59,7 +77,8 @@ impl Record {
             let window = encode_window(self.expires_at.saturating_sub(ulid.timestamp_ms() / 1000));
             let mut v = Vec::with_capacity(COMPACT_LEN);
             v.extend_from_slice(&ulid.to_bytes());
-            v.extend_from_slice(&code.to_be_bytes());
+            let flags = if self.held { HELD_FLAG } else { 0 };
+            v.extend_from_slice(&(code | flags).to_be_bytes());
             v.extend_from_slice(&window.to_be_bytes());
             return v;
         }
@@ -85,6 +104,7 @@ impl Record {
                 id: ulid.to_string(),
                 tracking: crate::tracking::unpack(code),
                 expires_at: ulid.timestamp_ms() / 1000 + window,
+                held: code & HELD_FLAG != 0,
             });
         }
         if bytes.len() < 24 {
@@ -99,6 +119,9 @@ impl Record {
             id: ulid::Ulid::from_bytes(id).to_string(),
             tracking: tracking.to_string(),
             expires_at: u64::from_be_bytes(exp),
+            // The long layout is for codes that do not pack, which intake
+            // never holds (held codes are its own).
+            held: false,
         })
     }
 }
@@ -109,8 +132,86 @@ pub fn ulid_bytes(id: &str) -> [u8; 16] {
     ulid::Ulid::from_string(id).map(|u| u.to_bytes()).unwrap_or([0; 16])
 }
 
-/// `p` ++ 16 bytes of SHA-256(provider, external id): a provider's retry.
-pub fn provider_key(provider: &str, external_id: &str) -> Vec<u8> {
+/// Bytes of the provider-id part of a provider key, after the `q`.
+const PROVIDER_ID_LEN: usize = 12;
+
+/// `q` ++ 12 bytes of HMAC(provider, external id) ++ 4 bytes of HMAC(sender):
+/// a provider's retry of this sender's message.
+pub fn provider_key(hasher: &SenderHasher, provider: &str, sender: &str, external_id: &str) -> Vec<u8> {
+    let mut k = provider_id_prefix(hasher, provider, external_id);
+    k.extend_from_slice(&hasher.hash(sender)[..4]);
+    k
+}
+
+/// The part of [`provider_key`] shared by every sender of one provider id.
+fn provider_id_prefix(hasher: &SenderHasher, provider: &str, external_id: &str) -> Vec<u8> {
+    let mut data = Vec::with_capacity(provider.len() + 1 + external_id.len());
+    data.extend_from_slice(provider.as_bytes());
+    data.push(0);
+    data.extend_from_slice(external_id.as_bytes());
+    let mac = pintu_channels::auth::hmac_sha256(&hasher.key, &data);
+    let mut k = Vec::with_capacity(1 + PROVIDER_ID_LEN + 4);
+    k.push(b'q');
+    k.extend_from_slice(&mac[..PROVIDER_ID_LEN]);
+    k
+}
+
+/// Why a provider id that is new for this sender was seen before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reuse {
+    /// Another sender's message carried the same provider id.
+    OtherSender { id: String },
+    /// A record of an earlier version, keyed by the id alone: whose it was
+    /// is unknown.
+    Legacy { id: String },
+}
+
+/// Whether `external_id` of `provider` is on record, unexpired, for a sender
+/// other than `sender` (or in a legacy record that names no sender). Reads
+/// at most two records; the caller logs what it returns.
+pub fn provider_id_reuse(
+    dedupe: &sled::Tree,
+    hasher: &SenderHasher,
+    provider: &str,
+    sender: &str,
+    external_id: &str,
+    now: u64,
+    legacy: bool,
+) -> Result<Option<Reuse>, sled::Error> {
+    let own = provider_key(hasher, provider, sender, external_id);
+    let prefix = &own[..1 + PROVIDER_ID_LEN];
+    // Another sender's record, if any: the first of the prefix that is not ours.
+    for entry in dedupe.scan_prefix(prefix).take(2) {
+        let (k, v) = entry?;
+        if k.as_ref() == own.as_slice() {
+            continue;
+        }
+        if let Ok(r) = Record::decode(&v) {
+            if r.expires_at > now {
+                return Ok(Some(Reuse::OtherSender { id: r.id }));
+            }
+        }
+    }
+    if legacy {
+        if let Some(v) = dedupe.get(legacy_provider_key(provider, external_id))? {
+            if let Ok(r) = Record::decode(&v) {
+                if r.expires_at > now {
+                    return Ok(Some(Reuse::Legacy { id: r.id }));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `dedupe` still holds records keyed by provider id alone.
+pub fn has_legacy_provider_keys(dedupe: &sled::Tree) -> bool {
+    dedupe.scan_prefix(b"p").next().is_some()
+}
+
+/// `p` ++ 16 bytes of SHA-256(provider, external id): how earlier versions
+/// keyed a provider's retry, without the sender. Only read, never written.
+pub fn legacy_provider_key(provider: &str, external_id: &str) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(provider.as_bytes());
     h.update([0u8]);
@@ -188,10 +289,17 @@ mod tests {
             id: ulid::Ulid::from_parts(accepted * 1000 + 250, 42).to_string(),
             tracking: "LPR-7K3Q9X".into(),
             expires_at: accepted + 86_400,
+            held: false,
         };
         let bytes = r.encode();
         assert_eq!(bytes.len(), 22, "fits inline in a sled node");
         assert_eq!(Record::decode(&bytes).unwrap(), r);
+        let held = Record {
+            held: true,
+            ..r.clone()
+        };
+        assert_eq!(held.encode().len(), 22);
+        assert_eq!(Record::decode(&held.encode()).unwrap(), held, "the held flag survives");
         // Windows under 2^15 s are exact; longer ones are rounded up to minutes,
         // never down, and capped at MAX_WINDOW_SECS.
         for (window, kept) in [
@@ -228,13 +336,78 @@ mod tests {
         };
         assert_eq!(Record::decode(&foreign.encode()).unwrap(), foreign);
         assert!(Record::decode(&[1, 2, 3]).is_err());
-        assert_eq!(provider_key("kannel", "a").len(), 17);
-        assert_ne!(provider_key("kannel", "a"), provider_key("jasmin", "a"));
         let h = SenderHasher::new(b"k");
+        assert_eq!(provider_key(&h, "kannel", "+62811", "a").len(), 17);
+        assert_ne!(
+            provider_key(&h, "kannel", "+62811", "a"),
+            provider_key(&h, "jasmin", "+62811", "a")
+        );
+        assert_ne!(
+            provider_key(&h, "kannel", "+62811", "a"),
+            provider_key(&h, "kannel", "+62812", "a"),
+            "the sender is part of the key"
+        );
+        assert_eq!(legacy_provider_key("kannel", "a").len(), 17);
         assert_ne!(sender_key(&h, "+62811", "f1"), sender_key(&h, "+62811", "f2"));
         assert_ne!(
             sender_key(&h, "+62811", "f1"),
             sender_key(&SenderHasher::new(b"other"), "+62811", "f1")
+        );
+    }
+
+    #[test]
+    fn reuse_of_a_provider_id_by_another_sender_or_in_a_legacy_record() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let t = db.open_tree("d").unwrap();
+        let h = SenderHasher::new(b"k");
+        let rec = |id: u128, exp| {
+            Record {
+                id: ulid::Ulid::from(id).to_string(),
+                tracking: "LPR-222222".into(),
+                expires_at: exp,
+                held: false,
+            }
+            .encode()
+        };
+        let check = |sender: &str, legacy| provider_id_reuse(&t, &h, "generic", sender, "7", 100, legacy).unwrap();
+        assert_eq!(check("+62811", true), None);
+        t.insert(provider_key(&h, "generic", "+62811", "7"), rec(1, 200))
+            .unwrap();
+        // The same sender: its own record is not a reuse (the writer dedupes it).
+        assert_eq!(check("+62811", true), None);
+        // Another sender with the same id.
+        assert_eq!(
+            check("+62822", true),
+            Some(Reuse::OtherSender {
+                id: ulid::Ulid::from(1u128).to_string()
+            })
+        );
+        // Other ids and other providers are unaffected.
+        assert_eq!(
+            provider_id_reuse(&t, &h, "generic", "+62822", "8", 100, true).unwrap(),
+            None
+        );
+        assert_eq!(
+            provider_id_reuse(&t, &h, "kannel", "+62822", "7", 100, true).unwrap(),
+            None
+        );
+        // Expired records do not count.
+        assert_eq!(
+            provider_id_reuse(&t, &h, "generic", "+62822", "7", 300, true).unwrap(),
+            None
+        );
+        // A record of the earlier layout, keyed by the id alone.
+        t.insert(legacy_provider_key("jasmin", "9"), rec(2, 200)).unwrap();
+        assert!(has_legacy_provider_keys(&t));
+        assert_eq!(
+            provider_id_reuse(&t, &h, "jasmin", "+62811", "9", 100, true).unwrap(),
+            Some(Reuse::Legacy {
+                id: ulid::Ulid::from(2u128).to_string()
+            })
+        );
+        assert_eq!(
+            provider_id_reuse(&t, &h, "jasmin", "+62811", "9", 100, false).unwrap(),
+            None
         );
     }
 
@@ -247,6 +420,7 @@ mod tests {
                 id: ulid::Ulid::from_parts(0, 1).to_string(),
                 tracking: "LPR-222222".into(),
                 expires_at: exp,
+                held: false,
             }
             .encode()
         };

@@ -18,13 +18,15 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::Backlog;
+
 /// Longest a single intake waits for the relay before committing anyway.
 pub const MAX_WAIT: Duration = Duration::from_secs(2);
 /// A relay that confirmed nothing for this long is stalled, not slow.
 pub const STALLED_AFTER: Duration = Duration::from_secs(1);
 
 pub struct Flow {
-    depth: Arc<AtomicU64>,
+    depth: Arc<Backlog>,
     /// 0 = no flow control.
     limit: AtomicU64,
     relay_connected: AtomicBool,
@@ -35,7 +37,7 @@ pub struct Flow {
 }
 
 impl Flow {
-    pub fn new(depth: Arc<AtomicU64>) -> Flow {
+    pub fn new(depth: Arc<Backlog>) -> Flow {
         Flow {
             depth,
             limit: AtomicU64::new(0),
@@ -69,7 +71,7 @@ impl Flow {
         let limit = self.limit.load(Ordering::Relaxed);
         limit > 0
             && self.relay_connected.load(Ordering::Relaxed)
-            && self.depth.load(Ordering::Relaxed) > limit
+            && self.depth.get() > limit
             && self
                 .now_ms()
                 .saturating_sub(self.last_progress_ms.load(Ordering::Relaxed))
@@ -104,7 +106,7 @@ impl Flow {
     pub fn progressed(&self) {
         self.last_progress_ms.store(self.now_ms(), Ordering::Relaxed);
         let limit = self.limit.load(Ordering::Relaxed);
-        if limit > 0 && self.depth.load(Ordering::Relaxed) <= limit {
+        if limit > 0 && self.depth.get() <= limit {
             self.progress.notify_waiters();
         }
     }
@@ -116,7 +118,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn waits_only_while_connected_and_behind() {
-        let depth = Arc::new(AtomicU64::new(10));
+        let depth = Arc::new(Backlog::new(10));
         let flow = Arc::new(Flow::new(depth.clone()));
         // No limit: never waits.
         assert!(!flow.admit().await);
@@ -131,16 +133,16 @@ mod tests {
         });
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
-        depth.store(7, Ordering::Relaxed);
+        depth.remove(3);
         flow.progressed(); // still above the limit: nobody is woken
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
-        depth.store(5, Ordering::Relaxed);
+        depth.remove(2);
         flow.progressed();
         assert!(waiter.await.unwrap());
         // Behind for longer than MAX_WAIT while the relay still confirms now
         // and then: intake goes on anyway after MAX_WAIT.
-        depth.store(50, Ordering::Relaxed);
+        depth.add(45);
         let started = Instant::now();
         let waiter = tokio::spawn({
             let flow = flow.clone();

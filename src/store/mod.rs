@@ -4,10 +4,13 @@
 //! sled locks its directory, so each process opens its own (`data_dir/gateway`
 //! for `serve`, `data_dir/router` for `route`).
 
+pub mod backlog;
 pub mod codes;
 pub mod commit;
 pub mod dedupe;
 pub mod flow;
+pub mod health;
+pub mod held;
 pub mod outbox;
 pub mod parts;
 pub mod writer;
@@ -15,11 +18,12 @@ pub mod writer;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 use thiserror::Error;
 
+pub use backlog::Backlog;
 pub use commit::{Closed, GroupCommit};
 
 #[derive(Debug, Error)]
@@ -34,6 +38,10 @@ pub enum StoreError {
     CodesExhausted,
     #[error("secret key file {path}: {reason}")]
     Secret { path: String, reason: String },
+    #[error("disk almost full: {} MiB free, {} MiB kept in reserve", free >> 20, reserve >> 20)]
+    Full { free: u64, reserve: u64 },
+    #[error("store failed and must be reopened: {0}")]
+    Failed(String),
 }
 
 /// Open trees of the gateway database.
@@ -49,10 +57,19 @@ pub struct Store {
     pub parts: sled::Tree,
     pub part_groups: sled::Tree,
     pub committer: Arc<GroupCommit>,
-    /// Outbox entries not yet confirmed by the broker (sled's `len` is a full scan).
-    pub outbox_depth: Arc<AtomicU64>,
+    /// Outbox entries not yet confirmed by the broker (see [`backlog`]).
+    pub backlog: Arc<Backlog>,
     /// Intake waits here while the relay is behind (see [`flow`]).
     pub flow: Arc<flow::Flow>,
+    /// Whether writes can succeed (free space, sled's state; see [`health`]).
+    pub health: Arc<health::StoreHealth>,
+    /// Messages held by flood control (see [`held`]).
+    pub flood_held: sled::Tree,
+    /// How many: counted like the backlog (sled's `len` is a full scan).
+    pub held: Arc<AtomicU64>,
+    /// The dedupe tree still holds records keyed by provider id alone
+    /// (written by earlier versions; see [`dedupe`]).
+    pub legacy_provider_keys: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -67,33 +84,46 @@ impl Store {
         let outbox = db.open_tree("outbox")?;
         let depth = outbox.len() as u64;
         let (committer, closed) = GroupCommit::start(db.clone());
-        let outbox_depth = Arc::new(AtomicU64::new(depth));
+        let backlog = Arc::new(Backlog::new(depth));
         let meta = db.open_tree("meta")?;
         // Codes issued before the counter existed (random, kept in a table).
         let legacy = db.open_tree("tracking")?;
         let codes = codes::Issuer::open(&key_file(&dir.join("tracking.key"))?, &meta, legacy)?;
+        let dedupe = db.open_tree("dedupe")?;
+        let flood_held = db.open_tree(held::TREE)?;
+        let held = Arc::new(AtomicU64::new(flood_held.len() as u64));
+        let legacy_provider_keys = Arc::new(AtomicBool::new(dedupe::has_legacy_provider_keys(&dedupe)));
         let store = Store {
             codes: Arc::new(codes),
             meta,
-            dedupe: db.open_tree("dedupe")?,
+            dedupe,
+            flood_held,
+            held,
+            legacy_provider_keys,
             outbox,
             parts: db.open_tree("parts")?,
             part_groups: db.open_tree("part_groups")?,
             committer: Arc::new(committer),
-            flow: Arc::new(flow::Flow::new(outbox_depth.clone())),
-            outbox_depth,
+            flow: Arc::new(flow::Flow::new(backlog.clone())),
+            health: Arc::new(health::StoreHealth::new(dir)),
+            backlog,
             db,
         };
         Ok((store, closed))
     }
 
     pub fn outbox_depth(&self) -> u64 {
-        self.outbox_depth.load(Ordering::Relaxed)
+        self.backlog.get()
     }
 
     /// Wait until everything written so far is on disk (shared flush).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.committer.flush().await
+        let r = self.committer.flush().await;
+        if let Err(StoreError::Flush(e)) = &r {
+            // sled reports a failed flush once and then refuses every write.
+            self.health.fail(e);
+        }
+        r
     }
 }
 

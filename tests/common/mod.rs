@@ -129,3 +129,20 @@ pub async fn wait_until<F: FnMut() -> bool>(timeout: Duration, mut f: F) -> bool
     }
     f()
 }
+
+/// Deletes a test's queues and exchanges when dropped, also when the test
+/// panics half-way (a leftover quorum queue holds broker resources for good).
+pub struct CleanupGuard(pub Config);
+
+impl Drop for CleanupGuard {
+    fn drop(&mut self) {
+        let cfg = self.0.clone();
+        // A runtime cannot be started inside the test's runtime thread.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                rt.block_on(cleanup(&cfg));
+            }
+        })
+        .join();
+    }
+}

@@ -32,7 +32,10 @@
       quarantined: "E-mail dikarantina (24 jam)", quarantine: "Karantina e-mail (terbaru)", qr_at: "Waktu",
       qr_mailbox: "Kotak surat", qr_reason: "Alasan", qr_sender: "Pengirim", qr_what: "Subjek / keterangan",
       qr_id: "Id", replayed_as: "diputar ulang sebagai", no_raw: "salinan mentah terhapus",
-      qr_hint: "Bukan surat warga dan surat rusak tidak diteruskan ke instansi. Jika keliru: pintu quarantine replay <id>"
+      qr_hint: "Bukan surat warga dan surat rusak tidak diteruskan ke instansi. Jika keliru: pintu quarantine replay <id>",
+      held: "Ditahan (banjir pesan)", held_title: "Pesan ditahan pengendali banjir (tertua)",
+      h_id: "ID", h_at: "Ditahan", h_channel: "Kanal", h_sender: "Pengirim", h_reason: "Alasan", h_preview: "Awal teks",
+      held_hint: "Lepaskan sebagai aduan: pintu flood replay <id>… | --all", held_hour: "dalam 1 jam"
     },
     en: {
       subtitle: "Operations monitor", updated: "Updated", source: "Queue source",
@@ -56,7 +59,10 @@
       quarantined: "E-mail quarantined (24 h)", quarantine: "E-mail quarantine (latest)", qr_at: "Time",
       qr_mailbox: "Mailbox", qr_reason: "Reason", qr_sender: "Sender", qr_what: "Subject / detail",
       qr_id: "Id", replayed_as: "replayed as", no_raw: "raw copy deleted",
-      qr_hint: "Mail no citizen wrote and broken mail are not passed to agencies. If that is wrong: pintu quarantine replay <id>"
+      qr_hint: "Mail no citizen wrote and broken mail are not passed to agencies. If that is wrong: pintu quarantine replay <id>",
+      held: "Held (flood control)", held_title: "Messages held by flood control (oldest)",
+      h_id: "ID", h_at: "Held", h_channel: "Channel", h_sender: "Sender", h_reason: "Reason", h_preview: "Text begins",
+      held_hint: "Release as complaints: pintu flood replay <id>… | --all", held_hour: "in 1 h"
     }
   };
 
@@ -296,6 +302,27 @@
       tr.appendChild(el("td", { title: q.detail }, (q.subject || q.detail) + note));
       tr.appendChild(el("td", { "class": "mono" }, q.id));
       qbody.appendChild(tr);
+    });
+
+    // Absent from gateways older than flood control.
+    var fl = s.flood || { held: 0, last_hour: 0, oldest: [] };
+    setText("v-held", fmt(fl.held));
+    setText("s-held", fmt(fl.last_hour) + " " + t("held_hour"));
+    state("tile-held", fl.held > 0 ? "warn" : null);
+    var hbody = document.querySelector("#held tbody");
+    hbody.replaceChildren();
+    if (fl.oldest.length === 0) {
+      var th0 = el("tr"); th0.appendChild(el("td", { colspan: "6", "class": "empty" }, t("none"))); hbody.appendChild(th0);
+    }
+    fl.oldest.forEach(function (m) {
+      var tr = el("tr", { "data-held": m.id });
+      tr.appendChild(el("td", { "class": "mono" }, m.id));
+      tr.appendChild(el("td", {}, new Date(Date.parse(m.held_at)).toLocaleString(lang === "en" ? "en-GB" : "id-ID")));
+      tr.appendChild(el("td", {}, m.channel + "/" + m.provider));
+      tr.appendChild(el("td", {}, m.sender + " [" + m.sender_tag + "]"));
+      tr.appendChild(el("td", { "class": "reason" }, m.reason));
+      tr.appendChild(el("td", { "class": "note" }, m.preview));
+      hbody.appendChild(tr);
     });
 
     ranked("top-categories", s.routed.top_categories);
