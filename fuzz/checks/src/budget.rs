@@ -1,0 +1,132 @@
+//! Time bounds: an input of `n` bytes must be handled within
+//! `base + per_kib * n / 1024`, i.e. linearly. A parser that is quadratic on
+//! some input shape blows through the bound once the input is a few tens of
+//! kilobytes, long before libFuzzer's own `-timeout` would notice.
+//!
+//! The machine is shared and the process can be descheduled, so an input
+//! that overruns is timed a second time and only counts if it overruns again.
+//! `PINTU_FUZZ_TIME_SCALE` (a factor, default 1) loosens every bound on a
+//! slower machine. `PINTU_FUZZ_KNOWN_SLOW` (a comma-separated list of stage
+//! names, e.g. `html,quote`) turns overruns of those stages into no finding,
+//! for long runs while a known superlinear stage is being fixed elsewhere.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A linear time budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub base_ms: u64,
+    pub per_kib_us: u64,
+}
+
+impl Budget {
+    pub const fn new(base_ms: u64, per_kib_us: u64) -> Budget {
+        Budget { base_ms, per_kib_us }
+    }
+
+    /// The time allowed for an input of `len` bytes.
+    pub fn limit(&self, len: usize) -> Duration {
+        let us = self.base_ms as f64 * 1000.0 + self.per_kib_us as f64 * len as f64 / 1024.0;
+        Duration::from_micros((us * scale()) as u64)
+    }
+}
+
+fn scale() -> f64 {
+    static S: OnceLock<f64> = OnceLock::new();
+    *S.get_or_init(|| {
+        std::env::var("PINTU_FUZZ_TIME_SCALE")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|f| f.is_finite() && *f > 0.0)
+            .unwrap_or(1.0)
+    })
+}
+
+/// Whether overruns of `stage` are a known issue to be skipped in this run.
+pub fn known_slow(stage: &str) -> bool {
+    static K: OnceLock<Vec<String>> = OnceLock::new();
+    K.get_or_init(|| {
+        std::env::var("PINTU_FUZZ_KNOWN_SLOW")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+    .iter()
+    .any(|s| s == stage)
+}
+
+/// An input that took longer than its budget, twice.
+#[derive(Debug, Clone, Copy)]
+pub struct Overrun {
+    pub took: Duration,
+    pub limit: Duration,
+    pub len: usize,
+}
+
+impl std::fmt::Display for Overrun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.1} ms for {} bytes, budget {:.1} ms",
+            self.took.as_secs_f64() * 1000.0,
+            self.len,
+            self.limit.as_secs_f64() * 1000.0
+        )
+    }
+}
+
+/// Run `f` (an input of `len` bytes) and report an overrun of `budget`.
+pub fn measure<T>(len: usize, budget: Budget, mut f: impl FnMut() -> T) -> (T, Option<Overrun>) {
+    let limit = budget.limit(len);
+    let start = Instant::now();
+    let out = f();
+    let took = start.elapsed();
+    if took <= limit {
+        return (out, None);
+    }
+    // Descheduled, or really slow? Only a second overrun counts.
+    let start = Instant::now();
+    drop(f());
+    let again = start.elapsed();
+    let overrun = (again > limit).then_some(Overrun {
+        took: took.min(again),
+        limit,
+        len,
+    });
+    (out, overrun)
+}
+
+/// [`measure`], panicking on an overrun unless `stage` is known slow.
+pub fn within<T>(stage: &str, len: usize, budget: Budget, f: impl FnMut() -> T) -> T {
+    let (out, overrun) = measure(len, budget, f);
+    if let Some(o) = overrun {
+        if !known_slow(stage) {
+            panic!("time bound exceeded in {stage}: {o}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_grows_linearly() {
+        let b = Budget::new(10, 1000);
+        assert_eq!(b.limit(0), Duration::from_millis(10));
+        assert_eq!(b.limit(2048), Duration::from_millis(12));
+    }
+
+    #[test]
+    fn overrun_is_reported() {
+        let b = Budget::new(0, 0);
+        let ((), o) = measure(1, b, || std::thread::sleep(Duration::from_millis(2)));
+        assert!(o.is_some());
+        let (v, o) = measure(1, Budget::new(1000, 0), || 7);
+        assert_eq!((v, o.is_none()), (7, true));
+    }
+}
