@@ -3,15 +3,17 @@
 //! some input shape blows through the bound once the input is a few tens of
 //! kilobytes, long before libFuzzer's own `-timeout` would notice.
 //!
-//! The machine is shared and the process can be descheduled, so an input
-//! that overruns is timed a second time and only counts if it overruns again.
+//! Time is the thread's CPU time, so a loaded machine that deschedules the
+//! fuzzer does not count; an input that overruns is timed a second time and
+//! only counts if it overruns again (its first run may have paid for a lazy
+//! initialisation, such as a regex compiled on first use).
 //! `PINTU_FUZZ_TIME_SCALE` (a factor, default 1) loosens every bound on a
 //! slower machine. `PINTU_FUZZ_KNOWN_SLOW` (a comma-separated list of stage
 //! names, e.g. `html,quote`) turns overruns of those stages into no finding,
 //! for long runs while a known superlinear stage is being fixed elsewhere.
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A linear time budget.
 #[derive(Debug, Clone, Copy)]
@@ -78,19 +80,55 @@ impl std::fmt::Display for Overrun {
     }
 }
 
+/// CPU time consumed by the calling thread so far.
+#[cfg(target_os = "linux")]
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant
+    // Linux always provides.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Elsewhere, wall time since the first call (descheduling then counts).
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu() -> Duration {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
+/// How long `f` ran, in CPU time of this thread.
+pub fn cpu_time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = thread_cpu();
+    let out = f();
+    (out, thread_cpu().saturating_sub(start))
+}
+
+fn trace() -> bool {
+    static T: OnceLock<bool> = OnceLock::new();
+    *T.get_or_init(|| std::env::var_os("PINTU_FUZZ_TRACE").is_some())
+}
+
 /// Run `f` (an input of `len` bytes) and report an overrun of `budget`.
+/// With `PINTU_FUZZ_TRACE` set, every timing is printed to stderr.
 pub fn measure<T>(len: usize, budget: Budget, mut f: impl FnMut() -> T) -> (T, Option<Overrun>) {
     let limit = budget.limit(len);
-    let start = Instant::now();
-    let out = f();
-    let took = start.elapsed();
+    let (out, took) = cpu_time(&mut f);
+    if trace() {
+        eprintln!(
+            "timing: {:.3} ms for {len} bytes (budget {:.1} ms)",
+            took.as_secs_f64() * 1e3,
+            limit.as_secs_f64() * 1e3
+        );
+    }
     if took <= limit {
         return (out, None);
     }
-    // Descheduled, or really slow? Only a second overrun counts.
-    let start = Instant::now();
-    drop(f());
-    let again = start.elapsed();
+    // A lazy initialisation, or really slow? Only a second overrun counts.
+    let ((), again) = cpu_time(|| drop(f()));
     let overrun = (again > limit).then_some(Overrun {
         took: took.min(again),
         limit,
@@ -124,8 +162,17 @@ mod tests {
     #[test]
     fn overrun_is_reported() {
         let b = Budget::new(0, 0);
-        let ((), o) = measure(1, b, || std::thread::sleep(Duration::from_millis(2)));
+        let spin = || {
+            let start = thread_cpu();
+            while thread_cpu() - start < Duration::from_millis(2) {
+                std::hint::black_box(0u64);
+            }
+        };
+        let ((), o) = measure(1, b, spin);
         assert!(o.is_some());
+        // Sleeping is not CPU time.
+        let ((), o) = measure(1, Budget::new(1, 0), || std::thread::sleep(Duration::from_millis(5)));
+        assert!(o.is_none());
         let (v, o) = measure(1, Budget::new(1000, 0), || 7);
         assert_eq!((v, o.is_none()), (7, true));
     }

@@ -52,6 +52,8 @@ fn adapters() -> &'static [Box<dyn WebhookAdapter>; 4] {
                 })?),
             ])
         })();
+        // libphonenumber loads its metadata on first use: not a parse's cost.
+        let _ = pintu_channels::normalize::normalize_sender("+6281234567001");
         match built {
             Ok(a) => a,
             Err(e) => panic!("fuzz harness: SMS adapter config: {e}"),
