@@ -379,20 +379,24 @@ fn extension_for(ct: &str) -> &'static str {
     }
 }
 
+/// Longest file name (bytes), extension included: what file systems allow.
+const MAX_FILE_NAME: usize = 255;
+
 /// A file name safe to show and to use as a download name: no directories,
-/// no control characters, at most 255 bytes.
-fn clean_file_name(name: &str) -> String {
+/// no control characters, not hidden (no leading dot), at most `max_bytes`.
+fn clean_file_name(name: &str, max_bytes: usize) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let n = normalize_text(base);
     let mut out = String::new();
     for c in n.chars().filter(|c| !c.is_control() && *c != '\n') {
-        if out.len() + c.len_utf8() > 255 {
+        if out.len() + c.len_utf8() > max_bytes {
             break;
         }
         out.push(c);
     }
-    let out = out.trim().trim_start_matches('.').to_string();
-    out
+    out.trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end()
+        .to_string()
 }
 
 fn collect_attachments(msg: &Message<'_>, limits: &Limits) -> (Vec<Attachment>, Vec<Blob>) {
@@ -407,12 +411,16 @@ fn collect_attachments(msg: &Message<'_>, limits: &Limits) -> (Vec<Attachment>, 
         let bytes = part.contents();
         let name = part
             .attachment_name()
-            .map(clean_file_name)
+            .map(|n| clean_file_name(n, MAX_FILE_NAME))
             .filter(|s| !s.is_empty())
             .or_else(|| match &part.body {
+                // A forwarded message is named after its subject; the cut
+                // leaves room for the extension.
                 PartType::Message(m) if !m.parts.is_empty() => m
                     .subject()
-                    .map(|s| format!("{}.eml", clean_file_name(&clean_subject(s)))),
+                    .map(|s| clean_file_name(&clean_subject(s), MAX_FILE_NAME - ".eml".len()))
+                    .filter(|s| !s.is_empty())
+                    .map(|s| format!("{s}.eml")),
                 _ => None,
             })
             .unwrap_or_else(|| format!("lampiran-{}.{}", n + 1, extension_for(&content_type)));
@@ -506,6 +514,29 @@ mod tests {
         let garbage: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
         assert!(parse_message(&garbage, &opts()).is_err());
         assert!(parse_message(b"", &opts()).is_err());
+    }
+
+    /// Found by `cargo fuzz run email`: a forwarded message named after a
+    /// long subject got `.eml` after the 255-byte cut; a subject of dots
+    /// became the hidden name `.eml`.
+    #[test]
+    fn forwarded_message_names_fit_and_are_not_hidden() {
+        let forward = |subject: &str| {
+            format!(
+                "From: a@b.id\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nlihat\r\n\
+                 --x\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@d.id\r\nSubject: {subject}\r\n\r\nisi\r\n--x--\r\n"
+            )
+        };
+        let p = parse_message(forward(&"é".repeat(200)).as_bytes(), &opts()).unwrap();
+        let name = &p.inbound.attachments[0].name;
+        assert!(
+            name.len() <= 255 && name.ends_with(".eml"),
+            "{} bytes: {name}",
+            name.len()
+        );
+        let p = parse_message(forward(". . .").as_bytes(), &opts()).unwrap();
+        assert_eq!(p.inbound.attachments[0].name, "lampiran-1.eml");
+        assert_eq!(clean_file_name(". . x", 255), "x");
     }
 
     #[test]
