@@ -9,7 +9,7 @@
 //! 6 `clean_address` and `is_no_reply_address`.
 //!
 //! Asserted: the time bound (stages `html` and `quote` for 0-2, see
-//! [`crate::budget::known_slow`]); HTML output bounded by the input
+//! [`crate::budget::known`]); HTML output bounded by the input
 //! (quote prefixes are capped); stripping never adds text and keeps
 //! something when the input had something; the body path is normalised;
 //! ids are bracket-free, short and space-free; tracking codes have their

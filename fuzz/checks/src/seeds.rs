@@ -337,6 +337,66 @@ fn social_seeds(root: &Path, out: &mut Vec<Seed>) {
     }
 }
 
+/// A few large inputs of realistic shape, so that mutations also work at
+/// the sizes where superlinear time shows (libFuzzer grows inputs slowly).
+fn large_seeds(out: &mut Vec<Seed>) {
+    let para = "<p>Sampah di TPS&nbsp;Pasar Baru sudah menumpuk <b>2 minggu</b>.</p>\
+                <ul><li>Bau menyengat</li><li>Banyak lalat &amp; tikus</li></ul>\
+                <blockquote>On Mon, 3 Mar 2025, LAPOR! &lt;noreply@lapor.go.id&gt; wrote:<br>&gt; Terima kasih</blockquote>\
+                <p>Foto: <a href=\"https://photos.example/abc\">lihat di sini</a><img alt=\"foto\" src=x></p>\n";
+    let html = para.repeat(400);
+    let reply = "Masih rusak.\n\nPada Sen, 3 Mar 2025 pukul 10.00 LAPOR! <noreply@lapor.go.id> menulis:\n> isi lama\n> Kode: LPR-7K3Q9X\n\n-----Original Message-----\nFrom: a\nSent: b\n\nSent from my iPhone\n\n".repeat(300);
+    out.push((
+        "email_text",
+        "large-html".into(),
+        with(email_text::HTML, html.as_bytes()),
+    ));
+    out.push((
+        "email_text",
+        "large-body".into(),
+        with(email_text::BODY, html.as_bytes()),
+    ));
+    out.push((
+        "email_text",
+        "large-quote".into(),
+        with(email_text::QUOTE, reply.as_bytes()),
+    ));
+    let mail = format!(
+        "From: Budi <budi@example.com>\r\nSubject: Sampah\r\nMessage-ID: <large-1@example.com>\r\n\
+         Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         {reply}\r\n--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--b--\r\n"
+    );
+    out.push(("email", "large-alternative".into(), mail.into_bytes()));
+    let messages: Vec<String> = (0..400)
+        .map(|i| format!(r#"{{"from":"62812345{i:05}","id":"wamid.{i}","timestamp":"1700000000","type":"text","text":{{"body":"Jalan rusak nomor {i}"}}}}"#))
+        .collect();
+    let body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"621708","phone_number_id":"1708"}},"contacts":[{{"wa_id":"6281234500001","profile":{{"name":"Budi"}}}}],"messages":[{}]}}}}]}}]}}"#,
+        messages.join(",")
+    );
+    out.push((
+        "social",
+        "large-whatsapp".into(),
+        encode(
+            social::META,
+            &Method::POST,
+            "",
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        ),
+    ));
+    let text =
+        "Jalan di kec. Cibinong kab. Bogor rusak parah, mohon Dinas PUPR segera memperbaiki. RAHASIA 0812-3456-7890 "
+            .repeat(180);
+    out.push(("routing", "large-decide".into(), with(routing::DECIDE, text.as_bytes())));
+    out.push(("normalize", "large-text".into(), with(normalize::TEXT, text.as_bytes())));
+    out.push((
+        "normalize",
+        "large-markers".into(),
+        with(normalize::MARKERS, text.as_bytes()),
+    ));
+}
+
 /// Every seed of every target.
 pub fn all() -> Vec<Seed> {
     let root = repo_root();
@@ -346,6 +406,7 @@ pub fn all() -> Vec<Seed> {
     text_seeds(&root, &mut out);
     email_seeds(&root, &mut out);
     social_seeds(&root, &mut out);
+    large_seeds(&mut out);
     out
 }
 
