@@ -87,12 +87,28 @@ fn shortcode_or_alnum(trimmed: &str, digits: &str) -> Sender {
 
 /// Format through libphonenumber's metadata when it recognises the number, so
 /// country-specific quirks are handled; otherwise keep the digits as given.
+///
+/// libphonenumber removes a trunk prefix or leading zeros of the national
+/// number one step per call (`+27 0 0…`), so the formatting is repeated until
+/// it settles: the result, normalised again, is the same number. A result that
+/// does not settle or is too short to be a number keeps the digits as given.
 fn e164(digits: &str) -> String {
     let plus = format!("+{digits}");
-    match phonenumber::parse(None, &plus) {
-        Ok(n) => n.format().mode(phonenumber::Mode::E164).to_string(),
-        Err(_) => plus,
+    let mut cur = plus.clone();
+    for _ in 0..=digits.len() {
+        let Ok(n) = phonenumber::parse(None, &cur) else {
+            return plus;
+        };
+        let next = n.format().mode(phonenumber::Mode::E164).to_string();
+        if next == cur {
+            let ok = cur
+                .strip_prefix('+')
+                .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+            return if ok { cur } else { plus };
+        }
+        cur = next;
     }
+    plus
 }
 
 #[cfg(test)]
@@ -145,6 +161,21 @@ mod tests {
         let padded = format!("+628123456789{}x", " ".repeat(51));
         let once = normalize_sender(&padded);
         assert_eq!(normalize_sender(&once.address), once);
+    }
+
+    /// Found by `cargo fuzz run sms`: libphonenumber drops a trunk zero or a
+    /// leading zero of the national number per call, so `+27 008708` became
+    /// the six-digit `+278708` (not a number), and `+27 00087080000` lost one
+    /// more zero each time it was normalised again.
+    #[test]
+    fn formatting_settles_and_keeps_a_number() {
+        for raw in ["+27008708", "+2700087080000", "+4402079460958"] {
+            let once = normalize_sender(raw);
+            assert_eq!(once.kind, SenderKind::Msisdn, "{raw}");
+            assert!(once.address.len() >= 9, "{raw} -> {}", once.address);
+            assert_eq!(normalize_sender(&once.address), once, "{raw}");
+        }
+        assert_eq!(normalize_sender("+4402079460958").address, "+442079460958");
     }
 
     proptest::proptest! {
