@@ -3,7 +3,7 @@
 # job, libFuzzer's own log in logs/TARGET/fuzz-0.log, new inputs added to
 # corpus/TARGET, findings in artifacts/TARGET/.
 #
-# usage: fuzz/run.sh TARGET [SECONDS] [more libFuzzer flags...]
+# usage: fuzz/run.sh TARGET [SECONDS] [more libFuzzer flags or corpus dirs...]
 set -euo pipefail
 cd "$(dirname "$0")"
 fuzz=$(pwd)
@@ -18,10 +18,10 @@ case $target in
   *) len=65536 ;;
 esac
 export RUSTC_BOOTSTRAP=1
-cargo fuzz build "$target"
+cargo fuzz build -O "$target"
 mkdir -p "logs/$target" "artifacts/$target" "corpus/$target"
 cd "logs/$target"
 exec "$fuzz/target/x86_64-unknown-linux-gnu/release/$target" \
   -max_total_time="$secs" -max_len="$len" -timeout=10 -rss_limit_mb=2048 \
   -jobs=1 -workers=1 -print_final_stats=1 \
-  -artifact_prefix="$fuzz/artifacts/$target/" "$@" "$fuzz/corpus/$target"
+  -artifact_prefix="$fuzz/artifacts/$target/" "$fuzz/corpus/$target" "$@"
