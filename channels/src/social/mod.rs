@@ -52,10 +52,17 @@ pub(crate) fn clean_text(field: &'static str, raw: &str) -> Result<String, Adapt
     Ok(normalize_text(raw))
 }
 
+/// Longest name or username kept (characters). Platforms allow far less
+/// (X 50, Telegram 64), and a payload may name one sender for many messages:
+/// an unbounded name would be normalised and copied into each of them.
+pub(crate) const MAX_NAME_CHARS: usize = 128;
+
 /// `Name (@username)`, `Name`, `@username`, or nothing.
 pub(crate) fn display_name(name: Option<&str>, username: Option<&str>) -> Option<String> {
-    let name = name.map(str::trim).filter(|s| !s.is_empty());
-    let username = username.map(str::trim).filter(|s| !s.is_empty());
+    // Cut first: the work per message stays bounded whatever was sent.
+    let cut = |s: &str| -> String { s.chars().take(MAX_NAME_CHARS).collect::<String>().trim().to_string() };
+    let name = name.map(cut).filter(|s| !s.is_empty());
+    let username = username.map(cut).filter(|s| !s.is_empty());
     let shown = match (name, username) {
         (Some(n), Some(u)) => format!("{n} (@{u})"),
         (Some(n), None) => n.to_string(),
@@ -174,6 +181,25 @@ mod tests {
         );
         assert_eq!(display_name(Some(" "), Some("budi")).as_deref(), Some("@budi"));
         assert_eq!(display_name(None, None), None);
+    }
+
+    /// Found with the `social` fuzz target's time bound: a WhatsApp payload
+    /// names one contact for all its messages (and an X page one user for all
+    /// its tweets), so a 60 KB name was normalised and copied into each of
+    /// 2,500 messages (8 s, and 20 KB per message).
+    #[test]
+    fn long_names_are_cut() {
+        let long = "N".repeat(60_000);
+        let shown = display_name(Some(&long), Some(&long)).unwrap_or_default();
+        assert!(
+            shown.chars().count() <= 2 * MAX_NAME_CHARS + 4,
+            "{} characters",
+            shown.chars().count()
+        );
+        assert_eq!(
+            display_name(Some(&format!("Budi{}", " ".repeat(200))), None).as_deref(),
+            Some("Budi")
+        );
     }
 
     #[test]
