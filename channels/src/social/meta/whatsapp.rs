@@ -1,5 +1,7 @@
 //! WhatsApp Cloud API webhook payloads (`object = whatsapp_business_account`).
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
@@ -229,6 +231,20 @@ pub(super) fn collect(entries: Vec<Value>, out: &mut Collected) {
             }
             let metadata = value.metadata.as_ref();
             let phone_number_id = metadata.and_then(|m| m.phone_number_id.as_deref()).filter(|p| id_ok(p));
+            // Profile names by wa_id, the first contact of an id winning;
+            // built once, not scanned for every message.
+            let mut names: HashMap<&str, Option<&str>> = HashMap::with_capacity(value.contacts.len());
+            for c in &value.contacts {
+                if let Some(id) = c.wa_id.as_deref() {
+                    names
+                        .entry(id)
+                        .or_insert_with(|| c.profile.as_ref().and_then(|p| p.name.as_deref()));
+                }
+            }
+            let lone_contact = match value.contacts.as_slice() {
+                [only] => only.profile.as_ref().and_then(|p| p.name.as_deref()),
+                _ => None,
+            };
             for raw in value.messages.iter().cloned() {
                 let msg: WaMessage = match serde_json::from_value(raw) {
                     Ok(m) => m,
@@ -242,17 +258,7 @@ pub(super) fn collect(entries: Vec<Value>, out: &mut Collected) {
                     out.skip(AdapterError::MissingField("metadata.phone_number_id").to_string());
                     continue;
                 };
-                let profile_name = value
-                    .contacts
-                    .iter()
-                    .find(|c| c.wa_id.as_deref() == Some(msg.from.as_str()))
-                    .or(if value.contacts.len() == 1 {
-                        value.contacts.first()
-                    } else {
-                        None
-                    })
-                    .and_then(|c| c.profile.as_ref())
-                    .and_then(|p| p.name.as_deref());
+                let profile_name = names.get(msg.from.as_str()).copied().unwrap_or(lone_contact);
                 let display_phone = metadata.and_then(|m| m.display_phone_number.as_deref());
                 match wa_inbound(&msg, profile_name, phone_number_id, display_phone) {
                     Ok(Ok(m)) => out.messages.push(m),
