@@ -385,6 +385,54 @@ fn large_seeds(out: &mut Vec<Seed>) {
             body.as_bytes(),
         ),
     ));
+    // Shapes that were superlinear (fixed; see README.md): one contact's or
+    // user's long name shared by every message, thousands of distinct ignore
+    // reasons, thousands of contacts scanned for each message.
+    let wa = |contacts: &str, messages: &[String]| {
+        let body = format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"metadata":{{"phone_number_id":"1708"}},"contacts":[{contacts}],"messages":[{}]}}}}]}}]}}"#,
+            messages.join(",")
+        );
+        encode(
+            social::META,
+            &Method::POST,
+            "",
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        )
+    };
+    let texts: Vec<String> = (0..2500)
+        .map(|i| format!(r#"{{"from":"6281234500001","id":"wamid.{i}","type":"text","text":{{"body":"x"}}}}"#))
+        .collect();
+    let name = "N".repeat(60_000);
+    let one = format!(r#"{{"wa_id":"6281234500001","profile":{{"name":"{name}"}}}}"#);
+    out.push(("social", "regress-shared-long-name".into(), wa(&one, &texts)));
+    let odd: Vec<String> = (0..7000)
+        .map(|i| format!(r#"{{"from":"1","id":"a","type":"t{i}"}}"#))
+        .collect();
+    out.push(("social", "regress-many-ignore-reasons".into(), wa("", &odd)));
+    let contacts: Vec<String> = (0..2600).map(|i| format!(r#"{{"wa_id":"62812{i:07}"}}"#)).collect();
+    let senders: Vec<String> = (0..2600)
+        .map(|i| format!(r#"{{"from":"62899{i:07}","id":"m{i}","type":"text","text":{{"body":"x"}}}}"#))
+        .collect();
+    out.push((
+        "social",
+        "regress-many-contacts".into(),
+        wa(&contacts.join(","), &senders),
+    ));
+    let tweets: Vec<String> = (0..2500)
+        .map(|i| format!(r#"{{"id":"{}","author_id":"42","text":"@lapor1708 x"}}"#, 1000 + i))
+        .collect();
+    let page = format!(
+        r#"{{"data":[{}],"includes":{{"users":[{{"id":"42","name":"{name}","username":"u"}}]}},"meta":{{"result_count":2500}}}}"#,
+        tweets.join(",")
+    );
+    out.push((
+        "social",
+        "regress-x-shared-long-name".into(),
+        encode(social::X_MENTIONS, &Method::GET, "", &[], page.as_bytes()),
+    ));
+
     let text =
         "Jalan di kec. Cibinong kab. Bogor rusak parah, mohon Dinas PUPR segera memperbaiki. RAHASIA 0812-3456-7890 "
             .repeat(180);
