@@ -124,14 +124,19 @@ pub(crate) fn join_text(parts: &[Option<&str>]) -> String {
 /// Longest ignore reason shown (bytes); more is cut.
 const MAX_REASON_BYTES: usize = 300;
 
+/// Skip reasons kept per request; the others are only counted.
+pub(crate) const MAX_SKIP_REASONS: usize = 16;
+
 /// Messages found in one webhook call, why the other items were ignored
 /// (valid events that are not complaints), and which could not be read.
 #[derive(Debug, Default)]
 pub(crate) struct Collected {
     pub messages: Vec<Inbound>,
     pub ignored: Vec<String>,
-    /// One reason per malformed item (each is counted).
+    /// Why the first malformed items could not be read.
     pub skipped: Vec<String>,
+    /// Every malformed item (each is counted).
+    pub skipped_total: usize,
     /// Bytes of `ignored` once joined.
     ignored_bytes: usize,
 }
@@ -152,8 +157,13 @@ impl Collected {
 
     /// An item that cannot be read; the rest of the batch still counts.
     pub fn skip(&mut self, reason: impl Into<String>) {
-        let reason: String = reason.into().chars().take(300).collect();
-        self.skipped.push(reason);
+        self.skipped_total += 1;
+        // A request of 120,000 unreadable items must not become 120,000
+        // reasons (and log lines): a few say what was wrong.
+        if self.skipped.len() < MAX_SKIP_REASONS {
+            let reason: String = reason.into().chars().take(300).collect();
+            self.skipped.push(reason);
+        }
     }
 
     /// A batch with skipped items; else messages if there is at least one;
@@ -163,6 +173,7 @@ impl Collected {
             return Parsed::Batch {
                 messages: self.messages,
                 skipped: self.skipped,
+                skipped_total: self.skipped_total,
             };
         }
         if !self.messages.is_empty() {
@@ -230,6 +241,27 @@ mod tests {
             Parsed::Ignored(r) => {
                 assert!(r.starts_with("message type `t0` not supported; message type `t1`"));
                 assert!(r.len() <= 300);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Found by the `social` fuzz target's output bound: a WhatsApp batch of
+    /// 120,000 unreadable items (`[1,1,…]`, 240 KB) gave 120,000 skip reasons,
+    /// 7.3 MB, each logged as a warning.
+    #[test]
+    fn skipped_items_are_counted_and_a_few_reasons_kept() {
+        let mut c = Collected::default();
+        for i in 0..10_000 {
+            c.skip(format!("message: invalid type: integer `{i}`"));
+        }
+        match c.finish() {
+            Parsed::Batch {
+                skipped, skipped_total, ..
+            } => {
+                assert_eq!(skipped_total, 10_000);
+                assert_eq!(skipped.len(), MAX_SKIP_REASONS);
+                assert!(skipped[0].ends_with("`0`"));
             }
             other => panic!("{other:?}"),
         }
