@@ -100,6 +100,25 @@ pub fn parsed(result: &Result<Parsed, AdapterError>, len: usize, ctx: &str) {
             assert!(!m.is_empty(), "{ctx}: Messages with no message");
             messages(m, len, ctx);
         }
+        Ok(Parsed::Batch {
+            messages: m,
+            skipped,
+            skipped_total,
+        }) => {
+            assert!(
+                !skipped.is_empty() && *skipped_total >= skipped.len(),
+                "{ctx}: Batch of {skipped_total} skipped items with {} reasons",
+                skipped.len()
+            );
+            messages(m, len, ctx);
+            let bytes: usize = skipped.iter().map(String::len).sum();
+            let allowed = OUTPUT_FACTOR * len + PER_REQUEST;
+            assert!(
+                bytes <= allowed,
+                "{ctx}: {} skip reasons of {bytes} bytes from {len} input bytes (allowed {allowed})",
+                skipped.len()
+            );
+        }
         Ok(Parsed::Ignored(reason)) => assert!(
             reason.len() <= len + 512,
             "{ctx}: ignore reason of {} bytes",

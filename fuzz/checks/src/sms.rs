@@ -15,7 +15,7 @@ use pintu_channels::sms::generic::{Generic, GenericConfig};
 use pintu_channels::sms::jasmin::Jasmin;
 use pintu_channels::sms::kannel::Kannel;
 use pintu_channels::sms::twilio::{Twilio, TwilioConfig};
-use pintu_channels::sms::SmsAuth;
+use pintu_channels::sms::{ProfileError, SmsAuth};
 use pintu_channels::WebhookAdapter;
 
 use crate::budget::{within, Budget};
@@ -37,7 +37,7 @@ fn adapters() -> &'static [Box<dyn WebhookAdapter>; 4] {
             token: Some("tok".into()),
             allow_ips: vec!["127.0.0.0/8".into()],
         };
-        let built: Result<[Box<dyn WebhookAdapter>; 4], String> = (|| {
+        let built: Result<[Box<dyn WebhookAdapter>; 4], ProfileError> = (|| {
             Ok([
                 Box::new(Kannel::new(&auth)?) as Box<dyn WebhookAdapter>,
                 Box::new(Jasmin::new(&auth)?),
