@@ -121,6 +121,23 @@ pub(crate) fn join_text(parts: &[Option<&str>]) -> String {
         .join("\n")
 }
 
+/// One item of a batch as `T`, or `None` when it cannot be read (skipped,
+/// with the reason). A non-object is refused before serde formats an error
+/// for it: a batch of 100,000 `1`s costs no more than reading them.
+pub(crate) fn batch_item<T: DeserializeOwned>(out: &mut Collected, what: &str, item: serde_json::Value) -> Option<T> {
+    if !item.is_object() {
+        out.skip(format_args!("{what}: not an object"));
+        return None;
+    }
+    match serde_json::from_value(item) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            out.skip(format_args!("{what}: {e}"));
+            None
+        }
+    }
+}
+
 /// Longest ignore reason shown (bytes); more is cut.
 const MAX_REASON_BYTES: usize = 300;
 
@@ -156,12 +173,13 @@ impl Collected {
     }
 
     /// An item that cannot be read; the rest of the batch still counts.
-    pub fn skip(&mut self, reason: impl Into<String>) {
+    pub fn skip(&mut self, reason: impl std::fmt::Display) {
         self.skipped_total += 1;
         // A request of 120,000 unreadable items must not become 120,000
-        // reasons (and log lines): a few say what was wrong.
+        // reasons (and log lines): a few say what was wrong, and the others
+        // are not even formatted.
         if self.skipped.len() < MAX_SKIP_REASONS {
-            let reason: String = reason.into().chars().take(300).collect();
+            let reason: String = reason.to_string().chars().take(300).collect();
             self.skipped.push(reason);
         }
     }
@@ -253,7 +271,7 @@ mod tests {
     fn skipped_items_are_counted_and_a_few_reasons_kept() {
         let mut c = Collected::default();
         for i in 0..10_000 {
-            c.skip(format!("message: invalid type: integer `{i}`"));
+            c.skip(format_args!("message: invalid type: integer `{i}`"));
         }
         match c.finish() {
             Parsed::Batch {
@@ -265,6 +283,25 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A non-object item is skipped without serde formatting an error for
+    /// it (a 240 KB batch of `1`s took 253 ms under the fuzz target's
+    /// sanitizer, 50 ms now); an object that does not fit still says why.
+    #[test]
+    fn batch_items_that_are_not_objects() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Item {
+            #[allow(dead_code)]
+            id: String,
+        }
+        let mut c = Collected::default();
+        assert!(batch_item::<Item>(&mut c, "message", serde_json::json!(1)).is_none());
+        assert!(batch_item::<Item>(&mut c, "message", serde_json::json!({})).is_none());
+        assert!(batch_item::<Item>(&mut c, "message", serde_json::json!({"id": "a"})).is_some());
+        assert_eq!(c.skipped_total, 2);
+        assert_eq!(c.skipped[0], "message: not an object");
+        assert!(c.skipped[1].contains("missing field `id`"), "{}", c.skipped[1]);
     }
 
     #[test]
