@@ -43,3 +43,27 @@ pub fn check(target: &str, data: &[u8]) {
 
 /// Names of every target, as in `fuzz/Cargo.toml`.
 pub const TARGETS: [&str; 7] = ["sms", "decode", "normalize", "email", "email_text", "social", "routing"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every check is a fuzz target with a committed corpus, and the other
+    /// way round: `ci.sh` replays what `fuzz/Cargo.toml` lists.
+    #[test]
+    fn targets_bins_and_corpora_agree() {
+        let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let manifest = std::fs::read_to_string(fuzz.join("Cargo.toml")).unwrap_or_default();
+        let bins: Vec<&str> = manifest
+            .lines()
+            .filter_map(|l| l.strip_prefix("name = \""))
+            .filter_map(|l| l.strip_suffix('"'))
+            .filter(|n| *n != "pintu-fuzz")
+            .collect();
+        assert_eq!(bins, TARGETS);
+        for t in TARGETS {
+            let n = std::fs::read_dir(fuzz.join("corpus").join(t)).map_or(0, |d| d.count());
+            assert!(n > 0, "no corpus for {t}");
+        }
+    }
+}
