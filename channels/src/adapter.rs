@@ -75,12 +75,15 @@ pub enum Parsed {
     /// A valid event that is not a citizen message (delivery status, our own echo).
     Ignored(String),
     /// A signed batch in which some items could not be read: make `messages`
-    /// durable, count each `skipped` reason, and answer as accepted — the
+    /// durable, count `skipped_total` items, and answer as accepted — the
     /// provider redelivering the same bytes cannot make them readable, and
     /// refusing the batch would refuse its valid messages with it.
     Batch {
         messages: Vec<Inbound>,
+        /// Why the first skipped items could not be read (a few, for the log).
         skipped: Vec<String>,
+        /// Every skipped item, however many reasons are kept.
+        skipped_total: usize,
     },
 }
 

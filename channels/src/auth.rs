@@ -68,14 +68,18 @@ pub fn verify_hex_sha256(header: Option<&str>, secret: &[u8], body: &[u8]) -> Re
     }
 }
 
+/// Decode hex digits (either case, surrounding whitespace ignored); `None`
+/// for anything else, including the sign `u8::from_str_radix` would take.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim();
+    fn nibble(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let s = s.trim().as_bytes();
     if s.len() % 2 != 0 {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+    s.chunks_exact(2)
+        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
         .collect()
 }
 
@@ -266,6 +270,18 @@ mod tests {
         assert!(verify_hex_sha256(Some(&sig), b"s3cret", body).is_ok());
         assert!(verify_hex_sha256(Some(&sig), b"other", body).is_err());
         assert!(verify_hex_sha256(Some("sha256=zz"), b"s3cret", body).is_err());
+    }
+
+    /// Found by `cargo fuzz run decode`: `u8::from_str_radix` takes a sign,
+    /// so `+f` passed as the hex byte 0x0f (a Jasmin `binary` or Kannel
+    /// UDH that is not hex was decoded instead of refused).
+    #[test]
+    fn hex_is_only_hex_digits() {
+        assert_eq!(hex_decode(" 0aFf "), Some(vec![0x0a, 0xff]));
+        assert_eq!(hex_decode("+f"), None);
+        assert_eq!(hex_decode("00+a"), None);
+        assert_eq!(hex_decode("0x"), None);
+        assert_eq!(hex_decode("\u{e9}"), None);
     }
 
     fn hex(b: &[u8]) -> String {

@@ -15,14 +15,20 @@ use super::AppState;
 use crate::replay::Seen;
 
 fn reject(adapter: &dyn WebhookAdapter, reason: &'static str) {
+    reject_n(adapter, reason, 1);
+}
+
+fn reject_n(adapter: &dyn WebhookAdapter, reason: &'static str, n: usize) {
     metrics::counter!(
         "pintu_rejected_total",
         "channel" => adapter.channel().as_str(),
         "provider" => adapter.provider(),
         "reason" => reason
     )
-    .increment(1);
-    crate::ops::stats::global().rejected(adapter.channel().as_str());
+    .increment(n as u64);
+    for _ in 0..n {
+        crate::ops::stats::global().rejected(adapter.channel().as_str());
+    }
 }
 
 fn respond(r: WebResponse) -> Response {
@@ -86,11 +92,22 @@ pub async fn handle(
     }
     let messages = match adapter.parse(&req) {
         Ok(Parsed::Messages(m)) => m,
-        Ok(Parsed::Batch { messages, skipped }) => {
+        Ok(Parsed::Batch {
+            messages,
+            skipped,
+            skipped_total,
+        }) => {
+            reject_n(adapter.as_ref(), "malformed_item", skipped_total);
             for reason in &skipped {
-                reject(adapter.as_ref(), "malformed_item");
                 // Provider parse errors can quote field values (a number).
                 warn!(provider = adapter.provider(), reason = %crate::obs::sanitize(reason), "malformed item skipped");
+            }
+            if skipped_total > skipped.len() {
+                warn!(
+                    provider = adapter.provider(),
+                    more = skipped_total - skipped.len(),
+                    "more malformed items skipped"
+                );
             }
             messages
         }

@@ -46,20 +46,24 @@ fn extension_for(ct: &str) -> &'static str {
     }
 }
 
+/// Longest file name (bytes), extension included: what file systems allow.
+const MAX_FILE_NAME: usize = 255;
+
 /// A file name safe to show and to use as a download name: no directories,
-/// no control characters, at most 255 bytes.
-fn clean_file_name(name: &str) -> String {
+/// no control characters, not hidden (no leading dot), at most `max_bytes`.
+pub(crate) fn clean_file_name(name: &str, max_bytes: usize) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let n = normalize_text(base);
     let mut out = String::new();
     for c in n.chars().filter(|c| !c.is_control() && *c != '\n') {
-        if out.len() + c.len_utf8() > 255 {
+        if out.len() + c.len_utf8() > max_bytes {
             break;
         }
         out.push(c);
     }
-    let out = out.trim().trim_start_matches('.').to_string();
-    out
+    out.trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end()
+        .to_string()
 }
 
 pub fn collect_attachments(msg: &Message<'_>, limits: &Limits) -> (Vec<Attachment>, Vec<Blob>) {
@@ -75,12 +79,16 @@ pub fn collect_attachments(msg: &Message<'_>, limits: &Limits) -> (Vec<Attachmen
         let bytes: &[u8] = &bytes;
         let name = part
             .attachment_name()
-            .map(clean_file_name)
+            .map(|n| clean_file_name(n, MAX_FILE_NAME))
             .filter(|s| !s.is_empty())
             .or_else(|| match &part.body {
+                // A forwarded message is named after its subject; the cut
+                // leaves room for the extension.
                 PartType::Message(m) if !m.parts.is_empty() => m
                     .subject()
-                    .map(|s| format!("{}.eml", clean_file_name(&clean_subject(s)))),
+                    .map(|s| clean_file_name(&clean_subject(s), MAX_FILE_NAME - ".eml".len()))
+                    .filter(|s| !s.is_empty())
+                    .map(|s| format!("{s}.eml")),
                 _ => None,
             })
             .unwrap_or_else(|| format!("lampiran-{}.{}", n + 1, extension_for(&content_type)));

@@ -452,6 +452,29 @@ mod tests {
         assert!(parse_message(b"", &opts()).is_err());
     }
 
+    /// Found by `cargo fuzz run email`: a forwarded message named after a
+    /// long subject got `.eml` after the 255-byte cut; a subject of dots
+    /// became the hidden name `.eml`.
+    #[test]
+    fn forwarded_message_names_fit_and_are_not_hidden() {
+        let forward = |subject: &str| {
+            format!(
+                "From: a@b.id\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nlihat\r\n\
+                 --x\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@d.id\r\nSubject: {subject}\r\n\r\nisi\r\n--x--\r\n"
+            )
+        };
+        let p = parse_message(forward(&"é".repeat(200)).as_bytes(), &opts()).unwrap();
+        let name = &p.inbound.attachments[0].name;
+        assert!(
+            name.len() <= 255 && name.ends_with(".eml"),
+            "{} bytes: {name}",
+            name.len()
+        );
+        let p = parse_message(forward(". . .").as_bytes(), &opts()).unwrap();
+        assert_eq!(p.inbound.attachments[0].name, "lampiran-1.eml");
+        assert_eq!(crate::email::attachments::clean_file_name(". . x", 255), "x");
+    }
+
     #[test]
     fn many_parts_are_rejected() {
         let mut raw = String::from("From: a@b.id\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n");

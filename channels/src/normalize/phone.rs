@@ -7,16 +7,20 @@
 
 use crate::inbound::{Sender, SenderKind};
 
-/// Longest alphanumeric sender id kept; longer strings are cut (never rejected).
+/// Longest sender string kept; longer strings are cut (never rejected).
 const MAX_ALNUM: usize = 64;
 
 /// Normalise any sender string. Never panics; never fails.
 pub fn normalize_sender(raw: &str) -> Sender {
-    let trimmed: String = raw
-        .trim()
+    // Invisible characters go before trimming (they may hide a space), and
+    // the cut comes before classifying and is trimmed again: the result,
+    // normalised again, must be the same sender.
+    let visible: String = raw
         .chars()
         .filter(|c| !c.is_control() && *c != '\u{200b}' && *c != '\u{feff}')
         .collect();
+    let cut: String = visible.trim().chars().take(MAX_ALNUM).collect();
+    let trimmed = cut.trim_end().to_string();
     let cleaned: String = trimmed
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '/' | '\u{a0}'))
@@ -26,10 +30,9 @@ pub fn normalize_sender(raw: &str) -> Sender {
         None => (false, cleaned.as_str()),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        let address: String = trimmed.chars().take(MAX_ALNUM).collect();
         return Sender {
             kind: SenderKind::Alphanumeric,
-            address,
+            address: trimmed,
             display_name: None,
         };
     }
@@ -76,7 +79,7 @@ fn shortcode_or_alnum(trimmed: &str, digits: &str) -> Sender {
     } else {
         Sender {
             kind: SenderKind::Alphanumeric,
-            address: trimmed.chars().take(MAX_ALNUM).collect(),
+            address: trimmed.to_string(),
             display_name: None,
         }
     }
@@ -84,12 +87,28 @@ fn shortcode_or_alnum(trimmed: &str, digits: &str) -> Sender {
 
 /// Format through libphonenumber's metadata when it recognises the number, so
 /// country-specific quirks are handled; otherwise keep the digits as given.
+///
+/// libphonenumber removes a trunk prefix or leading zeros of the national
+/// number one step per call (`+27 0 0…`), so the formatting is repeated until
+/// it settles: the result, normalised again, is the same number. A result that
+/// does not settle or is too short to be a number keeps the digits as given.
 fn e164(digits: &str) -> String {
     let plus = format!("+{digits}");
-    match phonenumber::parse(None, &plus) {
-        Ok(n) => n.format().mode(phonenumber::Mode::E164).to_string(),
-        Err(_) => plus,
+    let mut cur = plus.clone();
+    for _ in 0..=digits.len() {
+        let Ok(n) = phonenumber::parse(None, &cur) else {
+            return plus;
+        };
+        let next = n.format().mode(phonenumber::Mode::E164).to_string();
+        if next == cur {
+            let ok = cur
+                .strip_prefix('+')
+                .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+            return if ok { cur } else { plus };
+        }
+        cur = next;
     }
+    plus
 }
 
 #[cfg(test)]
@@ -123,6 +142,40 @@ mod tests {
         assert_eq!(addr("BANK-XYZ"), (SenderKind::Alphanumeric, "BANK-XYZ".into()));
         assert_eq!(addr(""), (SenderKind::Alphanumeric, "".into()));
         assert_eq!(addr("+"), (SenderKind::Alphanumeric, "+".into()));
+    }
+
+    /// Found by `cargo fuzz run normalize` (and `sms`): a sender cut at 64
+    /// characters kept the space it was cut at, and a removed zero-width
+    /// character exposed a leading space, so normalising the result again gave
+    /// another sender (a different dedupe key for the same citizen).
+    #[test]
+    fn cut_and_cleaned_senders_are_stable() {
+        let long = format!("{} B", "A".repeat(63));
+        let once = normalize_sender(&long);
+        assert_eq!(once.address, "A".repeat(63));
+        assert_eq!(normalize_sender(&once.address), once);
+        let zw = normalize_sender("\u{200b} BANK");
+        assert_eq!(zw.address, "BANK");
+        assert_eq!(normalize_sender(&zw.address), zw);
+        // What is beyond the cut does not decide the kind of what is kept.
+        let padded = format!("+628123456789{}x", " ".repeat(51));
+        let once = normalize_sender(&padded);
+        assert_eq!(normalize_sender(&once.address), once);
+    }
+
+    /// Found by `cargo fuzz run sms`: libphonenumber drops a trunk zero or a
+    /// leading zero of the national number per call, so `+27 008708` became
+    /// the six-digit `+278708` (not a number), and `+27 00087080000` lost one
+    /// more zero each time it was normalised again.
+    #[test]
+    fn formatting_settles_and_keeps_a_number() {
+        for raw in ["+27008708", "+2700087080000", "+4402079460958"] {
+            let once = normalize_sender(raw);
+            assert_eq!(once.kind, SenderKind::Msisdn, "{raw}");
+            assert!(once.address.len() >= 9, "{raw} -> {}", once.address);
+            assert_eq!(normalize_sender(&once.address), once, "{raw}");
+        }
+        assert_eq!(normalize_sender("+4402079460958").address, "+442079460958");
     }
 
     proptest::proptest! {

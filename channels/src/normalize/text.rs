@@ -10,11 +10,14 @@ pub const MAX_TEXT_CHARS: usize = 20_000;
 /// NFC, no control characters (newline and tab kept), no trailing spaces on a
 /// line, at most one blank line in a row, trimmed.
 pub fn normalize_text(raw: &str) -> String {
+    // Removal comes before NFC: a removed character between two combining
+    // marks would otherwise have kept them from being put in canonical order.
     let nfc: String = raw
         .replace("\r\n", "\n")
         .replace('\r', "\n")
-        .nfc()
+        .chars()
         .filter(|c| *c == '\n' || *c == '\t' || !(c.is_control() || is_invisible(*c)))
+        .nfc()
         .take(MAX_TEXT_CHARS)
         .collect();
     let mut out = String::with_capacity(nfc.len());
@@ -41,8 +44,9 @@ pub fn normalize_text(raw: &str) -> String {
 /// like [`normalize_text`] but not trimmed, because parts split mid-sentence
 /// and a trailing space belongs between two words of the joined text.
 pub fn clean_fragment(raw: &str) -> String {
-    raw.nfc()
+    raw.chars()
         .filter(|c| *c == '\n' || *c == '\t' || *c == ' ' || !(c.is_control() || is_invisible(*c)))
+        .nfc()
         .take(MAX_TEXT_CHARS)
         .collect()
 }
@@ -68,6 +72,20 @@ mod tests {
         assert_eq!(normalize_text("cafe\u{301}\u{0}\u{7} ok"), "caf\u{e9} ok");
         assert_eq!(normalize_text("  a\r\n\r\n\r\n\nb  \n"), "a\n\nb");
         assert_eq!(normalize_text("\u{202e}abc\u{200b}"), "abc");
+    }
+
+    /// Found by `cargo fuzz run email_text`: a control character between
+    /// two combining marks kept them apart during NFC and was removed after
+    /// it, leaving marks out of canonical order, so normalising the text
+    /// again changed it (and its fingerprint).
+    #[test]
+    fn removed_characters_do_not_leave_text_unnormalised() {
+        let raw = "a\u{65b}\u{0}\u{656} b\u{301}\u{200b}\u{300}";
+        let once = normalize_text(raw);
+        assert_eq!(once, "a\u{656}\u{65b} b\u{301}\u{300}".nfc().collect::<String>());
+        assert_eq!(normalize_text(&once), once);
+        let part = clean_fragment(raw);
+        assert_eq!(clean_fragment(&part), part);
     }
 
     #[test]

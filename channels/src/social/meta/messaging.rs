@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{id_ok, url_ok, INSTAGRAM, MESSENGER};
 use crate::adapter::AdapterError;
 use crate::inbound::{Channel, Inbound, Sender, SenderKind};
-use crate::social::{clean_text, geo_attachment, media, unix_millis, Collected};
+use crate::social::{batch_item, clean_text, geo_attachment, media, unix_millis, Collected};
 
 #[derive(Deserialize)]
 struct MsgEntry {
@@ -90,12 +90,8 @@ fn fb_content_type(kind: &str) -> &'static str {
 /// (see `whatsapp::collect`).
 pub(super) fn collect(channel: Channel, entries: Vec<Value>, out: &mut Collected) {
     for entry in entries {
-        let entry: MsgEntry = match serde_json::from_value(entry) {
-            Ok(e) => e,
-            Err(e) => {
-                out.skip(format!("entry: {e}"));
-                continue;
-            }
+        let Some(entry) = batch_item::<MsgEntry>(out, "entry", entry) else {
+            continue;
         };
         if !entry.standby.is_empty() {
             out.ignore("standby event (another app owns the thread)");
@@ -116,17 +112,13 @@ pub(super) fn collect(channel: Channel, entries: Vec<Value>, out: &mut Collected
                 out.ignore(format!("`{}` event", kind.chars().take(32).collect::<String>()));
                 continue;
             }
-            let event: MsgEvent = match serde_json::from_value(raw) {
-                Ok(e) => e,
-                Err(e) => {
-                    out.skip(format!("messaging event: {e}"));
-                    continue;
-                }
+            let Some(event) = batch_item::<MsgEvent>(out, "messaging event", raw) else {
+                continue;
             };
             match messaging_inbound(channel, event) {
                 Ok(Ok(m)) => out.messages.push(m),
                 Ok(Err(reason)) => out.ignore(reason),
-                Err(e) => out.skip(e.to_string()),
+                Err(e) => out.skip(e),
             }
         }
     }

@@ -1,5 +1,7 @@
 //! WhatsApp Cloud API webhook payloads (`object = whatsapp_business_account`).
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
@@ -7,7 +9,7 @@ use serde_json::Value;
 use super::{id_ok, WHATSAPP};
 use crate::adapter::AdapterError;
 use crate::inbound::{Attachment, Channel, Inbound, Sender, SenderKind};
-use crate::social::{clean_text, display_name, geo_attachment, join_text, media, unix_secs, Collected};
+use crate::social::{batch_item, clean_text, display_name, geo_attachment, join_text, media, unix_secs, Collected};
 
 #[derive(Deserialize)]
 struct WaEntry {
@@ -198,20 +200,12 @@ fn wa_media(kind: &str, m: &WaMedia) -> Result<Attachment, String> {
 /// reason (the runtime counts it), the others are kept.
 pub(super) fn collect(entries: Vec<Value>, out: &mut Collected) {
     for entry in entries {
-        let entry: WaEntry = match serde_json::from_value(entry) {
-            Ok(e) => e,
-            Err(e) => {
-                out.skip(format!("entry: {e}"));
-                continue;
-            }
+        let Some(entry) = batch_item::<WaEntry>(out, "entry", entry) else {
+            continue;
         };
         for change in entry.changes {
-            let change: WaChange = match serde_json::from_value(change) {
-                Ok(c) => c,
-                Err(e) => {
-                    out.skip(format!("change: {e}"));
-                    continue;
-                }
+            let Some(change) = batch_item::<WaChange>(out, "change", change) else {
+                continue;
             };
             if change.field != "messages" {
                 out.ignore(format!("field `{}` not handled", change.field));
@@ -229,35 +223,35 @@ pub(super) fn collect(entries: Vec<Value>, out: &mut Collected) {
             }
             let metadata = value.metadata.as_ref();
             let phone_number_id = metadata.and_then(|m| m.phone_number_id.as_deref()).filter(|p| id_ok(p));
-            for raw in value.messages.iter().cloned() {
-                let msg: WaMessage = match serde_json::from_value(raw) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        out.skip(format!("message: {e}"));
-                        continue;
-                    }
+            // Profile names by wa_id, the first contact of an id winning;
+            // built once, not scanned for every message.
+            let mut names: HashMap<&str, Option<&str>> = HashMap::with_capacity(value.contacts.len());
+            for c in &value.contacts {
+                if let Some(id) = c.wa_id.as_deref() {
+                    names
+                        .entry(id)
+                        .or_insert_with(|| c.profile.as_ref().and_then(|p| p.name.as_deref()));
+                }
+            }
+            let lone_contact = match value.contacts.as_slice() {
+                [only] => only.profile.as_ref().and_then(|p| p.name.as_deref()),
+                _ => None,
+            };
+            for raw in value.messages {
+                let Some(msg) = batch_item::<WaMessage>(out, "message", raw) else {
+                    continue;
                 };
                 let Some(phone_number_id) = phone_number_id else {
                     // Without it no reply can be sent; Meta always includes it.
-                    out.skip(AdapterError::MissingField("metadata.phone_number_id").to_string());
+                    out.skip(AdapterError::MissingField("metadata.phone_number_id"));
                     continue;
                 };
-                let profile_name = value
-                    .contacts
-                    .iter()
-                    .find(|c| c.wa_id.as_deref() == Some(msg.from.as_str()))
-                    .or(if value.contacts.len() == 1 {
-                        value.contacts.first()
-                    } else {
-                        None
-                    })
-                    .and_then(|c| c.profile.as_ref())
-                    .and_then(|p| p.name.as_deref());
+                let profile_name = names.get(msg.from.as_str()).copied().unwrap_or(lone_contact);
                 let display_phone = metadata.and_then(|m| m.display_phone_number.as_deref());
                 match wa_inbound(&msg, profile_name, phone_number_id, display_phone) {
                     Ok(Ok(m)) => out.messages.push(m),
                     Ok(Err(reason)) => out.ignore(reason),
-                    Err(e) => out.skip(e.to_string()),
+                    Err(e) => out.skip(e),
                 }
             }
         }

@@ -1,0 +1,5 @@
+//! `cargo fuzz run email`: see `checks/src/email.rs` for the input format and
+//! what is asserted beyond "no panic".
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pintu_fuzz_checks::email::check(data));

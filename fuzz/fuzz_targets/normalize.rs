@@ -1,0 +1,5 @@
+//! `cargo fuzz run normalize`: see `checks/src/normalize.rs` for the input format and
+//! what is asserted beyond "no panic".
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pintu_fuzz_checks::normalize::check(data));
