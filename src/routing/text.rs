@@ -154,12 +154,20 @@ impl Normalizer {
     fn emit_one(&self, word: &str, cap: bool, out: &mut NormText) {
         let replaced = match self.abbrev.get(word) {
             Some(r) => r.as_str(),
-            None => match word.strip_suffix("nya") {
+            None => {
                 // `-nya` is possessive/definite; short stems (`tanya`, `punya`,
-                // `hanya`) are words of their own.
-                Some(stem) if stem.len() >= 3 => self.abbrev.get(stem).map(String::as_str).unwrap_or(stem),
-                _ => word,
-            },
+                // `hanya`) are words of their own. Every trailing `-nya` goes
+                // (`yaanyanya` -> `yaa`), so normalising twice changes nothing.
+                let mut stem = word;
+                while let Some(s) = stem.strip_suffix("nya").filter(|s| s.len() >= 3) {
+                    stem = s;
+                }
+                if stem.len() == word.len() {
+                    word
+                } else {
+                    self.abbrev.get(stem).map(String::as_str).unwrap_or(stem)
+                }
+            }
         };
         let mut first = true;
         for w in replaced.split(' ').filter(|w| !w.is_empty()) {
@@ -204,6 +212,14 @@ mod tests {
         assert!(!t.toks[2].cap, "di");
         assert!(t.toks[4].cap, "Bogor");
         assert_eq!(t.word(3), "kabupaten");
+    }
+
+    #[test]
+    fn normalising_twice_changes_nothing() {
+        // Found by the routing fuzz target: one `-nya` removed per pass.
+        let once = n().term("yaanyanya sampahnya");
+        assert_eq!(once, "yaa sampah");
+        assert_eq!(n().term(&once), once);
     }
 
     #[test]
