@@ -22,6 +22,7 @@ pub mod replies;
 pub mod routing;
 pub mod serve;
 pub mod sim;
+pub mod sla;
 pub mod social;
 pub mod store;
 pub mod tracking;
