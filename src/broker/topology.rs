@@ -45,6 +45,18 @@ impl Names {
     pub fn outbound_queue(&self) -> String {
         format!("{}.outbound", self.prefix)
     }
+    /// SLA clock (docs/sla.md): stage events in (`stage.<kind>`), reminders,
+    /// overdue events and escalation copies out (`sla.<agency>`, `escalation.<target>`).
+    pub fn sla_exchange(&self) -> String {
+        format!("{}.sla", self.prefix)
+    }
+    pub fn sla_stage_queue(&self) -> String {
+        format!("{}.sla.stage", self.prefix)
+    }
+    /// Every event the clock announced, whoever else is bound.
+    pub fn sla_events_queue(&self) -> String {
+        format!("{}.sla.events", self.prefix)
+    }
     pub fn dlx(&self) -> String {
         format!("{}.dlx", self.prefix)
     }
@@ -130,6 +142,7 @@ impl Topology {
             },
             ex(n.unbound_exchange(), "fanout"),
             ex(n.outbound_exchange(), "topic"),
+            ex(n.sla_exchange(), "topic"),
             ex(n.dlx(), "fanout"),
         ];
         let work = |name: String| QueueSpec {
@@ -158,6 +171,11 @@ impl Topology {
         bindings.push(bind(n.unbound_exchange(), n.unbound_queue(), ""));
         queues.push(work(n.outbound_queue()));
         bindings.push(bind(n.outbound_exchange(), n.outbound_queue(), "outbound.#"));
+        queues.push(work(n.sla_stage_queue()));
+        bindings.push(bind(n.sla_exchange(), n.sla_stage_queue(), "stage.#"));
+        queues.push(work(n.sla_events_queue()));
+        bindings.push(bind(n.sla_exchange(), n.sla_events_queue(), "sla.#"));
+        bindings.push(bind(n.sla_exchange(), n.sla_events_queue(), "escalation.#"));
         // The dead-letter queue has no limit and no DLX: it is the end of the line.
         queues.push(QueueSpec {
             name: n.dead_queue(),
