@@ -15,6 +15,8 @@ pub enum CheckError {
     Channel(String),
     #[error("routing tables: {0}")]
     Routing(String),
+    #[error("sla: {0}")]
+    Sla(#[from] crate::sla::SlaError),
 }
 
 /// Validate files named by the config (the config itself was validated on
@@ -28,5 +30,7 @@ pub fn check(cfg: &Config) -> Result<Vec<String>, CheckError> {
     if cfg.replies.enabled {
         Templates::load(&cfg.resolve(&cfg.replies.templates)).map_err(|e| CheckError::Templates(e.to_string()))?;
     }
-    Ok(cfg.audit_secrets()?)
+    let mut warnings = cfg.audit_secrets()?;
+    warnings.extend(crate::sla::check(cfg)?);
+    Ok(warnings)
 }

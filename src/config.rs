@@ -77,6 +77,9 @@ pub struct Config {
     /// Per-sender rate limits (`crate::flood`).
     #[serde(default)]
     pub flood: crate::flood::FloodConfig,
+    /// Working-day deadlines (`crate::sla`, docs/sla.md).
+    #[serde(default)]
+    pub sla: crate::sla::SlaConfig,
     /// Directory of the config file; relative paths of other files resolve here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -640,6 +643,9 @@ impl Config {
             }
         }
         self.flood.validate()?;
+        self.sla
+            .validate()
+            .map_err(|(key, reason)| ConfigError::invalid(&key, reason))?;
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(ConfigError::invalid("log.format", "must be `json` or `pretty`"));
         }
