@@ -68,6 +68,8 @@ struct Ctx {
     publisher: ConfirmedPublisher,
     names: Names,
     stats: Arc<RouteStats>,
+    /// Announce each disposition to the SLA clock (`sla.enabled`).
+    sla: bool,
 }
 
 /// `pintu route` with everything from the config: loads the tables, opens
@@ -119,6 +121,7 @@ pub async fn run_worker(
         publisher,
         names,
         stats,
+        sla: cfg.sla.enabled,
     });
 
     let mut tasks: JoinSet<Result<(), RouteError>> = JoinSet::new();
@@ -221,7 +224,13 @@ async fn handle(ctx: Arc<Ctx>, delivery: Delivery) -> Result<(), RouteError> {
         body: &body,
         headers: Vec::new(),
     };
-    match ctx.publisher.publish(&msg).await {
+    let mut published = ctx.publisher.publish(&msg).await;
+    if let (Ok(()), true) = (&published, ctx.sla) {
+        // The clock starts at disposition; confirmed before the ack like the
+        // routed message itself (a requeue republishes both, same ids).
+        published = announce_disposition(&ctx, &routed).await;
+    }
+    match published {
         Ok(()) => {
             ctx.stats.routed.fetch_add(1, Ordering::Relaxed);
             debug!(agency = %agency, "routed");
@@ -235,6 +244,25 @@ async fn handle(ctx: Arc<Ctx>, delivery: Delivery) -> Result<(), RouteError> {
             requeue(&ctx, delivery).await
         }
     }
+}
+
+async fn announce_disposition(ctx: &Ctx, routed: &Complaint) -> Result<(), PublishError> {
+    let Some(ev) = crate::sla::StageEvent::disposition(routed) else {
+        return Ok(());
+    };
+    let Ok(body) = serde_json::to_vec(&ev) else {
+        // Strings and a timestamp: cannot fail; if it ever did, say so.
+        warn!("disposition not announced to the SLA clock: not serialisable");
+        return Ok(());
+    };
+    let msg = Outgoing {
+        exchange: &ctx.names.sla_exchange(),
+        routing_key: &ev.routing_key(),
+        message_id: &ev.message_id(),
+        body: &body,
+        headers: Vec::new(),
+    };
+    ctx.publisher.publish(&msg).await
 }
 
 /// The decision: remembered if this complaint was routed before, else new.
