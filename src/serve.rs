@@ -300,7 +300,16 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         metrics: crate::obs::metrics_handle(),
         replay: Some(replay),
     };
-    let ops_api = crate::ops::api_routes(monitor, relay_status.clone());
+    // Working-day deadlines (docs/sla.md), when enabled.
+    let sla = crate::sla::start(&cfg, shutdown.clone()).map_err(|e| {
+        shutdown.cancel();
+        ServeError::Setup(e.to_string())
+    })?;
+    let sla_handle = sla.map(|(h, task)| {
+        tasks.push(task);
+        h
+    });
+    let ops_api = crate::ops::api_routes(monitor, relay_status.clone()).merge(crate::sla::http::routes(sla_handle));
     let app = crate::http::router(state, mounts, ops_api).merge(crate::ops::page_routes());
     let listener = tokio::net::TcpListener::bind(cfg.http.addr)
         .await
