@@ -94,6 +94,22 @@ impl StageEvent {
         Ok(e)
     }
 
+    /// The router's decision as a disposition (none for an unrouted complaint).
+    pub fn disposition(c: &crate::complaint::Complaint) -> Option<StageEvent> {
+        let r = c.routing.as_ref()?;
+        let channel = Some(c.channel.as_str().to_string());
+        Some(StageEvent {
+            complaint: c.id.clone(),
+            agency: r.agency.clone(),
+            kind: StageKind::Dispositioned,
+            at: r.routed_at,
+            report_type: Some(r.report_type.clone()).filter(|s| plain(s)),
+            category: r.category.clone().filter(|s| plain(s)),
+            region: r.region.clone().filter(|s| plain(s)),
+            channel: channel.filter(|s| plain(s)),
+        })
+    }
+
     /// Routing key on `<prefix>.sla`.
     pub fn routing_key(&self) -> String {
         format!("stage.{}", self.kind.as_str())

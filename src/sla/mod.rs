@@ -23,3 +23,35 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, SlaError};
 pub use event::{SlaEvent, SlaKind, StageEvent, StageKind};
 pub use policy::{SlaConfig, Stage};
+pub mod summary;
+pub mod worker;
+
+/// `pintu check`: the calendar files and the `[sla]` policy load; warnings
+/// for this year and the next when their days are provisional or missing.
+pub fn check(cfg: &crate::config::Config) -> Result<Vec<String>, SlaError> {
+    use chrono::Datelike;
+    if !cfg.sla.enabled && !cfg.resolve(&cfg.sla.calendar).exists() {
+        return Ok(Vec::new());
+    }
+    let planner = Engine::load_planner(&cfg.sla, &cfg.base_dir)?;
+    let year = chrono::Utc::now().year();
+    Ok(planner.time.calendar.warnings(&[year, year + 1]))
+}
+pub mod http;
+
+/// Start the clock inside `serve` when `sla.enabled`: its own sled database
+/// in `<data_dir>/sla`, the system clock.
+pub fn start(
+    cfg: &crate::config::Config,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<Option<(worker::SlaHandle, tokio::task::JoinHandle<()>)>, SlaError> {
+    if !cfg.sla.enabled {
+        return Ok(None);
+    }
+    let planner = Engine::load_planner(&cfg.sla, &cfg.base_dir)?;
+    let index = index::SlaIndex::open(&cfg.data_dir.join("sla"))?;
+    let engine = Engine::new(planner, index, std::sync::Arc::new(SystemClock));
+    let handle = worker::SlaHandle::new(engine);
+    let task = tokio::spawn(worker::run(cfg.clone(), handle.clone(), shutdown));
+    Ok(Some((handle, task)))
+}
