@@ -101,7 +101,14 @@ pub async fn collect(cfg: &Config, url: Option<&str>) -> Result<Status, OpsError
 pub async fn run_cli(cfg: &Config, json: bool, url: Option<&str>) -> Result<String, OpsError> {
     let status = collect(cfg, url).await?;
     if !json {
-        return Ok(render(&status));
+        let mut text = render(&status);
+        if let Status::Gateway(_) = &status {
+            let base = url.map_or_else(|| format!("http://{}", reachable(cfg.http.addr)), str::to_string);
+            let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
+            text.push('\n');
+            text.push_str(&crate::sla::status::table(&base, token).await);
+        }
+        return Ok(text);
     }
     let value = match &status {
         Status::Gateway(s) => serde_json::to_value(s),

@@ -11,6 +11,9 @@
 
   var T = {
     id: {
+      sla_open: "Aduan berjalan (tenggat)", sla_overdue: "Lewat tenggat", sla_title: "Tenggat per instansi (hari kerja)",
+      sla_agency: "Instansi", sla_open_col: "Berjalan", sla_overdue_col: "Lewat tenggat", sla_paused: "Tertunda",
+      sla_oldest: "Terlama lewat", sla_off: "jam tenggat tidak aktif (sla.enabled)",
       subtitle: "Pemantauan operasi", updated: "Diperbarui", source: "Sumber antrean",
       received: "Diterima (1 jam)", duplicates: "Duplikat (1 jam)", rejected: "Ditolak (1 jam)",
       outbox: "Antrean outbox", intake_queue: "Belum dirutekan (antrean intake)",
@@ -38,6 +41,9 @@
       held_hint: "Lepaskan sebagai aduan: pintu flood replay <id>… | --all", held_hour: "dalam 1 jam"
     },
     en: {
+      sla_open: "Open (deadlines)", sla_overdue: "Overdue", sla_title: "Deadlines per agency (working days)",
+      sla_agency: "Agency", sla_open_col: "Open", sla_overdue_col: "Overdue", sla_paused: "Paused",
+      sla_oldest: "Oldest overdue", sla_off: "deadline clock off (sla.enabled)",
       subtitle: "Operations monitor", updated: "Updated", source: "Queue source",
       received: "Received (1 h)", duplicates: "Duplicates (1 h)", rejected: "Rejected (1 h)",
       outbox: "Outbox backlog", intake_queue: "Unrouted (intake queue)",
@@ -370,6 +376,50 @@
     clearTimeout(timer);
     poll();
   });
+  // Working-day deadlines (docs/sla.md): /ops/api/sla, polled with the summary.
+  function renderSla(d) {
+    var body = document.querySelector("#sla tbody");
+    body.replaceChildren();
+    if (!d.enabled) {
+      setText("v-sla-open", "–"); setText("v-sla-overdue", "–"); setText("s-sla-overdue", t("sla_off"));
+      var tr0 = el("tr"); tr0.appendChild(el("td", { colspan: "5", "class": "empty" }, t("sla_off"))); body.appendChild(tr0);
+      return;
+    }
+    var s = d.summary;
+    setText("v-sla-open", fmt(s.open));
+    setText("v-sla-overdue", fmt(s.overdue));
+    var oldest = null;
+    s.agencies.forEach(function (a) { if (a.oldest_overdue_secs !== null && (oldest === null || a.oldest_overdue_secs > oldest)) { oldest = a.oldest_overdue_secs; } });
+    setText("s-sla-overdue", oldest === null ? "" : t("sla_oldest") + " " + age(oldest));
+    state("tile-sla-overdue", s.overdue > 0 ? "warn" : null);
+    var rows = s.agencies.slice().sort(function (a, b) { return (b.overdue - a.overdue) || (b.open - a.open); });
+    if (rows.length === 0) {
+      var tr1 = el("tr"); tr1.appendChild(el("td", { colspan: "5", "class": "empty" }, t("none"))); body.appendChild(tr1);
+    }
+    rows.forEach(function (a) {
+      var tr = el("tr", { "data-agency": a.agency });
+      tr.appendChild(el("td", { "class": "mono" }, a.agency));
+      tr.appendChild(el("td", {}, fmt(a.open)));
+      tr.appendChild(el("td", { "class": a.overdue > 0 ? "warn" : "" }, fmt(a.overdue)));
+      tr.appendChild(el("td", {}, fmt(a.paused)));
+      tr.appendChild(el("td", {}, a.oldest_overdue_secs === null ? "–" : age(a.oldest_overdue_secs)));
+      body.appendChild(tr);
+    });
+    document.body.setAttribute("data-sla-loaded", "1");
+  }
+
+  function pollSla() {
+    var headers = { "Accept": "application/json" };
+    var tok = sessionStorage.getItem(TOKEN_KEY);
+    if (tok) { headers["Authorization"] = "Bearer " + tok; }
+    fetch(apiUrl().replace(/summary$/, "sla"), { headers: headers, cache: "no-store", credentials: "omit" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (d) { renderSla(d); })
+      .catch(function () { /* the summary poll shows fetch errors */ })
+      .then(function () { setTimeout(pollSla, REFRESH_MS); });
+  }
+
   applyLang();
   poll();
+  pollSla();
 })();
