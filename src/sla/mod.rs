@@ -23,6 +23,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, SlaError};
 pub use event::{SlaEvent, SlaKind, StageEvent, StageKind};
 pub use policy::{SlaConfig, Stage};
+pub mod status;
 pub mod summary;
 pub mod worker;
 

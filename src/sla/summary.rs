@@ -7,11 +7,11 @@
 //! summed into its province (`prov-31`) or `national`, so a flood of agency
 //! codes cannot blow up the metric set.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
 use super::deadlines::to_utc;
@@ -82,25 +82,42 @@ impl Summary {
         }
         m.into_iter().map(|(k, (o, d))| (k, o, d)).collect()
     }
-
-    /// Set the Prometheus gauges.
-    pub fn export(&self, named: &[String]) {
-        for (label, open, overdue) in self.gauge_rows(named) {
-            metrics::gauge!("pintu_sla_open", "agency" => label.clone()).set(open as f64);
-            metrics::gauge!("pintu_sla_overdue", "agency" => label).set(overdue as f64);
-        }
-    }
 }
 
 /// The last summary, shared between the clock and the HTTP handlers.
 #[derive(Debug, Clone, Default)]
-pub struct SummaryCell(Arc<RwLock<Summary>>);
+pub struct SummaryCell {
+    last: Arc<RwLock<Summary>>,
+    /// Gauge labels set before: set to 0 when their agencies have no clock
+    /// any more, instead of keeping a stale figure.
+    labels: Arc<Mutex<BTreeSet<String>>>,
+}
 
 impl SummaryCell {
+    /// Keep `s` and set the Prometheus gauges from it.
+    pub fn publish(&self, s: Summary, named: &[String]) {
+        let rows = s.gauge_rows(named);
+        let mut labels = self.labels.lock();
+        for old in labels.iter() {
+            if !rows.iter().any(|r| &r.0 == old) {
+                metrics::gauge!("pintu_sla_open", "agency" => old.clone()).set(0.0);
+                metrics::gauge!("pintu_sla_overdue", "agency" => old.clone()).set(0.0);
+            }
+        }
+        labels.clear();
+        for (label, open, overdue) in rows {
+            metrics::gauge!("pintu_sla_open", "agency" => label.clone()).set(open as f64);
+            metrics::gauge!("pintu_sla_overdue", "agency" => label.clone()).set(overdue as f64);
+            labels.insert(label);
+        }
+        drop(labels);
+        self.set(s);
+    }
+
     pub fn set(&self, s: Summary) {
-        *self.0.write() = s;
+        *self.last.write() = s;
     }
     pub fn get(&self) -> Summary {
-        self.0.read().clone()
+        self.last.read().clone()
     }
 }

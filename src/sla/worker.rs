@@ -244,10 +244,7 @@ pub async fn refresh_summary(h: &SlaHandle, named: &[String]) {
     let engine = h.engine.clone();
     let now = h.engine.clock.now();
     match tokio::task::spawn_blocking(move || Summary::collect(&engine.index, now)).await {
-        Ok(Ok(s)) => {
-            s.export(named);
-            h.summary.set(s);
-        }
+        Ok(Ok(s)) => h.summary.publish(s, named),
         Ok(Err(e)) => warn!(error = %e, "sla summary"),
         Err(e) => warn!(error = %e, "sla summary task"),
     }
