@@ -104,6 +104,25 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Policy report from the deadline aggregate (counts only, small cells
+    /// suppressed): asks the running gateway's /ops/api/report.
+    Report {
+        /// First day (YYYY-MM-DD, local date of the first disposition).
+        #[arg(long)]
+        from: String,
+        /// Last day (inclusive).
+        #[arg(long)]
+        to: String,
+        /// Columns: day, province, region, category, agency, channel.
+        #[arg(long, default_value = "region,category,agency,channel")]
+        by: String,
+        /// JSON instead of CSV.
+        #[arg(long)]
+        json: bool,
+        /// Gateway base URL (default: http://<http.addr>).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Inspect and replay dead-lettered messages.
     Dead {
         #[command(subcommand)]
@@ -333,6 +352,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load(&cli.config)?;
             let out =
                 tokio::runtime::Runtime::new()?.block_on(pintu::ops::status::run_cli(&cfg, json, url.as_deref()))?;
+            print!("{out}");
+            Ok(())
+        }
+        Command::Report {
+            from,
+            to,
+            by,
+            json,
+            url,
+        } => {
+            let cfg = load(&cli.config)?;
+            let out = tokio::runtime::Runtime::new()?
+                .block_on(pintu::sla::report::fetch_cli(
+                    &cfg,
+                    url.as_deref(),
+                    &from,
+                    &to,
+                    &by,
+                    json,
+                ))
+                .map_err(anyhow::Error::msg)?;
             print!("{out}");
             Ok(())
         }
