@@ -7,13 +7,15 @@ use std::sync::Arc;
 use thiserror::Error;
 use tracing::debug;
 
+use super::aggregate::Bump;
 use super::calendar::{Calendar, CalendarError};
 use super::clock::Clock;
 use super::deadlines::{ClockRecord, Outcome, Planner, TimerKind};
 use super::escalate::events_for;
-use super::event::{SlaEvent, StageEvent};
+use super::event::{SlaEvent, StageEvent, StageKind};
 use super::index::{DueTimer, IndexError, SlaIndex};
 use super::policy::SlaConfig;
+use super::policy::Stage;
 use super::workdays::{WorkdayError, WorkingTime};
 
 #[derive(Debug, Error)]
@@ -26,6 +28,25 @@ pub enum SlaError {
     Workday(#[from] WorkdayError),
     #[error("`{0}`: {1}")]
     Config(String, String),
+}
+
+/// What a transition adds to the policy aggregate.
+fn bumps_for(old: Option<&ClockRecord>, ev: &StageEvent, outcome: &Outcome) -> Vec<Bump> {
+    let Outcome::Put(new) = outcome else {
+        return Vec::new();
+    };
+    let mut b = Vec::new();
+    if old.is_none() {
+        b.push(Bump::Received);
+    }
+    if matches!(ev.kind, StageKind::Dispositioned | StageKind::Reopened) {
+        b.push(Bump::Dispositioned);
+    }
+    if ev.kind == StageKind::FollowedUp && old.is_some_and(|o| o.first_follow_up_ms.is_none()) {
+        let hours = (ev.at.timestamp_millis() - new.first_ms) / 3_600_000;
+        b.push(Bump::FollowedUp { hours });
+    }
+    b
 }
 
 /// Most timers handled in one pass of a tick (the pass repeats until none
@@ -75,7 +96,8 @@ impl Engine {
         if let Outcome::Ignore(why) = &outcome {
             debug!(complaint = %ev.complaint, kind = ev.kind.as_str(), why, "stage event ignored");
         }
-        self.index.store(&ev.complaint, old.as_ref(), &outcome)?;
+        let bumps = bumps_for(old.as_ref(), ev, &outcome);
+        self.index.store(&ev.complaint, old.as_ref(), &outcome, &bumps)?;
         Ok(outcome)
     }
 
@@ -101,9 +123,12 @@ impl Engine {
         let is_due = f.due.timer.kind == TimerKind::Due;
         let at = f.due.timer.at_ms;
         self.index.complete(&f.due, |r: &mut ClockRecord| {
-            if is_due {
-                r.overdue_since.get_or_insert(at);
+            if is_due && r.overdue_since.is_none() {
+                r.overdue_since = Some(at);
+                // The citizen's silence is not the agency's overdue.
+                return (r.stage != Stage::CitizenReply).then_some(Bump::Overdue);
             }
+            None
         })?;
         Ok(())
     }
@@ -131,7 +156,7 @@ mod tests {
 
     use super::*;
     use crate::sla::clock::ManualClock;
-    use crate::sla::event::{SlaKind, StageKind};
+    use crate::sla::event::SlaKind;
     use crate::sla::workdays::OfficeHours;
 
     const NATIONAL: &str = include_str!("../../config/calendar/national.toml");

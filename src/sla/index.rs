@@ -15,6 +15,7 @@ use std::path::Path;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use thiserror::Error;
 
+use super::aggregate::{cell_key, Bump, Cell};
 use super::deadlines::{ClockRecord, Outcome, Timer, TimerKind};
 
 #[derive(Debug, Error)]
@@ -53,6 +54,7 @@ pub struct SlaIndex {
     db: sled::Db,
     clocks: sled::Tree,
     due: sled::Tree,
+    agg: sled::Tree,
 }
 
 fn due_key(id: &str, t: &Timer) -> Vec<u8> {
@@ -64,6 +66,28 @@ fn due_key(id: &str, t: &Timer) -> Vec<u8> {
     k.push(t.level);
     k.extend_from_slice(id.as_bytes());
     k
+}
+
+/// Add `bumps` to the cell `key` inside a transaction.
+fn bump(
+    agg: &sled::transaction::TransactionalTree,
+    key: &[u8],
+    bumps: &[Bump],
+) -> Result<(), ConflictableTransactionError<IndexError>> {
+    if bumps.is_empty() {
+        return Ok(());
+    }
+    // An unreadable cell is restarted rather than blocking the clock.
+    let mut cell: Cell = match agg.get(key)? {
+        Some(v) => bincode::deserialize(&v).unwrap_or_default(),
+        None => Cell::default(),
+    };
+    for b in bumps {
+        b.apply(&mut cell);
+    }
+    let enc = bincode::serialize(&cell).map_err(|e| ConflictableTransactionError::Abort(IndexError::Encode(e)))?;
+    agg.insert(key, enc)?;
+    Ok(())
 }
 
 fn parse_due_key(k: &[u8]) -> Option<(String, Timer)> {
@@ -96,6 +120,7 @@ impl SlaIndex {
         Ok(SlaIndex {
             clocks: db.open_tree("clocks")?,
             due: db.open_tree("due")?,
+            agg: db.open_tree("agg")?,
             db,
         })
     }
@@ -111,7 +136,13 @@ impl SlaIndex {
 
     /// Store what [`super::deadlines::Planner::apply`] decided, replacing the
     /// complaint's timers, in one transaction.
-    pub fn store(&self, id: &str, old: Option<&ClockRecord>, outcome: &Outcome) -> Result<(), IndexError> {
+    pub fn store(
+        &self,
+        id: &str,
+        old: Option<&ClockRecord>,
+        outcome: &Outcome,
+        bumps: &[Bump],
+    ) -> Result<(), IndexError> {
         let new = match outcome {
             Outcome::Ignore(_) => return Ok(()),
             Outcome::Put(r) => Some(r.as_ref()),
@@ -124,7 +155,11 @@ impl SlaIndex {
         let new_keys: Vec<Vec<u8>> = new
             .map(|n| n.timers.iter().map(|t| due_key(id, t)).collect())
             .unwrap_or_default();
-        (&self.clocks, &self.due).transaction(|(clocks, due)| {
+        let cell = new.map(cell_key);
+        (&self.clocks, &self.due, &self.agg).transaction(|(clocks, due, agg)| {
+            if let Some(k) = &cell {
+                bump(agg, k, bumps)?;
+            }
             for k in &old_keys {
                 due.remove(k.as_slice())?;
             }
@@ -138,6 +173,18 @@ impl SlaIndex {
             Ok::<_, ConflictableTransactionError<IndexError>>(())
         })?;
         Ok(())
+    }
+
+    /// Every aggregate cell, in key (day) order.
+    pub fn cells(&self) -> impl Iterator<Item = Result<(Vec<u8>, Cell), IndexError>> + '_ {
+        self.agg.iter().map(|kv| {
+            let (k, v) = kv?;
+            let cell = bincode::deserialize(&v).map_err(|source| IndexError::Corrupt {
+                id: String::from_utf8_lossy(&k).into_owned(),
+                source,
+            })?;
+            Ok((k.to_vec(), cell))
+        })
     }
 
     /// Timers due at or before `now_ms`, oldest first, at most `limit`.
@@ -165,9 +212,9 @@ impl SlaIndex {
     /// The timer fired and its events were confirmed: remove it and note it
     /// in the record (so a resumed clock does not plan it again). `apply`
     /// marks the stage overdue when the deadline itself fired.
-    pub fn complete(&self, due: &DueTimer, mark: impl Fn(&mut ClockRecord)) -> Result<(), IndexError> {
+    pub fn complete(&self, due: &DueTimer, mark: impl Fn(&mut ClockRecord) -> Option<Bump>) -> Result<(), IndexError> {
         let id = due.id.clone();
-        (&self.clocks, &self.due).transaction(|(clocks, dtree)| {
+        (&self.clocks, &self.due, &self.agg).transaction(|(clocks, dtree, agg)| {
             dtree.remove(due.key.as_slice())?;
             let Some(v) = clocks.get(id.as_bytes())? else {
                 return Ok(());
@@ -180,7 +227,9 @@ impl SlaIndex {
             if !r.fired.contains(&f) {
                 r.fired.push(f);
             }
-            mark(&mut r);
+            if let Some(b) = mark(&mut r) {
+                bump(agg, &cell_key(&r), &[b])?;
+            }
             let enc = bincode::serialize(&r).map_err(|e| ConflictableTransactionError::Abort(IndexError::Encode(e)))?;
             clocks.insert(id.as_bytes(), enc)?;
             Ok(())

@@ -8,6 +8,7 @@
 //! [`index`] (sled), [`escalate`] (what a due timer says), [`engine`]
 //! (the clock without the broker), [`worker`] (with it), [`summary`] (ops).
 
+pub mod aggregate;
 pub mod calendar;
 pub mod clock;
 pub mod deadlines;
@@ -23,6 +24,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, SlaError};
 pub use event::{SlaEvent, SlaKind, StageEvent, StageKind};
 pub use policy::{SlaConfig, Stage};
+pub mod report;
 pub mod status;
 pub mod summary;
 pub mod worker;

@@ -78,6 +78,9 @@ pub struct SlaConfig {
     /// (keeps the label set bounded).
     #[serde(default)]
     pub metric_agencies: Vec<String>,
+    /// Policy reports suppress every row built from fewer complaints than this.
+    #[serde(default = "default_min_cell")]
+    pub report_min_cell: u64,
 }
 
 /// Working days of one report type and/or category.
@@ -135,6 +138,7 @@ impl Default for SlaConfig {
             rules: Vec::new(),
             escalation: default_escalation(),
             metric_agencies: Vec::new(),
+            report_min_cell: default_min_cell(),
         }
     }
 }
@@ -175,6 +179,9 @@ impl SlaConfig {
         }
         if self.remind_working_days > MAX_DAYS {
             return Err(("sla.remind_working_days".into(), format!("must be at most {MAX_DAYS}")));
+        }
+        if self.report_min_cell == 0 {
+            return Err(("sla.report_min_cell".into(), "must be at least 1".into()));
         }
         if self.tick_secs == 0 || self.tick_secs > 3600 {
             return Err(("sla.tick_secs".into(), "must be 1–3600".into()));
@@ -263,6 +270,9 @@ fn default_outer() -> u32 {
 }
 fn default_remind() -> u32 {
     1
+}
+fn default_min_cell() -> u64 {
+    5
 }
 fn default_tick() -> u64 {
     30
