@@ -310,7 +310,9 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         h
     });
     let ops_api = crate::ops::api_routes(monitor, relay_status.clone()).merge(crate::sla::http::routes(sla_handle));
-    let app = crate::http::router(state, mounts, ops_api).merge(crate::ops::page_routes());
+    let app = crate::http::router(state, mounts, ops_api)
+        .merge(crate::ops::page_routes())
+        .merge(crate::sla::http::page_routes());
     let listener = tokio::net::TcpListener::bind(cfg.http.addr)
         .await
         .map_err(|source| ServeError::Listen {
