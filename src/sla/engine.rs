@@ -219,4 +219,33 @@ mod tests {
         assert_eq!(fire(&e), [SlaKind::OuterBound]);
         assert_eq!(e.index.pending_timers(), 0);
     }
+
+    #[test]
+    fn load_planner_names_the_bad_file_and_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("national.toml"), NATIONAL).unwrap();
+        std::fs::write(
+            dir.path().join("overrides.toml"),
+            "[[day]]\ndate = \"2025-02-29\"\nkind = \"closure\"\nname = \"Tutup\"\n",
+        )
+        .unwrap();
+        let cfg = SlaConfig {
+            calendar: "national.toml".into(),
+            overrides: "overrides.toml".into(),
+            ..SlaConfig::default()
+        };
+        let e = Engine::load_planner(&cfg, dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("overrides.toml") && e.contains("day 1 (Tutup)") && e.contains("2025-02-29"),
+            "{e}"
+        );
+        // A missing override file is no overrides; a missing national file is an error.
+        std::fs::remove_file(dir.path().join("overrides.toml")).unwrap();
+        assert!(Engine::load_planner(&cfg, dir.path()).is_ok());
+        std::fs::remove_file(dir.path().join("national.toml")).unwrap();
+        assert!(Engine::load_planner(&cfg, dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("national.toml"));
+    }
 }

@@ -15,6 +15,41 @@ use super::report::{self, Dim, Query};
 use super::worker::SlaHandle;
 use crate::http::AppState;
 
+const REPORT_HTML: &str = include_str!("assets/report.html");
+const REPORT_JS: &str = include_str!("assets/report.js");
+
+/// Only our own script and style, our own API, no framing (as `/ops`).
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `/ops/report` and its script: public like `/ops`, they hold no data (the
+/// script asks `/ops/api/report` with the token).
+pub fn page_routes() -> Router {
+    Router::new()
+        .route(
+            "/ops/report",
+            get(|| async { asset("text/html; charset=utf-8", REPORT_HTML) }),
+        )
+        .route(
+            "/ops/report.js",
+            get(|| async { asset("text/javascript; charset=utf-8", REPORT_JS) }),
+        )
+}
+
 /// The routes; without a running clock the answers say `enabled: false`.
 pub fn routes(handle: Option<SlaHandle>) -> Router<AppState> {
     let h2 = handle.clone();
