@@ -148,7 +148,11 @@ pub struct MailboxConfig {
     /// Use IMAP IDLE when the server offers it and one folder is read.
     #[serde(default = "default_true")]
     pub idle: bool,
-    /// Re-issue IDLE after this long (RFC 2177: below 29 minutes).
+    /// Re-issue IDLE after this long (RFC 2177: below 29 minutes), with a
+    /// full pass in between. Short on purpose: a server can fail to announce
+    /// mail (seen with Dovecot's maildir when a message lands in the same
+    /// second as the session's sync: neither NOOP nor IDLE ever reported
+    /// it), and this bounds how long such a message waits.
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_secs: u64,
     /// Messages fetched and made durable together (they share one flush).
@@ -376,7 +380,7 @@ fn default_poll_interval() -> u64 {
     60
 }
 fn default_idle_timeout() -> u64 {
-    600
+    60
 }
 fn default_batch_size() -> usize {
     100
