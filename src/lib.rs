@@ -21,7 +21,6 @@ pub mod replay;
 pub mod replies;
 pub mod routing;
 pub mod serve;
-pub mod sim;
 pub mod social;
 pub mod store;
 pub mod tracking;
