@@ -32,8 +32,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::broker::publisher::Outgoing;
+use crate::broker::AmqpConfig;
 use crate::broker::{connect, ConfirmedPublisher, Names, PublishError, Topology};
-use crate::config::AmqpConfig;
 use crate::store::outbox::{Envelope, Target};
 use crate::store::Store;
 

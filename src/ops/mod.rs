@@ -8,6 +8,7 @@
 //! script takes `?token=` once, keeps it in `sessionStorage` and sends it as a
 //! bearer token.
 
+pub mod config;
 pub mod dead;
 pub mod flood;
 pub mod monitor;

@@ -20,8 +20,8 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::{OutboundReply, ReplyTransport, SendError};
 use crate::broker::publisher::Outgoing;
+use crate::broker::AmqpConfig;
 use crate::broker::{connect, ConfirmedPublisher, Names, Topology};
-use crate::config::AmqpConfig;
 
 pub struct ReplySender {
     amqp: AmqpConfig,

@@ -7,6 +7,7 @@
 pub mod backlog;
 pub mod codes;
 pub mod commit;
+pub mod config;
 pub mod dedupe;
 pub mod flow;
 pub mod health;
