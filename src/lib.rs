@@ -7,10 +7,12 @@
 //! sends the citizen the tracking code.
 
 pub mod broker;
+pub mod channel;
 pub mod check;
 pub mod complaint;
 pub mod config;
 pub mod email;
+pub mod families;
 pub mod flood;
 pub mod http;
 pub mod intake;

@@ -7,7 +7,6 @@
 
 pub mod config;
 pub mod sender;
-pub mod sms;
 pub mod templates;
 
 use std::collections::BTreeMap;
