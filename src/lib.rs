@@ -26,5 +26,6 @@ pub mod section;
 pub mod serve;
 pub mod sms;
 pub mod social;
+pub mod stats;
 pub mod store;
 pub mod tracking;

@@ -22,6 +22,7 @@ use crate::relay::{outbox_feed, Relay, RelayStatus};
 use crate::replies::sender::ReplySender;
 use crate::replies::templates::TemplateError;
 use crate::replies::Templates;
+use crate::stats::Stats;
 use crate::store::dedupe::SenderHasher;
 use crate::store::{Store, StoreError};
 
@@ -96,8 +97,10 @@ const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(10);
 pub async fn supervise(cfg: Config, shutdown: CancellationToken) -> Result<(), ServeError> {
     let mut backoff = Duration::from_secs(1);
     let mut first = true;
+    // One recorder across restarts: the ops page's last hour survives a reopen.
+    let stats = Arc::new(Stats::new());
     loop {
-        let gw = match start(cfg.clone()).await {
+        let gw = match start_with(cfg.clone(), stats.clone()).await {
             Ok(gw) => gw,
             Err(e) if first => return Err(e),
             Err(e) => {
@@ -148,6 +151,11 @@ async fn pause(shutdown: &CancellationToken, backoff: &mut Duration) -> bool {
 /// Start the gateway; returns once it listens. The channels come from
 /// [`crate::families::all`]; this function names none of them.
 pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
+    start_with(cfg, Arc::new(Stats::new())).await
+}
+
+/// [`start`], recording the ops page's counters into `stats`.
+pub async fn start_with(cfg: Config, stats: Arc<Stats>) -> Result<Gateway, ServeError> {
     // Again here, not only in `Config::load`: a config built or changed in
     // code must not start exposed with example secrets either.
     cfg.validate()?;
@@ -195,7 +203,8 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     let intake = Arc::new(
         Intake::new(store.clone(), hasher, templates, window, feed_tx)
             .with_reply_providers(reply_providers)
-            .with_flood(crate::flood::Limiter::from_config(&cfg.flood)),
+            .with_flood(crate::flood::Limiter::from_config(&cfg.flood))
+            .with_stats(stats.clone()),
     );
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
@@ -211,7 +220,8 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
             transports,
             cfg.replies.concurrency,
             Duration::from_secs(cfg.replies.max_backoff_secs),
-        );
+        )
+        .with_stats(stats.clone());
         tasks.push(tokio::spawn(sender.run(shutdown.clone())));
     }
     tasks.push(tokio::spawn(replay.clone().run_sweeper(shutdown.clone())));
@@ -223,7 +233,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
 
     tasks.push(tokio::spawn(watch_store(store.clone(), shutdown.clone())));
 
-    let (monitor, monitor_task) = crate::ops::start(cfg.clone(), store.clone(), shutdown.clone());
+    let (monitor, monitor_task) = crate::ops::start(cfg.clone(), store.clone(), stats, shutdown.clone());
     tasks.push(monitor_task);
 
     // Pollers read config the checks above did not cover; stop what already

@@ -43,6 +43,8 @@ pub enum StoreError {
     Full { free: u64, reserve: u64 },
     #[error("store failed and must be reopened: {0}")]
     Failed(String),
+    #[error("storage transaction aborted")]
+    Aborted,
 }
 
 /// Open trees of the gateway database.
