@@ -4,7 +4,7 @@
 //! all into durable intake (in this process) and report messages/s.
 //!
 //! ```text
-//! cargo run --release --bin pintu-mail-load -- [--messages 10000] [--batch 200] [--append-connections 4]
+//! cargo run --release -p pintu-tools --bin pintu-mail-load -- [--messages 10000] [--batch 200] [--append-connections 4]
 //! ```
 //!
 //! Memory (`--large N`): APPEND N large mails (`--size-mb`, default 25 MB = 25,000,000 bytes: a
