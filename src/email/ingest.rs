@@ -254,7 +254,7 @@ impl Poller {
                 let stored = self.state.record_quarantine(name, folder, uidvalidity, *uid, rec)?;
                 metrics::counter!("pintu_rejected_total", "channel" => "email", "reason" => rec.reason.clone())
                     .increment(1);
-                crate::ops::stats::global().rejected("email");
+                self.intake.stats().rejected("email");
                 warn!(mailbox = %name, folder, uid, id = %stored.id, reason = %rec.reason, detail = %rec.detail,
                     "message quarantined");
             }
