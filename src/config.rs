@@ -67,7 +67,7 @@ pub struct Config {
     pub flood: crate::flood::FloodConfig,
     /// Working-day deadlines (`crate::sla`, docs/sla.md).
     #[serde(default)]
-    pub sla: crate::sla::SlaConfig,
+    pub sla: crate::sla::config::SlaConfig,
     /// Directory of the config file; relative paths of other files resolve here.
     #[serde(skip)]
     pub base_dir: PathBuf,

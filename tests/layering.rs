@@ -26,8 +26,8 @@ const LAYERS: &[&[&str]] = &[
     &["http"],
     // 7: the face every channel family implements
     &["channel"],
-    // 8: channel families
-    &["sms", "email", "social"],
+    // 8: channel families; the SLA clock (below ops and routing, which feed and show it)
+    &["sms", "email", "social", "sla"],
     // 9: consumers of everything below
     &["ops", "families", "routing"],
     // 10: the commands

@@ -5,8 +5,8 @@
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::config::{SlaConfig, Stage};
 use super::event::{StageEvent, StageKind};
-use super::policy::{SlaConfig, Stage};
 use super::workdays::{Place, WorkdayError, WorkingTime};
 
 /// One pending instant of a clock.

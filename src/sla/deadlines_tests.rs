@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::sla::calendar::Calendar;
+use crate::sla::config::{SlaConfig, Stage};
 use crate::sla::deadlines::{Outcome, Planner, TimerKind};
 use crate::sla::event::{StageEvent, StageKind};
-use crate::sla::policy::{SlaConfig, Stage};
 use crate::sla::workdays::{OfficeHours, WorkingTime};
 
 const NATIONAL: &str = include_str!("../../config/calendar/national.toml");

@@ -10,12 +10,12 @@ use tracing::debug;
 use super::aggregate::Bump;
 use super::calendar::{Calendar, CalendarError};
 use super::clock::Clock;
+use super::config::SlaConfig;
+use super::config::Stage;
 use super::deadlines::{ClockRecord, Outcome, Planner, TimerKind};
 use super::escalate::events_for;
 use super::event::{SlaEvent, StageEvent, StageKind};
 use super::index::{DueTimer, IndexError, SlaIndex};
-use super::policy::SlaConfig;
-use super::policy::Stage;
 use super::workdays::{WorkdayError, WorkingTime};
 
 #[derive(Debug, Error)]

@@ -2,10 +2,10 @@
 //! agency, an escalation copy to a level's target, the citizen-reply lapse,
 //! the outer bound. Announcing never changes the agency of the complaint.
 
+use super::config::{SlaConfig, Stage};
 use super::deadlines::{to_utc, ClockRecord, TimerKind};
 use super::event::{SlaEvent, SlaKind};
 use super::index::DueTimer;
-use super::policy::{SlaConfig, Stage};
 
 /// The events of one due timer (none when it no longer applies).
 pub fn events_for(cfg: &SlaConfig, due: &DueTimer, r: &ClockRecord) -> Vec<SlaEvent> {

@@ -178,7 +178,7 @@ pub async fn fetch_cli(
     json: bool,
 ) -> Result<String, String> {
     let base = url.map_or_else(
-        || format!("http://{}", crate::ops::status::reachable(cfg.http.addr)),
+        || format!("http://{}", super::status::reachable(cfg.http.addr)),
         str::to_string,
     );
     let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
@@ -193,7 +193,7 @@ pub async fn fetch_cli(
     if let Some(t) = token.filter(|t| !t.is_empty()) {
         req = req.bearer_auth(t);
     }
-    let resp = req.send().await.map_err(|e| crate::ops::status::chain(&e))?;
+    let resp = req.send().await.map_err(|e| super::status::chain(&e))?;
     let status = resp.status();
     let text = resp.text().await.map_err(|e| e.to_string())?;
     if !status.is_success() {

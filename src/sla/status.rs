@@ -50,7 +50,7 @@ async fn fetch(base: &str, token: Option<&str>) -> Result<Option<Summary>, Strin
     if let Some(t) = token.filter(|t| !t.is_empty()) {
         req = req.bearer_auth(t);
     }
-    let resp = req.send().await.map_err(|e| e.to_string())?;
+    let resp = req.send().await.map_err(|e| chain(&e))?;
     if !resp.status().is_success() {
         return Err(format!("HTTP {}", resp.status()));
     }
@@ -76,6 +76,43 @@ async fn fetch(base: &str, token: Option<&str>) -> Result<Option<Summary>, Strin
     })
 }
 
+/// `93 s`, `4 min`, `2.5 h`, `3.0 d`.
+fn human_age(secs: i64) -> String {
+    let s = secs as f64;
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 3.0 * 86_400.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} d", s / 86_400.0)
+    }
+}
+
+/// The address to call: a wildcard bind address is reached on loopback.
+pub fn reachable(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match addr.ip() {
+        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    std::net::SocketAddr::new(ip, addr.port())
+}
+
+/// An error with its causes (`reqwest` puts "connection refused" in a source).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        src = s.source();
+    }
+    text
+}
+
 /// Most overdue first.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
@@ -94,10 +131,7 @@ pub fn render(s: &Summary) -> String {
         "agency", "open", "overdue", "paused"
     );
     for r in rows {
-        let oldest = r
-            .oldest_overdue_secs
-            .map(|s| crate::ops::status::human_age(s as f64))
-            .unwrap_or_else(|| "-".into());
+        let oldest = r.oldest_overdue_secs.map(human_age).unwrap_or_else(|| "-".into());
         let _ = writeln!(
             out,
             "{:<w$}  {:>7}  {:>7}  {:>7}  {oldest}",

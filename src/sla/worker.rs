@@ -22,7 +22,9 @@ use super::summary::{Summary, SummaryCell};
 use crate::broker::publisher::Outgoing;
 use crate::broker::{connect, ConfirmedPublisher, Names, PublishError, Topology};
 use crate::config::Config;
-use crate::routing::worker::REASON_HEADER;
+
+/// Why a message was dead-lettered (the header the router uses too).
+pub const REASON_HEADER: &str = "x-pintu-reason";
 
 #[derive(Debug, Error)]
 pub enum SlaWorkerError {
