@@ -177,6 +177,23 @@ async fn ops_page_shows_overdue_counts_and_report_cli_matches_the_api() {
         (dinkes["open"].as_u64(), dinkes["overdue"].as_u64()),
         (Some(6), Some(2))
     );
+    // Prometheus gauges with the bounded label set (provinces, not agency codes).
+    let metrics = http
+        .get(format!("http://{addr}/metrics"))
+        .bearer_auth(OPS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "pintu_sla_open{agency=\"prov-31\"} 6",
+        "pintu_sla_overdue{agency=\"prov-31\"} 2",
+        "pintu_sla_overdue{agency=\"prov-32\"} 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} not in /metrics:\n{metrics}");
+    }
 
     if Path::new(CHROMIUM).exists() {
         let profile = tempfile::tempdir().unwrap();
