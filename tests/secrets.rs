@@ -59,7 +59,12 @@ fn exposed_with(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static str
 fn an_exposed_gateway_refuses_example_and_short_secrets_naming_the_key() {
     let (ok, out) = check(None, &exposed_with(&[]));
     assert!(ok, "strong secrets on 0.0.0.0 must pass: {out}");
-    assert!(!out.contains("warning"), "{out}");
+    // The shipped calendar warns while a year is only provisional (docs/sla.md);
+    // that is not about secrets.
+    assert!(
+        !out.lines().any(|l| l.contains("warning") && !l.contains("calendar:")),
+        "{out}"
+    );
     for (var, value, key) in [
         (
             "PINTU_CHANNELS__KANNEL__TOKEN",
