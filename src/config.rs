@@ -77,6 +77,9 @@ pub struct Config {
     /// Per-sender rate limits (`crate::flood`).
     #[serde(default)]
     pub flood: crate::flood::FloodConfig,
+    /// The loop back to the citizen and the agency API (`crate::status`).
+    #[serde(default)]
+    pub status: crate::status::config::StatusConfig,
     /// Directory of the config file; relative paths of other files resolve here.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -23,5 +23,6 @@ pub mod routing;
 pub mod serve;
 pub mod sim;
 pub mod social;
+pub mod status;
 pub mod store;
 pub mod tracking;

@@ -1,0 +1,99 @@
+//! The loop back to the citizen (docs/status.md): agencies post status
+//! updates (AMQP `<prefix>.status` or `POST /agency/v1/updates`), the gateway
+//! records them durably per complaint and tells the citizen on the channel
+//! they used; `bukan_wewenang` re-routes, `selesai` asks PUAS/BELUM; the
+//! citizen can ask `CEK LPR-…` and only the sender is answered.
+//!
+//! - [`contract`]: the update, the stages and the [`contract::StageChange`]
+//!   event others (working-day deadlines) observe via
+//!   [`store::StatusStore::subscribe`];
+//! - [`record`], [`apply`], [`store`]: what is kept and how it changes;
+//! - [`notify`], [`templates`], [`directory`]: what the citizen reads;
+//! - [`consumer`], [`outbox`], [`topology`]: the broker side;
+//! - [`agency_api`]: the HTTP API for agencies without AMQP;
+//! - [`citizen`], [`query`]: contacts and queries from intake.
+
+pub mod agency_api;
+pub mod apply;
+pub mod citizen;
+pub mod config;
+pub mod consumer;
+pub mod contract;
+pub mod directory;
+pub mod notify;
+pub mod outbox;
+pub mod query;
+pub mod record;
+pub mod service;
+pub mod store;
+pub mod templates;
+pub mod topology;
+
+use std::sync::Arc;
+
+use thiserror::Error;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use contract::{Stage, StageChange, StatusUpdate, UpdateStatus};
+pub use service::StatusService;
+pub use store::StatusStore;
+
+use crate::config::Config;
+
+#[derive(Debug, Error)]
+pub enum StatusError {
+    #[error("storage: {0}")]
+    Sled(#[from] sled::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("corrupt record in `{tree}`: {reason}")]
+    Corrupt { tree: &'static str, reason: String },
+    #[error("status transaction aborted")]
+    Aborted,
+    #[error("broker: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("publish: {0}")]
+    Publish(String),
+    #[error("a routed complaint without its routing")]
+    NotRouted,
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Build the status service on the gateway's store and start its broker
+/// tasks (consumers and the status outbox drain).
+pub fn start(
+    cfg: Arc<Config>,
+    gateway: &crate::store::Store,
+    shutdown: CancellationToken,
+) -> Result<(Arc<StatusService>, Vec<JoinHandle<()>>), StatusError> {
+    let store = StatusStore::open(gateway)?;
+    let notifier = notify::Notifier {
+        templates: templates::StatusTemplates::load(&cfg.resolve(&cfg.status.templates))?,
+        directory: directory::Directory::load(&cfg.resolve(&cfg.status.units), &crate::routing::wilayah_dir(&cfg))?,
+    };
+    let reroute: service::RerouteFn = match crate::routing::Engine::from_config(&cfg) {
+        Ok(engine) => {
+            let opts = crate::routing::RouteOptions::from_config(&cfg);
+            Box::new(move |c, ex| crate::routing::reroute::next_best(&engine, &opts, c, ex))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "routing tables not loaded: bukan_wewenang goes to triage");
+            Box::new(|_, ex| ("triage".into(), format!("excluded {}: triage desk", ex.join(", "))))
+        }
+    };
+    let hasher = citizen::SenderKey::open(&cfg.gateway_data_dir())?;
+    let svc = Arc::new(StatusService::new(
+        cfg.clone(),
+        store.clone(),
+        notifier,
+        reroute,
+        hasher,
+    ));
+    let tasks = vec![
+        tokio::spawn(consumer::run(svc.clone(), shutdown.clone())),
+        tokio::spawn(outbox::run(store, cfg.amqp.clone(), shutdown)),
+    ];
+    Ok((svc, tasks))
+}
