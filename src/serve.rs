@@ -48,6 +48,8 @@ pub struct Gateway {
     pub addr: SocketAddr,
     pub intake: Arc<Intake>,
     pub relay: Arc<RelayStatus>,
+    /// The loop back to the citizen, when `[status]` is enabled.
+    pub status: Option<Arc<crate::status::StatusService>>,
     pub shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     closed: crate::store::Closed,
@@ -63,6 +65,7 @@ impl Gateway {
             shutdown,
             tasks,
             closed,
+            status,
             ..
         } = self;
         shutdown.cancel();
@@ -70,7 +73,7 @@ impl Gateway {
             let _ = t.await;
         }
         tracing::debug!(refs = Arc::strong_count(&intake), "intake references at shutdown");
-        drop((intake, relay));
+        drop((intake, relay, status));
         let closed = tokio::task::spawn_blocking(move || closed.wait(Duration::from_secs(10))).await;
         if !matches!(closed, Ok(true)) {
             warn!("store still open after shutdown");
@@ -247,13 +250,23 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         window,
         cfg.replay.max_entries,
     )?);
+    let shutdown = CancellationToken::new();
+    let mut tasks = Vec::new();
+    let status = if cfg.status.enabled {
+        let (svc, status_tasks) = crate::status::start(cfg.clone(), &store, shutdown.clone())
+            .map_err(|e| ServeError::Setup(e.to_string()))?;
+        tasks.extend(status_tasks);
+        Some(svc)
+    } else {
+        None
+    };
+    let hook = status.clone().map(|s| s as Arc<dyn crate::intake::IntakeHook>);
     let intake = Arc::new(
         Intake::new(store.clone(), hasher, templates, window, feed_tx)
             .with_reply_providers(reply_providers)
-            .with_flood(crate::flood::Limiter::from_config(&cfg.flood)),
+            .with_flood(crate::flood::Limiter::from_config(&cfg.flood))
+            .with_hook(hook),
     );
-    let shutdown = CancellationToken::new();
-    let mut tasks = Vec::new();
 
     let relay =
         Relay::new(store.clone(), cfg.amqp.clone(), feed_rx).with_rescan(Duration::from_secs(cfg.outbox.rescan_secs));
@@ -301,7 +314,10 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         replay: Some(replay),
     };
     let ops_api = crate::ops::api_routes(monitor, relay_status.clone());
-    let app = crate::http::router(state, mounts, ops_api).merge(crate::ops::page_routes());
+    let mut app = crate::http::router(state, mounts, ops_api).merge(crate::ops::page_routes());
+    if let Some(svc) = &status {
+        app = app.merge(crate::status::agency_api::routes(svc.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(cfg.http.addr)
         .await
         .map_err(|source| ServeError::Listen {
@@ -324,6 +340,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         addr,
         intake,
         relay: relay_status,
+        status,
         shutdown,
         tasks,
         closed,
