@@ -60,6 +60,7 @@ async fn amqp_update_reaches_the_citizen_once_and_a_wrong_key_is_refused() {
     let mut forged = update(DISHUB, &code, "selesai", Some("palsu"));
     publish_update(&cfg, &format!("status.{DPUPR}"), &forged).await;
     forged["agency"] = DPUPR.into();
+    forged["update_id"] = "forged-2".into();
     publish_update(&cfg, &format!("status.{DISHUB}"), &forged).await;
     // The real one, delivered twice (an agency's retry: same update_id).
     let u = update(DPUPR, &code, "diproses", Some("Tim kami ke lokasi besok"));
@@ -86,6 +87,19 @@ async fn amqp_update_reaches_the_citizen_once_and_a_wrong_key_is_refused() {
     assert_eq!(counts[DPUPR].updates, 1);
     assert_eq!(counts[DPUPR].duplicates, 1);
     assert!(counts.values().map(|c| c.forbidden).sum::<u64>() >= 1);
+    // The same on /ops (loopback: no ops token needed) and in `pintu status`.
+    let ops: serde_json::Value = reqwest::get(format!("http://{}/ops/api/status-loop", gw.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ops["stages"]["diproses"], 1, "{ops}");
+    assert_eq!(ops["per_agency"][DPUPR]["updates"], 1, "{ops}");
+    let text = pintu::status::ops::fetch_text(&format!("http://{}", gw.addr), None)
+        .await
+        .unwrap();
+    assert!(text.contains("diproses 1") && text.contains(DPUPR), "{text}");
 
     let _ = router.send(());
     gw.stop().await;

@@ -21,6 +21,7 @@ pub mod consumer;
 pub mod contract;
 pub mod directory;
 pub mod notify;
+pub mod ops;
 pub mod outbox;
 pub mod query;
 pub mod record;

@@ -51,7 +51,7 @@ pub struct Counters {
     pub queries_refused: AtomicU64,
 }
 
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[derive(Debug, Default, Clone, Copy, Serialize, serde::Deserialize)]
 pub struct AgencyCounts {
     pub updates: u64,
     pub duplicates: u64,
@@ -95,6 +95,8 @@ pub struct StatusService {
     pub counters: Counters,
     pub queries: super::query::QueryLimiter,
     pub sender_key: super::citizen::SenderKey,
+    /// When the stage counts were computed, and what they were (see [`super::ops`]).
+    pub(crate) stage_cache: Mutex<(Option<std::time::Instant>, BTreeMap<String, u64>)>,
     connected: AtomicBool,
 }
 
@@ -115,6 +117,7 @@ impl StatusService {
             counters: Counters::default(),
             queries,
             sender_key,
+            stage_cache: Mutex::new((None, BTreeMap::new())),
             connected: AtomicBool::new(false),
         }
     }

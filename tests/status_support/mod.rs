@@ -143,7 +143,9 @@ pub async fn publish_update(cfg: &Config, key: &str, body: &serde_json::Value) {
         key,
         BasicPublishOptions::default(),
         &serde_json::to_vec(body).unwrap(),
-        BasicProperties::default().with_delivery_mode(2),
+        BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_message_id(body["update_id"].as_str().unwrap_or_default().into()),
     )
     .await
     .unwrap()
