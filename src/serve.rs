@@ -313,7 +313,10 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         metrics: crate::obs::metrics_handle(),
         replay: Some(replay),
     };
-    let ops_api = crate::ops::api_routes(monitor, relay_status.clone());
+    let mut ops_api = crate::ops::api_routes(monitor, relay_status.clone());
+    if let Some(svc) = &status {
+        ops_api = ops_api.merge(crate::status::ops::routes(svc.clone()));
+    }
     let mut app = crate::http::router(state, mounts, ops_api).merge(crate::ops::page_routes());
     if let Some(svc) = &status {
         app = app.merge(crate::status::agency_api::routes(svc.clone()));

@@ -101,7 +101,13 @@ pub async fn collect(cfg: &Config, url: Option<&str>) -> Result<Status, OpsError
 pub async fn run_cli(cfg: &Config, json: bool, url: Option<&str>) -> Result<String, OpsError> {
     let status = collect(cfg, url).await?;
     if !json {
-        return Ok(render(&status));
+        let mut text = render(&status);
+        if cfg.status.enabled {
+            let base = url.map_or_else(|| format!("http://{}", reachable(cfg.http.addr)), str::to_string);
+            let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
+            text.push_str(&crate::status::ops::fetch_text(&base, token).await.unwrap_or_default());
+        }
+        return Ok(text);
     }
     let value = match &status {
         Status::Gateway(s) => serde_json::to_value(s),
