@@ -31,6 +31,14 @@ pub struct StatusConfig {
     /// Agencies allowed to use the HTTP API, by code.
     #[serde(default)]
     pub agencies: BTreeMap<String, AgencyAuth>,
+    /// Webhook push: attempts before a push is dead-lettered, first pause
+    /// and longest pause between attempts (seconds).
+    #[serde(default = "default_attempts")]
+    pub webhook_max_attempts: u32,
+    #[serde(default = "default_backoff")]
+    pub webhook_backoff_secs: u64,
+    #[serde(default = "default_max_backoff")]
+    pub webhook_max_backoff_secs: u64,
     /// Seconds an HMAC-signed request's timestamp may differ from now.
     #[serde(default = "default_skew")]
     pub signature_skew_secs: u64,
@@ -47,6 +55,9 @@ impl Default for StatusConfig {
             page_limit: default_page(),
             agencies: BTreeMap::new(),
             signature_skew_secs: default_skew(),
+            webhook_max_attempts: default_attempts(),
+            webhook_backoff_secs: default_backoff(),
+            webhook_max_backoff_secs: default_max_backoff(),
         }
     }
 }
@@ -61,6 +72,12 @@ pub struct AgencyAuth {
     /// with `X-Pintu-Timestamp` (Unix seconds) and `X-Pintu-Agency`.
     #[serde(default)]
     pub hmac_key: Option<Secret>,
+    /// The agency's own endpoint for pushed complaints (`crate::status::webhook`).
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Key the pushes are signed with (required with `webhook_url`).
+    #[serde(default)]
+    pub webhook_key: Option<Secret>,
 }
 
 fn default_templates() -> PathBuf {
@@ -80,4 +97,13 @@ fn default_page() -> usize {
 }
 fn default_skew() -> u64 {
     300
+}
+fn default_attempts() -> u32 {
+    12
+}
+fn default_backoff() -> u64 {
+    2
+}
+fn default_max_backoff() -> u64 {
+    600
 }

@@ -29,6 +29,7 @@ pub mod service;
 pub mod store;
 pub mod templates;
 pub mod topology;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -69,7 +70,13 @@ pub fn start(
     gateway: &crate::store::Store,
     shutdown: CancellationToken,
 ) -> Result<(Arc<StatusService>, Vec<JoinHandle<()>>), StatusError> {
-    let store = StatusStore::open(gateway)?;
+    let hooked = cfg
+        .status
+        .agencies
+        .iter()
+        .filter(|(_, a)| a.webhook_url.is_some() && a.webhook_key.is_some())
+        .map(|(code, _)| code.clone());
+    let store = StatusStore::open(gateway)?.with_webhooks(hooked);
     let notifier = notify::Notifier {
         templates: templates::StatusTemplates::load(&cfg.resolve(&cfg.status.templates))?,
         directory: directory::Directory::load(&cfg.resolve(&cfg.status.units), &crate::routing::wilayah_dir(&cfg))?,
@@ -94,7 +101,8 @@ pub fn start(
     ));
     let tasks = vec![
         tokio::spawn(consumer::run(svc.clone(), shutdown.clone())),
-        tokio::spawn(outbox::run(store, cfg.amqp.clone(), shutdown)),
+        tokio::spawn(outbox::run(store, cfg.amqp.clone(), shutdown.clone())),
+        tokio::spawn(webhook::run(svc.clone(), shutdown)),
     ];
     Ok((svc, tasks))
 }

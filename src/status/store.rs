@@ -55,6 +55,12 @@ pub struct StatusStore {
     /// Keyed sender hash → the complaint waiting for its PUAS/BELUM.
     awaiting: sled::Tree,
     pub(crate) outbox: sled::Tree,
+    /// Pushes to agencies' webhooks waiting, and those given up (see [`super::webhook`]).
+    pub(crate) webhooks: sled::Tree,
+    pub(crate) webhook_dead: sled::Tree,
+    /// Agencies with a webhook: their assignments are pushed.
+    webhook_agencies: Arc<std::collections::HashSet<String>>,
+    pub(crate) webhook_wake: Arc<tokio::sync::Notify>,
     meta: sled::Tree,
     changes: broadcast::Sender<StageChange>,
     /// Wakes the outbox drain after a commit.
@@ -94,11 +100,26 @@ impl StatusStore {
             ids: db.open_tree("status.ids")?,
             awaiting: db.open_tree("status.awaiting")?,
             outbox: db.open_tree("status.outbox")?,
+            webhooks: db.open_tree("status.webhook")?,
+            webhook_dead: db.open_tree("status.webhook_dead")?,
+            webhook_agencies: Arc::default(),
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
             meta: db.open_tree("status.meta")?,
             gateway: gateway.clone(),
             changes,
             wake: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// Push the assignments of these agencies to their webhooks.
+    pub fn with_webhooks(mut self, agencies: impl IntoIterator<Item = String>) -> StatusStore {
+        self.webhook_agencies = Arc::new(agencies.into_iter().collect());
+        self
+    }
+
+    /// Webhook pushes waiting and dead-lettered.
+    pub fn webhook_counts(&self) -> (usize, usize) {
+        (self.webhooks.len(), self.webhook_dead.len())
     }
 
     /// Every stage change from now on (after it is durable). A receiver that
@@ -287,43 +308,89 @@ impl StatusStore {
         only_new: bool,
     ) -> Result<bool, StatusError> {
         let tracking = rec.tracking.clone();
-        let result =
-            (&self.records, &self.updates, &self.feed, &self.outbox, &self.meta).transaction(|(rt, ut, ft, ot, mt)| {
-                if only_new && rt.get(tracking.as_bytes())?.is_some() {
+        let push = self.push_for(rec, plan);
+        let trees = (
+            &self.records,
+            &self.updates,
+            &self.feed,
+            &self.outbox,
+            &self.meta,
+            &self.webhooks,
+        );
+        let result = trees.transaction(|(rt, ut, ft, ot, mt, wt)| {
+            if only_new && rt.get(tracking.as_bytes())?.is_some() {
+                return Ok(None);
+            }
+            if let Some(k) = update_key {
+                if ut.get(k)?.is_some() {
                     return Ok(None);
                 }
-                if let Some(k) = update_key {
-                    if ut.get(k)?.is_some() {
-                        return Ok(None);
-                    }
-                    ut.insert(k, tracking.as_bytes())?;
+                ut.insert(k, tracking.as_bytes())?;
+            }
+            let mut rec = rec.clone();
+            if plan.reassigned {
+                let last = mt
+                    .get(SEQ_KEY)?
+                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                rec.seq = last + 1;
+                mt.insert(SEQ_KEY, &rec.seq.to_be_bytes()[..])?;
+                ft.insert(feed_key(&rec.agency, rec.seq), tracking.as_bytes())?;
+            }
+            rt.insert(tracking.as_bytes(), rec.encode())?;
+            for p in plan.publish.iter().chain(replies) {
+                ot.insert(&ulid::Ulid::new().to_bytes()[..], encode_pending(p))?;
+            }
+            if let Some(p) = &push {
+                let mut p = p.clone();
+                // The body carries the cursor of this assignment.
+                if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&p.body) {
+                    v["cursor"] = rec.seq.into();
+                    p.body = serde_json::to_vec(&v).unwrap_or(p.body);
                 }
-                let mut rec = rec.clone();
-                if plan.reassigned {
-                    let last = mt
-                        .get(SEQ_KEY)?
-                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                        .map(u64::from_be_bytes)
-                        .unwrap_or(0);
-                    rec.seq = last + 1;
-                    mt.insert(SEQ_KEY, &rec.seq.to_be_bytes()[..])?;
-                    ft.insert(feed_key(&rec.agency, rec.seq), tracking.as_bytes())?;
-                }
-                rt.insert(tracking.as_bytes(), rec.encode())?;
-                for p in plan.publish.iter().chain(replies) {
-                    ot.insert(&ulid::Ulid::new().to_bytes()[..], encode_pending(p))?;
-                }
-                Ok::<_, ConflictableTransactionError<()>>(Some(rec.seq))
-            });
+                wt.insert(&ulid::Ulid::new().to_bytes()[..], p.encode())?;
+            }
+            Ok::<_, ConflictableTransactionError<()>>(Some(rec.seq))
+        });
         match result {
             Ok(Some(seq)) => {
                 rec.seq = seq;
+                if push.is_some() {
+                    self.webhook_wake.notify_one();
+                }
                 Ok(true)
             }
             Ok(None) => Ok(false),
             Err(TransactionError::Storage(e)) => Err(e.into()),
             Err(TransactionError::Abort(())) => Err(StatusError::Aborted),
         }
+    }
+
+    /// The webhook push a change makes: an assignment to, or a reopening
+    /// at, an agency that has a webhook.
+    fn push_for(&self, rec: &Record, plan: &Plan) -> Option<super::webhook::Push> {
+        if !self.webhook_agencies.contains(&rec.agency) {
+            return None;
+        }
+        let reopened = plan.changes.iter().any(|c| c.cause == Cause::Reopened);
+        if !plan.reassigned && !reopened {
+            return None;
+        }
+        let event = if reopened { "reopened" } else { "assigned" };
+        let body = serde_json::json!({
+            "event": event, "tracking": rec.tracking, "id": rec.complaint_id, "agency": rec.agency,
+            "stage": rec.stage, "complaint": rec.complaint,
+        });
+        Some(super::webhook::Push {
+            agency: rec.agency.clone(),
+            event: event.into(),
+            tracking: rec.tracking.clone(),
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+            attempts: 0,
+            next_at_ms: 0,
+            last_error: None,
+        })
     }
 
     /// Complaints currently routed to `agency` whose feed position is after

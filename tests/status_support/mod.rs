@@ -85,6 +85,8 @@ pub fn status_config(dir: &Path, sms_url: &str) -> Config {
     let auth = |t: &str, h: Option<&str>| AgencyAuth {
         token: Some(t.into()),
         hmac_key: h.map(Into::into),
+        webhook_url: None,
+        webhook_key: None,
     };
     cfg.status
         .agencies
