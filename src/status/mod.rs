@@ -63,6 +63,59 @@ pub enum StatusError {
     Setup(String),
 }
 
+/// Shortest agency credential accepted (as for every secret Pintu verifies).
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// Check `[status]`: templates and directory load, every agency code is a
+/// code, has a credential, no credential is short, a webhook has its key.
+pub fn validate(cfg: &Config) -> Result<(), StatusError> {
+    if !cfg.status.enabled {
+        return Ok(());
+    }
+    templates::StatusTemplates::load(&cfg.resolve(&cfg.status.templates))?;
+    directory::Directory::load(&cfg.resolve(&cfg.status.units), &crate::routing::wilayah_dir(cfg))?;
+    for (code, a) in &cfg.status.agencies {
+        let key = |k: &str| format!("status.agencies.\"{code}\".{k}");
+        if !contract::is_agency_code(code) {
+            return Err(StatusError::Setup(format!(
+                "`status.agencies`: {code:?} is not an agency code"
+            )));
+        }
+        if a.token.is_none() && a.hmac_key.is_none() {
+            return Err(StatusError::Setup(format!("`{}`: set token or hmac_key", key("token"))));
+        }
+        for (name, s) in [
+            ("token", &a.token),
+            ("hmac_key", &a.hmac_key),
+            ("webhook_key", &a.webhook_key),
+        ] {
+            if s.as_ref().is_some_and(|s| s.expose().chars().count() < MIN_SECRET_LEN) {
+                return Err(StatusError::Setup(format!(
+                    "`{}`: shorter than {MIN_SECRET_LEN} characters",
+                    key(name)
+                )));
+            }
+        }
+        match (&a.webhook_url, &a.webhook_key) {
+            (Some(u), Some(_)) if u.starts_with("https://") || u.starts_with("http://") => {}
+            (Some(_), Some(_)) => {
+                return Err(StatusError::Setup(format!(
+                    "`{}`: not an http(s) URL",
+                    key("webhook_url")
+                )))
+            }
+            (Some(_), None) => {
+                return Err(StatusError::Setup(format!(
+                    "`{}`: required with webhook_url",
+                    key("webhook_key")
+                )))
+            }
+            (None, _) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Build the status service on the gateway's store and start its broker
 /// tasks (consumers and the status outbox drain).
 pub fn start(
@@ -76,6 +129,7 @@ pub fn start(
         .iter()
         .filter(|(_, a)| a.webhook_url.is_some() && a.webhook_key.is_some())
         .map(|(code, _)| code.clone());
+    validate(&cfg)?;
     let store = StatusStore::open(gateway)?.with_webhooks(hooked);
     let notifier = notify::Notifier {
         templates: templates::StatusTemplates::load(&cfg.resolve(&cfg.status.templates))?,
@@ -105,4 +159,36 @@ pub fn start(
         tokio::spawn(webhook::run(svc.clone(), shutdown)),
     ];
     Ok((svc, tasks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config::AgencyAuth;
+    use super::*;
+
+    #[test]
+    fn validate_names_the_bad_key() {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut cfg = Config::load(&repo.join("config/pintu.toml")).unwrap();
+        cfg.status.enabled = true;
+        assert!(validate(&cfg).is_ok(), "shipped files load");
+        let auth = |t: &str, url: Option<&str>, key: Option<&str>| AgencyAuth {
+            token: Some(t.into()),
+            hmac_key: None,
+            webhook_url: url.map(str::to_string),
+            webhook_key: key.map(Into::into),
+        };
+        cfg.status.agencies.insert("3273.dpupr".into(), auth("short", None, None));
+        let e = validate(&cfg).unwrap_err().to_string();
+        assert!(e.contains("status.agencies.\"3273.dpupr\".token"), "{e}");
+        let long = "0123456789abcdef0123";
+        cfg.status.agencies.insert("3273.dpupr".into(), auth(long, Some("https://x.go.id/h"), None));
+        assert!(validate(&cfg).unwrap_err().to_string().contains("webhook_key"));
+        cfg.status.agencies.insert("3273.dpupr".into(), auth(long, Some("ftp://x"), Some(long)));
+        assert!(validate(&cfg).unwrap_err().to_string().contains("webhook_url"));
+        cfg.status.agencies.insert("3273.dpupr".into(), auth(long, Some("https://x.go.id/h"), Some(long)));
+        assert!(validate(&cfg).is_ok());
+        cfg.status.agencies.insert("Dinas PUPR".into(), auth(long, None, None));
+        assert!(validate(&cfg).unwrap_err().to_string().contains("not an agency code"));
+    }
 }
