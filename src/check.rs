@@ -25,6 +25,7 @@ pub fn check(cfg: &Config) -> Result<Vec<String>, CheckError> {
     crate::social::webhook_adapters(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
     crate::social::reply_transports(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
     crate::email::reply_transport(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
+    crate::status::validate(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
     if cfg.replies.enabled {
         Templates::load(&cfg.resolve(&cfg.replies.templates)).map_err(|e| CheckError::Templates(e.to_string()))?;
     }
