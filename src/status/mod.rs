@@ -116,9 +116,29 @@ pub fn validate(cfg: &Config) -> Result<(), StatusError> {
     Ok(())
 }
 
+/// Declare the status objects now, if the broker answers within a few
+/// seconds: the routed-copy queue must be bound before the router routes the
+/// first complaint, or that complaint's copy is never made. With the broker
+/// away the gateway starts anyway (intake must not wait for it); the
+/// consumers declare them once it is back, and `deploy/` declares them too.
+async fn declare_early(cfg: &Config) {
+    let attempt = async {
+        let conn = crate::broker::connect(cfg.amqp.url.expose(), "pintu-status-declare").await?;
+        let ch = conn.create_channel().await?;
+        topology::declare(&cfg.amqp, &ch).await?;
+        let _ = conn.close(200, "declared").await;
+        Ok::<_, lapin::Error>(())
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), attempt).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "status topology not declared at start"),
+        Err(_) => tracing::warn!("status topology not declared at start: broker did not answer"),
+    }
+}
+
 /// Build the status service on the gateway's store and start its broker
 /// tasks (consumers and the status outbox drain).
-pub fn start(
+pub async fn start(
     cfg: Arc<Config>,
     gateway: &crate::store::Store,
     shutdown: CancellationToken,
@@ -130,6 +150,7 @@ pub fn start(
         .filter(|(_, a)| a.webhook_url.is_some() && a.webhook_key.is_some())
         .map(|(code, _)| code.clone());
     validate(&cfg)?;
+    declare_early(&cfg).await;
     let store = StatusStore::open(gateway)?.with_webhooks(hooked);
     let notifier = notify::Notifier {
         templates: templates::StatusTemplates::load(&cfg.resolve(&cfg.status.templates))?,
@@ -178,15 +199,23 @@ mod tests {
             webhook_url: url.map(str::to_string),
             webhook_key: key.map(Into::into),
         };
-        cfg.status.agencies.insert("3273.dpupr".into(), auth("short", None, None));
+        cfg.status
+            .agencies
+            .insert("3273.dpupr".into(), auth("short", None, None));
         let e = validate(&cfg).unwrap_err().to_string();
         assert!(e.contains("status.agencies.\"3273.dpupr\".token"), "{e}");
         let long = "0123456789abcdef0123";
-        cfg.status.agencies.insert("3273.dpupr".into(), auth(long, Some("https://x.go.id/h"), None));
+        cfg.status
+            .agencies
+            .insert("3273.dpupr".into(), auth(long, Some("https://x.go.id/h"), None));
         assert!(validate(&cfg).unwrap_err().to_string().contains("webhook_key"));
-        cfg.status.agencies.insert("3273.dpupr".into(), auth(long, Some("ftp://x"), Some(long)));
+        cfg.status
+            .agencies
+            .insert("3273.dpupr".into(), auth(long, Some("ftp://x"), Some(long)));
         assert!(validate(&cfg).unwrap_err().to_string().contains("webhook_url"));
-        cfg.status.agencies.insert("3273.dpupr".into(), auth(long, Some("https://x.go.id/h"), Some(long)));
+        cfg.status
+            .agencies
+            .insert("3273.dpupr".into(), auth(long, Some("https://x.go.id/h"), Some(long)));
         assert!(validate(&cfg).is_ok());
         cfg.status.agencies.insert("Dinas PUPR".into(), auth(long, None, None));
         assert!(validate(&cfg).unwrap_err().to_string().contains("not an agency code"));
