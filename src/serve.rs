@@ -254,6 +254,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     let mut tasks = Vec::new();
     let status = if cfg.status.enabled {
         let (svc, status_tasks) = crate::status::start(cfg.clone(), &store, shutdown.clone())
+            .await
             .map_err(|e| ServeError::Setup(e.to_string()))?;
         tasks.extend(status_tasks);
         Some(svc)
