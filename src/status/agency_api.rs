@@ -114,7 +114,11 @@ async fn post_update(State(svc): State<Arc<StatusService>>, headers: HeaderMap, 
             )
                 .into_response()
         }
-        Ok(Submitted::Forbidden | Submitted::Unknown) => forbidden(),
+        Ok(Submitted::Forbidden) => forbidden(),
+        Ok(Submitted::Unknown) => {
+            svc.counters.forbidden(&agency);
+            forbidden()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "status update not recorded");
             error(StatusCode::SERVICE_UNAVAILABLE, "not recorded; retry")

@@ -84,7 +84,9 @@ impl crate::intake::IntakeHook for StatusService {
 
     fn intercept<'a>(&'a self, inbound: &'a Inbound, can_reply: bool) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            let Some(q) = query::parse(&inbound.text) else {
+            // An e-mail may ask in its subject with an empty body.
+            let subject = inbound.subject.as_deref().filter(|_| inbound.text.trim().is_empty());
+            let Some(q) = query::parse(&inbound.text).or_else(|| subject.and_then(query::parse)) else {
                 return false;
             };
             match self.answer_query(inbound, can_reply, q).await {

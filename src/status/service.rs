@@ -136,17 +136,17 @@ impl StatusService {
 
     /// Apply one validated update from `u.agency` (the caller checked that
     /// the sender is that agency).
+    #[tracing::instrument(level = "info", name = "status_update", skip_all,
+        fields(tracking = %u.tracking.as_deref().unwrap_or("-"), agency = %u.agency, update_id = %u.update_id))]
     pub async fn submit(&self, u: &StatusUpdate) -> Result<Submitted, StatusError> {
-        let span = tracing::info_span!("status", tracking = %u.tracking.as_deref().unwrap_or("-"), agency = %u.agency);
-        let _g = span.enter();
         let known = match (&u.tracking, &u.id) {
             (Some(t), _) => self.store.get(t)?.is_some(),
             (None, Some(id)) => self.store.tracking_of(id)?.is_some(),
             _ => false,
         };
-        drop(_g);
         if !known {
-            self.counters.forbidden(&u.agency);
+            // Not counted here: over AMQP it is retried (the routed copy may
+            // be on its way); the HTTP handler counts its 403.
             return Ok(Submitted::Unknown);
         }
         let reroute = |c: &Complaint, ex: &[String]| (self.reroute)(c, ex);
