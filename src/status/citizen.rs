@@ -148,9 +148,11 @@ impl StatusService {
             }
         }
         metrics::counter!("pintu_status_queries_total", "outcome" => "answered").increment(1);
+        // Answer through the provider and context the question came by
+        // (the same number may have written through another SMS gateway).
         let contact = Contact {
-            context: inbound.reply_context.clone(),
-            ..contact
+            complaint_id: contact.complaint_id,
+            ..me
         };
         match rec {
             Some(r) => {
