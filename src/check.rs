@@ -2,32 +2,38 @@
 
 use thiserror::Error;
 
+use crate::channel::ChannelError;
 use crate::config::Config;
+use crate::replies::templates::TemplateError;
 use crate::replies::Templates;
+use crate::routing::RoutingError;
 
 #[derive(Debug, Error)]
 pub enum CheckError {
-    #[error("`replies.templates`: {0}")]
-    Templates(String),
+    #[error("`replies.templates`")]
+    Templates(#[source] TemplateError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("{0}")]
-    Channel(String),
-    #[error("routing tables: {0}")]
-    Routing(String),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error("routing tables")]
+    Routing(#[source] RoutingError),
+    #[error("`status`")]
+    Status(#[source] crate::status::StatusError),
 }
 
 /// Validate files named by the config (the config itself was validated on
 /// load); returns warnings (weak secrets tolerated on loopback only).
 pub fn check(cfg: &Config) -> Result<Vec<String>, CheckError> {
-    crate::serve::sms_mounts(cfg)?;
-    crate::routing::validate_config(cfg).map_err(|e| CheckError::Routing(e.to_string()))?;
-    crate::social::webhook_adapters(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
-    crate::social::reply_transports(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
-    crate::email::reply_transport(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
-    crate::status::validate(cfg).map_err(|e| CheckError::Channel(e.to_string()))?;
+    // Every family builds its webhooks and reply transports, as `serve`
+    // would, then drops them.
+    for family in crate::families::all() {
+        family.check(cfg)?;
+    }
+    crate::routing::validate_config(cfg).map_err(CheckError::Routing)?;
+    crate::status::validate(cfg).map_err(CheckError::Status)?;
     if cfg.replies.enabled {
-        Templates::load(&cfg.resolve(&cfg.replies.templates)).map_err(|e| CheckError::Templates(e.to_string()))?;
+        Templates::load(&cfg.resolve(&cfg.replies.templates)).map_err(CheckError::Templates)?;
     }
     Ok(cfg.audit_secrets()?)
 }

@@ -25,7 +25,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -7,10 +7,12 @@
 //! sends the citizen the tracking code.
 
 pub mod broker;
+pub mod channel;
 pub mod check;
 pub mod complaint;
 pub mod config;
 pub mod email;
+pub mod families;
 pub mod flood;
 pub mod http;
 pub mod intake;
@@ -20,9 +22,11 @@ pub mod relay;
 pub mod replay;
 pub mod replies;
 pub mod routing;
+pub mod section;
 pub mod serve;
-pub mod sim;
+pub mod sms;
 pub mod social;
+pub mod stats;
 pub mod status;
 pub mod store;
 pub mod tracking;

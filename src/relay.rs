@@ -32,9 +32,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::broker::publisher::Outgoing;
+use crate::broker::AmqpConfig;
 use crate::broker::{connect, ConfirmedPublisher, Names, PublishError, Topology};
-use crate::config::AmqpConfig;
-use crate::store::outbox::{Envelope, Target};
+use crate::store::outbox::{Committed, Envelope, Target};
 use crate::store::Store;
 
 /// What `/readyz` and the ops page need to know about the relay.
@@ -49,8 +49,7 @@ pub struct RelayStatus {
 /// relay rescans the outbox instead): a few MiB of complaints at most.
 pub const FEED_CAPACITY: usize = 4096;
 
-/// An outbox key (a ULID).
-pub type Key = [u8; 16];
+pub use crate::store::outbox::Key;
 
 /// One committed outbox entry, as intake wrote it.
 pub struct Announced {
@@ -66,9 +65,9 @@ pub struct FeedTx {
     overflowed: Arc<AtomicBool>,
 }
 
-impl FeedTx {
-    /// Call only after the entry is committed to the outbox.
-    pub fn announce(&self, key: Key, envelope: Envelope) {
+impl Committed for FeedTx {
+    /// Called only after the entry is committed to the outbox.
+    fn announce(&self, key: Key, envelope: Envelope) {
         if self.tx.try_send(Announced { key, envelope }).is_err() {
             self.overflowed.store(true, Ordering::Release);
         }

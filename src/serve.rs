@@ -9,23 +9,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pintu_channels::sms::generic::Generic;
-use pintu_channels::sms::jasmin::Jasmin;
-use pintu_channels::sms::kannel::Kannel;
-use pintu_channels::sms::twilio::Twilio;
-use pintu_channels::WebhookAdapter;
 use thiserror::Error;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::channel::{ChannelError, ChannelParts};
 use crate::config::{Config, ConfigError};
-use crate::http::{AppState, Mount};
+use crate::http::AppState;
 use crate::intake::Intake;
 use crate::relay::{outbox_feed, Relay, RelayStatus};
 use crate::replies::sender::ReplySender;
-use crate::replies::sms::{JasminSend, KannelSend, TwilioSend};
-use crate::replies::{ReplyTransport, Templates};
+use crate::replies::templates::TemplateError;
+use crate::replies::Templates;
+use crate::stats::Stats;
 use crate::store::dedupe::SenderHasher;
 use crate::store::{Store, StoreError};
 
@@ -39,8 +36,12 @@ pub enum ServeError {
     DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
-    #[error("{0}")]
-    Setup(String),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error(transparent)]
+    Templates(#[from] TemplateError),
+    #[error("status loop")]
+    Status(#[source] crate::status::StatusError),
 }
 
 /// A running gateway (used by `main` and by the tests).
@@ -101,8 +102,10 @@ const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(10);
 pub async fn supervise(cfg: Config, shutdown: CancellationToken) -> Result<(), ServeError> {
     let mut backoff = Duration::from_secs(1);
     let mut first = true;
+    // One recorder across restarts: the ops page's last hour survives a reopen.
+    let stats = Arc::new(Stats::new());
     loop {
-        let gw = match start(cfg.clone()).await {
+        let gw = match start_with(cfg.clone(), stats.clone()).await {
             Ok(gw) => gw,
             Err(e) if first => return Err(e),
             Err(e) => {
@@ -150,59 +153,14 @@ async fn pause(shutdown: &CancellationToken, backoff: &mut Duration) -> bool {
     }
 }
 
-/// The SMS webhooks enabled in the config.
-pub fn sms_mounts(cfg: &Config) -> Result<Vec<Mount>, ConfigError> {
-    let ch = &cfg.channels;
-    let mut mounts: Vec<Mount> = Vec::new();
-    let mut add = |path: &str, a: Arc<dyn WebhookAdapter>| {
-        mounts.push(Mount {
-            path: path.into(),
-            adapter: a,
-        })
-    };
-    if ch.kannel.enabled {
-        add(
-            "/sms/kannel",
-            Arc::new(Kannel::new(&ch.kannel.auth).map_err(|e| ConfigError::profile("kannel", e))?),
-        );
-    }
-    if ch.jasmin.enabled {
-        add(
-            "/sms/jasmin",
-            Arc::new(Jasmin::new(&ch.jasmin.auth).map_err(|e| ConfigError::profile("jasmin", e))?),
-        );
-    }
-    if ch.twilio.enabled {
-        add(
-            "/sms/twilio",
-            Arc::new(Twilio::new(&ch.twilio).map_err(|e| ConfigError::profile("twilio", e))?),
-        );
-    }
-    if ch.generic.enabled {
-        add(
-            "/sms/generic",
-            Arc::new(Generic::new(&ch.generic).map_err(|e| ConfigError::profile("generic", e))?),
-        );
-    }
-    Ok(mounts)
-}
-
-pub fn sms_transports(cfg: &Config) -> Vec<Arc<dyn ReplyTransport>> {
-    let mut t: Vec<Arc<dyn ReplyTransport>> = Vec::new();
-    if let Some(k) = KannelSend::new(&cfg.channels.kannel).filter(|_| cfg.channels.kannel.enabled) {
-        t.push(Arc::new(k));
-    }
-    if let Some(j) = JasminSend::new(&cfg.channels.jasmin).filter(|_| cfg.channels.jasmin.enabled) {
-        t.push(Arc::new(j));
-    }
-    if let Some(tw) = TwilioSend::new(&cfg.channels.twilio).filter(|_| cfg.channels.twilio.enabled) {
-        t.push(Arc::new(tw));
-    }
-    t
-}
-
-/// Start the gateway; returns once it listens.
+/// Start the gateway; returns once it listens. The channels come from
+/// [`crate::families::all`]; this function names none of them.
 pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
+    start_with(cfg, Arc::new(Stats::new())).await
+}
+
+/// [`start`], recording the ops page's counters into `stats`.
+pub async fn start_with(cfg: Config, stats: Arc<Stats>) -> Result<Gateway, ServeError> {
     // Again here, not only in `Config::load`: a config built or changed in
     // code must not start exposed with example secrets either.
     cfg.validate()?;
@@ -221,28 +179,25 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     let hasher = SenderHasher::load_or_create(cfg.dedupe.secret.as_ref().map(pintu_channels::Secret::expose), &dir)?;
     let templates = if cfg.replies.enabled {
         let path = cfg.resolve(&cfg.replies.templates);
-        Some(Arc::new(
-            Templates::load(&path).map_err(|e| ServeError::Setup(e.to_string()))?,
-        ))
+        Some(Arc::new(Templates::load(&path)?))
     } else {
         None
     };
     let (feed_tx, feed_rx) = outbox_feed();
     let window = Duration::from_secs(cfg.dedupe.window_secs);
-    let mut transports = sms_transports(&cfg);
-    transports.extend(crate::social::reply_transports(&cfg).map_err(|e| ServeError::Setup(e.to_string()))?);
-    if let Some(t) = crate::email::reply_transport(&cfg).map_err(|e| ServeError::Setup(e.to_string()))? {
-        transports.push(t);
+    // Every channel is built before anything starts, so a bad config fails fast.
+    let families = crate::families::all();
+    let mut mounts = Vec::new();
+    let mut transports = Vec::new();
+    for family in families {
+        let ChannelParts {
+            mounts: m,
+            transports: t,
+        } = family.build(&cfg)?;
+        mounts.extend(m);
+        transports.extend(t);
     }
     let reply_providers: Vec<String> = transports.iter().map(|t| t.provider().to_string()).collect();
-    // Every webhook is built before anything starts, so a bad config fails fast.
-    let mut mounts = sms_mounts(&cfg)?;
-    for (path, adapter) in crate::social::webhook_adapters(&cfg).map_err(|e| ServeError::Setup(e.to_string()))? {
-        mounts.push(Mount {
-            path: path.into(),
-            adapter,
-        });
-    }
     let replay = Arc::new(crate::replay::ReplayGuard::open(
         &store.db,
         hasher.clone(),
@@ -255,7 +210,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
     let status = if cfg.status.enabled {
         let (svc, status_tasks) = crate::status::start(cfg.clone(), &store, shutdown.clone())
             .await
-            .map_err(|e| ServeError::Setup(e.to_string()))?;
+            .map_err(ServeError::Status)?;
         tasks.extend(status_tasks);
         Some(svc)
     } else {
@@ -266,6 +221,7 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
         Intake::new(store.clone(), hasher, templates, window, feed_tx)
             .with_reply_providers(reply_providers)
             .with_flood(crate::flood::Limiter::from_config(&cfg.flood))
+            .with_stats(stats.clone())
             .with_hook(hook),
     );
 
@@ -280,7 +236,8 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
             transports,
             cfg.replies.concurrency,
             Duration::from_secs(cfg.replies.max_backoff_secs),
-        );
+        )
+        .with_stats(stats.clone());
         tasks.push(tokio::spawn(sender.run(shutdown.clone())));
     }
     tasks.push(tokio::spawn(replay.clone().run_sweeper(shutdown.clone())));
@@ -292,21 +249,18 @@ pub async fn start(cfg: Config) -> Result<Gateway, ServeError> {
 
     tasks.push(tokio::spawn(watch_store(store.clone(), shutdown.clone())));
 
-    let (monitor, monitor_task) = crate::ops::start(cfg.clone(), store.clone(), shutdown.clone());
+    let (monitor, monitor_task) = crate::ops::start(cfg.clone(), store.clone(), stats, shutdown.clone());
     tasks.push(monitor_task);
 
     // Pollers read config the checks above did not cover; stop what already
     // runs if they cannot start.
-    let pollers = crate::social::spawn(&cfg, intake.clone(), shutdown.clone()).map_err(|e| {
-        shutdown.cancel();
-        ServeError::Setup(e.to_string())
-    })?;
-    tasks.extend(pollers);
-    let mailboxes = crate::email::spawn(&cfg, intake.clone(), shutdown.clone()).map_err(|e| {
-        shutdown.cancel();
-        ServeError::Setup(e.to_string())
-    })?;
-    tasks.extend(mailboxes);
+    for family in families {
+        let started = family.spawn(&cfg, &intake, &shutdown).inspect_err(|e| {
+            warn!(family = family.name(), error = %e, "channel tasks could not start");
+            shutdown.cancel();
+        })?;
+        tasks.extend(started);
+    }
     let state = AppState {
         cfg: cfg.clone(),
         intake: intake.clone(),

@@ -18,7 +18,10 @@ async fn mail_through_the_running_gateway() {
     let cfg = env.config(&MailboxOpts {
         tls: "none",
         port: env.dovecot.port,
-        extra: "poll_interval_secs = 1".into(),
+        // Dovecot's maildir can miss announcing a message appended in the
+        // same second as the poller's sync; the IDLE re-issue (and its pass)
+        // is what picks it up, so keep it short here.
+        extra: "poll_interval_secs = 1\nidle_timeout_secs = 10".into(),
         smtp: Some(sink.port),
         email_extra: String::new(),
     });
@@ -143,7 +146,10 @@ async fn mail_no_citizen_wrote_is_kept_out_through_the_running_gateway() {
     let cfg = env.config(&MailboxOpts {
         tls: "none",
         port: env.dovecot.port,
-        extra: "poll_interval_secs = 1".into(),
+        // Dovecot's maildir can miss announcing a message appended in the
+        // same second as the poller's sync; the IDLE re-issue (and its pass)
+        // is what picks it up, so keep it short here.
+        extra: "poll_interval_secs = 1\nidle_timeout_secs = 10".into(),
         smtp: Some(sink.port),
         email_extra: "[channels.email.storage]\nsweep_interval_secs = 1\nraw_retention_days = 30".into(),
     });

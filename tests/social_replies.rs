@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pintu::replies::{OutboundReply, ReplyTransport, SendError};
-use pintu::sim::client;
 use pintu_channels::Channel;
+use pintu_tools::sim::client;
 use serde_json::{json, Value};
 use social_support::*;
 

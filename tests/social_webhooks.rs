@@ -3,9 +3,9 @@
 
 mod social_support;
 
-use pintu::sim::client;
 use pintu::store::outbox::{Envelope, Target};
 use pintu::store::Store;
+use pintu_tools::sim::client;
 use serde_json::{json, Value};
 use social_support::*;
 use tokio_util::sync::CancellationToken;

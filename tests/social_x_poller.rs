@@ -6,10 +6,10 @@ mod social_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pintu::sim::SimTweet;
 use pintu::social::x_poller::{Cursor, XPoller};
 use pintu_channels::social::x::XAccount;
 use pintu_channels::Secret;
+use pintu_tools::sim::SimTweet;
 use social_support::*;
 use tokio_util::sync::CancellationToken;
 
@@ -182,7 +182,7 @@ async fn waits_for_reset_when_remaining_is_zero() {
     let mut sc = sim_config();
     sc.rate_limit = 2;
     sc.rate_window = Duration::from_secs(2);
-    let sim = pintu::sim::Sim::start(sc).await.unwrap();
+    let sim = pintu_tools::sim::Sim::start(sc).await.unwrap();
     let cfg = write_config(dir.path(), &sim.url(), &unique_prefix(), POLL_5);
     let gw = open_intake(&cfg).await;
     for i in 0..12 {

@@ -208,7 +208,7 @@ async fn a_stale_signed_x_event_is_refused() {
     let gw = serve::start(cfg.clone()).await.unwrap();
     let post = |event: serde_json::Value| {
         let body = serde_json::to_vec(&event).unwrap();
-        let sig = pintu::sim::client::x_signature(secret, &body);
+        let sig = pintu_tools::sim::client::x_signature(secret, &body);
         let url = format!("http://{}/webhooks/x", gw.addr);
         async move {
             let r = reqwest::Client::new()
@@ -222,7 +222,7 @@ async fn a_stale_signed_x_event_is_refused() {
             (r.status().as_u16(), r.text().await.unwrap())
         }
     };
-    let fresh = pintu::sim::client::x_mention_event(
+    let fresh = pintu_tools::sim::client::x_mention_event(
         "1708170817081708",
         "lapor1708",
         "1800000000000000001",
@@ -233,7 +233,7 @@ async fn a_stale_signed_x_event_is_refused() {
     let (status, body) = post(fresh.clone()).await;
     assert_eq!(status, 200);
     assert!(body.contains("LPR-"), "{body}");
-    let mut stale = pintu::sim::client::x_mention_event(
+    let mut stale = pintu_tools::sim::client::x_mention_event(
         "1708170817081708",
         "lapor1708",
         "1800000000000000002",

@@ -111,12 +111,19 @@ pub fn with_base_dir<T>(dir: &Path, f: impl FnOnce() -> T) -> T {
     f()
 }
 
-fn resolve_path(p: &Path) -> PathBuf {
+/// `p` against `base` unless absolute: the one rule for relative paths in
+/// Pintu's configuration (secret files, templates, tables).
+pub fn resolve(base: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() {
-        return p.to_path_buf();
+        p.to_path_buf()
+    } else {
+        base.join(p)
     }
+}
+
+fn resolve_path(p: &Path) -> PathBuf {
     BASE_DIR.with(|b| match &*b.borrow() {
-        Some(base) => base.join(p),
+        Some(base) => resolve(base, p),
         None => p.to_path_buf(),
     })
 }

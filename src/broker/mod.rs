@@ -1,5 +1,6 @@
 //! RabbitMQ: connection, the topology of docs/design.md, and confirmed publishing.
 
+pub mod config;
 pub mod publisher;
 pub mod topology;
 
@@ -10,6 +11,7 @@ use lapin::tcp::OwnedTLSConfig;
 use lapin::{Connection, ConnectionProperties};
 use parking_lot::Mutex;
 
+pub use config::AmqpConfig;
 pub use publisher::{ConfirmedPublisher, PublishError};
 pub use topology::{Names, Topology};
 

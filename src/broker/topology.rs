@@ -9,7 +9,7 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
 use serde_json::{json, Value};
 
-use crate::config::AmqpConfig;
+use super::config::AmqpConfig;
 
 /// Every broker object name, derived from one prefix.
 #[derive(Debug, Clone)]

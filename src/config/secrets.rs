@@ -83,7 +83,7 @@ fn url_password(url: &str) -> Option<String> {
     let u = reqwest::Url::parse(url).ok()?;
     let p = u.password()?;
     // `Url::password` stays percent-encoded.
-    crate::ops::queues::percent_decode(p)
+    crate::broker::config::percent_decode(p)
 }
 
 /// The rule a credential breaks, if any.
@@ -222,15 +222,11 @@ impl Config {
             // Passwords from `password_env`/`password_file` are read when the
             // mailbox connects; an unreadable one is reported there.
             for (i, m) in email.mailboxes.iter().enumerate() {
-                let p = m.credentials().password().ok().map(Secret::new);
+                let p = m.credentials().password().ok();
                 add(&format!("channels.email.mailboxes[{i}].password"), &p, Role::Presented);
             }
             if let Some(c) = email.smtp.as_ref().and_then(|s| s.credentials()) {
-                add(
-                    "channels.email.smtp.password",
-                    &c.password().ok().map(Secret::new),
-                    Role::Presented,
-                );
+                add("channels.email.smtp.password", &c.password().ok(), Role::Presented);
             }
         }
         Ok(out)

@@ -32,7 +32,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use super::retention::StorageConfig;
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 
 /// The one credential type of the whole config (redacted in `Debug`).
 pub use pintu_channels::Secret;
@@ -71,17 +71,24 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// The password from whichever source is configured (file, env, inline).
-    pub fn password(&self) -> Result<String, String> {
+    /// The password from whichever source is configured (file, env, inline),
+    /// as a [`Secret`] like every other credential. `password_file` and
+    /// `password_env` are the older spellings of `password = { file = … }` /
+    /// `{ env = … }`, read when a mailbox connects (a rotated file is picked up
+    /// on reconnect); a file keeps its inner whitespace, only the line end
+    /// is dropped.
+    pub fn password(&self) -> Result<Secret, String> {
         if let Some(p) = &self.password_file {
             let s = std::fs::read_to_string(p).map_err(|e| format!("password_file {}: {e}", p.display()))?;
-            return Ok(s.trim_end_matches(['\r', '\n']).to_string());
+            return Ok(Secret::new(s.trim_end_matches(['\r', '\n'])));
         }
         if let Some(var) = &self.password_env {
-            return std::env::var(var).map_err(|_| format!("environment variable {var} is not set"));
+            return std::env::var(var)
+                .map(Secret::new)
+                .map_err(|_| format!("environment variable {var} is not set"));
         }
         match &self.password {
-            Some(s) => Ok(s.expose().to_string()),
+            Some(s) => Ok(s.clone()),
             None => Err("no password, password_env or password_file".into()),
         }
     }
@@ -148,7 +155,11 @@ pub struct MailboxConfig {
     /// Use IMAP IDLE when the server offers it and one folder is read.
     #[serde(default = "default_true")]
     pub idle: bool,
-    /// Re-issue IDLE after this long (RFC 2177: below 29 minutes).
+    /// Re-issue IDLE after this long (RFC 2177: below 29 minutes), with a
+    /// full pass in between. Short on purpose: a server can fail to announce
+    /// mail (seen with Dovecot's maildir when a message lands in the same
+    /// second as the session's sync: neither NOOP nor IDLE ever reported
+    /// it), and this bounds how long such a message waits.
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_secs: u64,
     /// Messages fetched and made durable together (they share one flush).
@@ -376,7 +387,7 @@ fn default_poll_interval() -> u64 {
     60
 }
 fn default_idle_timeout() -> u64 {
-    600
+    60
 }
 fn default_batch_size() -> usize {
     100
@@ -488,7 +499,10 @@ mod tests {
         assert!(dbg.contains("Secret(***)"));
         assert_eq!(c.effective_ack_domain().as_deref(), Some("lapor.go.id"));
         assert_eq!(c.effective_loop_id().as_deref(), Some("pengaduan@lapor.go.id"));
-        assert_eq!(c.mailboxes[0].credentials().password().unwrap(), "hunter2-very-secret");
+        assert_eq!(
+            c.mailboxes[0].credentials().password().unwrap().expose(),
+            "hunter2-very-secret"
+        );
     }
 
     #[test]

@@ -210,7 +210,7 @@ impl ImapMailbox {
         }
         let password = cfg.credentials().password().map_err(MailError::Config)?;
         let mut session = client
-            .login(&cfg.username, &password)
+            .login(&cfg.username, password.expose())
             .map_err(|(e, _)| MailError::Auth(e.to_string()))?;
         let caps = session.capabilities().map_err(imap_err)?;
         let idle = cfg.idle && caps.has_str("IDLE") && cfg.folders.len() == 1;

@@ -219,7 +219,6 @@ impl Poller {
         let mut failure: Option<PollError> = None;
         let expires = now + self.seen_retention.as_secs();
         for (uid, ext, from, r) in results {
-            let sender = mask(&from);
             match r {
                 Ok(receipt) => {
                     let id = receipt.id.clone().unwrap_or_default();
@@ -236,7 +235,9 @@ impl Poller {
                     metrics::counter!("pintu_email_ingested_total", "mailbox" => name.clone(),
                         "duplicate" => if receipt.duplicate { "true" } else { "false" })
                     .increment(1);
-                    debug!(tracking = ?receipt.tracking, duplicate = receipt.duplicate, sender = %sender, "e-mail accepted");
+                    // The span names the complaint; no address beside the tracking
+                    // code, which together would tie the complaint to a person.
+                    debug!(tracking = ?receipt.tracking, duplicate = receipt.duplicate, "e-mail accepted");
                     done.push(uid);
                 }
                 Err(e) => {
@@ -253,7 +254,7 @@ impl Poller {
                 let stored = self.state.record_quarantine(name, folder, uidvalidity, *uid, rec)?;
                 metrics::counter!("pintu_rejected_total", "channel" => "email", "reason" => rec.reason.clone())
                     .increment(1);
-                crate::ops::stats::global().rejected("email");
+                self.intake.stats().rejected("email");
                 warn!(mailbox = %name, folder, uid, id = %stored.id, reason = %rec.reason, detail = %rec.detail,
                     "message quarantined");
             }

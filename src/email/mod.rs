@@ -179,3 +179,30 @@ pub fn reply_transport(cfg: &Config) -> Result<Option<Arc<dyn ReplyTransport>>, 
     }
     smtp::transport(&email)
 }
+
+/// The e-mail family (IMAP mailboxes in, SMTP out): its face towards the
+/// gateway ([`crate::channel`]). It mounts no webhook.
+pub struct Email;
+
+impl crate::channel::Family for Email {
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn build(&self, cfg: &Config) -> Result<crate::channel::ChannelParts, crate::channel::ChannelError> {
+        let transport = reply_transport(cfg).map_err(crate::channel::ChannelError::family)?;
+        Ok(crate::channel::ChannelParts {
+            mounts: Vec::new(),
+            transports: transport.into_iter().collect(),
+        })
+    }
+
+    fn spawn(
+        &self,
+        cfg: &Config,
+        intake: &Arc<Intake>,
+        shutdown: &CancellationToken,
+    ) -> Result<Vec<JoinHandle<()>>, crate::channel::ChannelError> {
+        spawn(cfg, intake.clone(), shutdown.clone()).map_err(crate::channel::ChannelError::family)
+    }
+}

@@ -84,7 +84,7 @@ impl SmtpReplyTransport {
             .timeout(Some(Duration::from_secs(cfg.timeout_secs)));
         if let Some(c) = cfg.credentials() {
             let password = c.password().map_err(EmailError::Config)?;
-            b = b.credentials(Credentials::new(c.username.clone(), password));
+            b = b.credentials(Credentials::new(c.username.clone(), password.expose().to_string()));
         }
         let ack_domain = email
             .effective_ack_domain()

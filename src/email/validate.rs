@@ -1,10 +1,10 @@
 //! Validation of `[channels.email]`: every key an operator can get wrong,
-//! named in the error (see [`crate::config::ConfigError`]).
+//! named in the error (see [`crate::section::ConfigError`]).
 
 use std::net::IpAddr;
 
 use super::config::{address_of, EmailConfig, TlsMode};
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 
 fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())

@@ -3,6 +3,7 @@
 //! Every webhook goes through the same handler ([`webhook`]): authenticate,
 //! parse, make durable, and only then answer as the provider expects.
 
+pub mod config;
 pub mod health;
 pub mod webhook;
 

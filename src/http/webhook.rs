@@ -14,11 +14,11 @@ use tracing::{error, warn};
 use super::AppState;
 use crate::replay::Seen;
 
-fn reject(adapter: &dyn WebhookAdapter, reason: &'static str) {
-    reject_n(adapter, reason, 1);
+fn reject(st: &AppState, adapter: &dyn WebhookAdapter, reason: &'static str) {
+    reject_n(st, adapter, reason, 1);
 }
 
-fn reject_n(adapter: &dyn WebhookAdapter, reason: &'static str, n: usize) {
+fn reject_n(st: &AppState, adapter: &dyn WebhookAdapter, reason: &'static str, n: usize) {
     metrics::counter!(
         "pintu_rejected_total",
         "channel" => adapter.channel().as_str(),
@@ -27,7 +27,7 @@ fn reject_n(adapter: &dyn WebhookAdapter, reason: &'static str, n: usize) {
     )
     .increment(n as u64);
     for _ in 0..n {
-        crate::ops::stats::global().rejected(adapter.channel().as_str());
+        st.intake.stats().rejected(adapter.channel().as_str());
     }
 }
 
@@ -83,7 +83,7 @@ pub async fn handle(
         remote,
     };
     if let Err(e) = adapter.authenticate(&req) {
-        reject(adapter.as_ref(), "auth");
+        reject(&st, adapter.as_ref(), "auth");
         warn!(provider = adapter.provider(), error = %e, "webhook authentication failed");
         return one_line(
             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
@@ -97,7 +97,7 @@ pub async fn handle(
             skipped,
             skipped_total,
         }) => {
-            reject_n(adapter.as_ref(), "malformed_item", skipped_total);
+            reject_n(&st, adapter.as_ref(), "malformed_item", skipped_total);
             for reason in &skipped {
                 // Provider parse errors can quote field values (a number).
                 warn!(provider = adapter.provider(), reason = %crate::obs::sanitize(reason), "malformed item skipped");
@@ -117,7 +117,7 @@ pub async fn handle(
             return with_reason(respond(adapter.accepted(&[])), &reason);
         }
         Err(e) => {
-            reject(adapter.as_ref(), "malformed");
+            reject(&st, adapter.as_ref(), "malformed");
             warn!(provider = adapter.provider(), error = %e, "malformed webhook");
             let status = if matches!(e, pintu_channels::AdapterError::Method(_)) {
                 StatusCode::METHOD_NOT_ALLOWED

@@ -31,11 +31,11 @@ use crate::broker::Names;
 use crate::complaint::{Complaint, Flags, SCHEMA_VERSION};
 use crate::flood::{Limiter, Verdict};
 use crate::obs::mask;
-use crate::relay::FeedTx;
 use crate::replies::{OutboundReply, Templates};
+use crate::stats::Stats;
 use crate::store::dedupe::{provider_id_reuse, provider_key, sender_key, Record, Reuse, SenderHasher};
 use crate::store::held::{preview, Held};
-use crate::store::outbox::{new_key, Envelope, Target};
+use crate::store::outbox::{new_key, Committed, Envelope, Target};
 use crate::store::writer::{Job, Outcome as WriteOutcome, Staged, Writer};
 use crate::store::{Store, StoreError};
 use crate::tracking;
@@ -67,6 +67,9 @@ pub struct Intake {
     flood: Option<Limiter>,
     /// Status loop (contacts, queries); `None`: off.
     hook: Option<Arc<dyn IntakeHook>>,
+    /// The ops page's counters; the webhook handler and pollers record
+    /// through it too ([`Intake::stats`]).
+    stats: Arc<Stats>,
 }
 
 /// What intake made of one message.
@@ -130,8 +133,9 @@ impl Intake {
         hasher: SenderHasher,
         templates: Option<Arc<Templates>>,
         window: Duration,
-        // The relay's feed: the intake writer announces what it committed.
-        feed: FeedTx,
+        // Told of every outbox entry the writer committed: in a gateway, the
+        // relay's feed (wired by `serve`; intake does not know the relay).
+        feed: impl Committed,
     ) -> Intake {
         let writer = Writer::start(&store, feed);
         Intake {
@@ -143,7 +147,19 @@ impl Intake {
             window,
             flood: None,
             hook: None,
+            stats: Arc::new(Stats::new()),
         }
+    }
+
+    /// Record into `stats` (the gateway's one recorder) instead of a private one.
+    pub fn with_stats(mut self, stats: Arc<Stats>) -> Intake {
+        self.stats = stats;
+        self
+    }
+
+    /// The ops page's counters of this gateway.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
     }
 
     /// Per-sender rate limits (see [`crate::flood`]).
@@ -210,13 +226,13 @@ impl Intake {
             metrics::counter!("pintu_duplicates_total", &labels).increment(1);
         } else if accepted.held {
             metrics::counter!("pintu_flood_held_total", &labels).increment(1);
-            crate::ops::stats::global().held(&labels[0].1);
+            self.stats.held(&labels[0].1);
         } else if receipt.tracking.is_some() {
             metrics::counter!("pintu_received_total", &labels).increment(1);
         } else {
             metrics::counter!("pintu_sms_parts_waiting_total", &labels).increment(1);
         }
-        crate::ops::stats::global().intake(&labels[0].1, &receipt);
+        self.stats.intake(&labels[0].1, &receipt);
         Ok(receipt)
     }
 
@@ -304,7 +320,7 @@ impl Intake {
                 let mut staged = outbox.drain(..).map(|s| s.envelope);
                 let held = Held {
                     reason: reason.clone(),
-                    at_ms: crate::ops::stats::now_ms(),
+                    at_ms: crate::stats::now_ms(),
                     channel: inbound.channel.as_str().to_string(),
                     provider: inbound.provider.clone(),
                     sender: mask(&inbound.sender.address),

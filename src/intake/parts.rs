@@ -1,15 +1,14 @@
 //! Concatenated SMS: parts are stored (and flushed) as they arrive, and
 //! joined into one complaint when the last one comes or the group times out.
+//! How parts are kept is [`crate::store::parts`]; this is when to join them.
 
 use std::time::Duration;
 
 use pintu_channels::{Inbound, Receipt};
-use sled::transaction::{TransactionError, Transactional};
 
 use super::{now_secs, Accepted, Intake, IntakeError, PartsCleanup};
 use crate::store::dedupe::{provider_key, Record};
-use crate::store::parts::{group_key, part_key, Group};
-use crate::store::StoreError;
+use crate::store::parts::{group_key, PartStored};
 
 impl Intake {
     /// Store one part of a concatenated SMS; assemble when the last arrives.
@@ -18,7 +17,6 @@ impl Intake {
             return self.accept_whole(inbound, 1, false, None).await;
         };
         let gkey = group_key(&inbound.provider, &inbound.sender.address, seg.reference, seg.total);
-        let pkey = part_key(&gkey, seg.seq);
         let provider_dup = inbound
             .external_id
             .as_deref()
@@ -26,47 +24,21 @@ impl Intake {
         // JSON, not bincode: `Inbound` uses skip_serializing_if, which a
         // non-self-describing format cannot read back.
         let encoded = serde_json::to_vec(&inbound).unwrap_or_default();
-        let now = now_secs();
-        let s = &self.store;
-        // As the writer does: never hand sled a write the disk may not hold.
-        s.health.check()?;
-        let result: Result<Result<Group, Record>, TransactionError<()>> = (&s.dedupe, &s.parts, &s.part_groups)
-            .transaction(|(dd, pt, pg)| {
-                if let Some(k) = &provider_dup {
-                    if let Some(v) = dd.get(k)? {
-                        if let Ok(r) = Record::decode(&v) {
-                            if r.expires_at > now {
-                                return Ok(Err(r));
-                            }
-                        }
-                    }
-                }
-                let mut group = match pg.get(gkey.as_slice())? {
-                    Some(v) => Group::decode(&v).unwrap_or_else(|_| Group::new(now, seg.total)),
-                    None => Group::new(now, seg.total),
-                };
-                group.mark(seg.seq);
-                pt.insert(pkey.as_slice(), encoded.as_slice())?;
-                pg.insert(gkey.as_slice(), group.encode())?;
-                Ok(Ok(group))
-            });
-        match result {
-            Ok(Err(r)) => {
+        let stored = self
+            .store
+            .stage_part(&gkey, seg.seq, seg.total, &encoded, provider_dup.as_deref(), now_secs())?;
+        match stored {
+            PartStored::Duplicate(r) => {
                 self.store.flush().await?;
                 Ok(Accepted::duplicate(r))
             }
-            Ok(Ok(group)) if group.complete() => match self.assemble_group(&gkey).await? {
+            PartStored::Stored(group) if group.complete() => match self.assemble_group(&gkey).await? {
                 Some(a) => Ok(a),
                 None => self.receipt_of_assembled(provider_dup.as_deref()).await,
             },
-            Ok(Ok(_)) => {
+            PartStored::Stored(_) => {
                 self.store.flush().await?;
                 Ok(Accepted::waiting())
-            }
-            Err(TransactionError::Abort(())) => Err(IntakeError::Aborted),
-            Err(TransactionError::Storage(e)) => {
-                self.store.health.note(&e);
-                Err(e.into())
             }
         }
     }
@@ -89,24 +61,18 @@ impl Intake {
     }
 
     async fn assemble_group(&self, gkey: &[u8]) -> Result<Option<Accepted>, IntakeError> {
-        let Some(gv) = self.store.part_groups.get(gkey)? else {
+        let Some((group, stored)) = self.store.group_parts(gkey)? else {
             return Ok(None);
         };
-        let group = Group::decode(&gv)?;
         let mut parts: Vec<Inbound> = Vec::new();
         let mut keys = Vec::new();
         let mut text = String::new();
-        for seq in 1..=group.total {
-            let k = part_key(gkey, seq);
-            match self.store.parts.get(&k)? {
-                Some(v) => {
-                    let part: Inbound = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                        tree: "parts",
-                        reason: e.to_string(),
-                    })?;
-                    text.push_str(&part.text);
-                    parts.push(part);
-                    keys.push(k);
+        for part in stored {
+            match part {
+                Some(p) => {
+                    text.push_str(&p.inbound.text);
+                    parts.push(p.inbound);
+                    keys.push(p.key);
                 }
                 // Show the reader where text is missing rather than gluing words.
                 None if !text.ends_with(" […] ") => text.push_str(" […] "),
@@ -151,15 +117,7 @@ impl Intake {
     /// Assemble groups older than `timeout` as partial complaints.
     pub async fn expire_parts(&self, timeout: Duration) -> Result<usize, IntakeError> {
         let cutoff = now_secs().saturating_sub(timeout.as_secs());
-        let mut stale = Vec::new();
-        for entry in self.store.part_groups.iter() {
-            let (k, v) = entry?;
-            match Group::decode(&v) {
-                Ok(g) if g.first_seen <= cutoff => stale.push(k.to_vec()),
-                Ok(_) => {}
-                Err(_) => stale.push(k.to_vec()),
-            }
-        }
+        let stale = self.store.stale_part_groups(cutoff)?;
         let mut n = 0;
         for k in stale {
             if self.assemble(&k).await?.is_some() {

@@ -29,8 +29,8 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::broker::publisher::Outgoing;
+use crate::broker::AmqpConfig;
 use crate::broker::{connect, ConfirmedPublisher, Names, PublishError};
-use crate::config::AmqpConfig;
 
 #[derive(Debug, Error)]
 pub enum DeadError {

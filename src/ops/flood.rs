@@ -80,7 +80,7 @@ pub struct FloodSummary {
 /// The oldest `limit` held messages and how many there are.
 pub fn held(store: &Store, limit: usize) -> Result<HeldList, OpsError> {
     let items = held::list(&store.flood_held, limit)
-        .map_err(|e| OpsError::Gateway(e.to_string()))?
+        .map_err(OpsError::Store)?
         .into_iter()
         .map(|(id, h)| HeldItem::of(id, h))
         .collect();
@@ -102,7 +102,7 @@ fn error(status: StatusCode, e: impl std::fmt::Display) -> Response {
 pub async fn list_handler(State(st): State<AppState>, Query(q): Query<ListQuery>) -> Response {
     match held(st.intake.store(), q.limit.unwrap_or(100).min(10_000)) {
         Ok(list) => ([(header::CACHE_CONTROL, "no-store")], Json(list)).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.chain()),
     }
 }
 
@@ -151,7 +151,7 @@ pub async fn list_cli(cfg: &Config, limit: usize, json: bool, url: Option<&str>)
     if json {
         return serde_json::to_string_pretty(&list)
             .map(|t| format!("{t}\n"))
-            .map_err(|e| OpsError::Gateway(e.to_string()));
+            .map_err(OpsError::Json);
     }
     let mut out = format!("held by flood control: {}\n", list.held);
     for i in &list.items {

@@ -8,12 +8,12 @@
 //! script takes `?token=` once, keeps it in `sessionStorage` and sends it as a
 //! bearer token.
 
+pub mod config;
 pub mod dead;
 pub mod flood;
 pub mod monitor;
 pub mod quarantine;
 pub mod queues;
-pub mod stats;
 pub mod status;
 pub mod summary;
 
@@ -46,6 +46,24 @@ pub enum OpsError {
     Config(String),
     #[error("gateway: {0}")]
     Gateway(String),
+    /// A request to the gateway's ops API failed; the source says how.
+    #[error("gateway")]
+    Request(#[source] reqwest::Error),
+    /// The gateway's own store could not be read.
+    #[error("store")]
+    Store(#[from] crate::store::StoreError),
+    /// A JSON document could not be written.
+    #[error("JSON")]
+    Json(#[from] serde_json::Error),
+}
+
+impl OpsError {
+    /// The error and every source, one line (`gateway: error sending
+    /// request: connection refused`), for a page or an HTTP answer; the CLI
+    /// prints the same through anyhow.
+    pub fn chain(&self) -> String {
+        status::chain(self)
+    }
 }
 
 const PAGE_HTML: &str = include_str!("assets/ops.html");
@@ -108,8 +126,13 @@ pub fn api_routes(monitor: Arc<Monitor>, relay: Arc<RelayStatus>) -> Router<AppS
 }
 
 /// Start the broker monitor (queue readings, gauges, routed tap).
-pub fn start(cfg: Arc<Config>, store: Store, shutdown: CancellationToken) -> (Arc<Monitor>, JoinHandle<()>) {
-    let monitor = Arc::new(Monitor::new(cfg, store));
+pub fn start(
+    cfg: Arc<Config>,
+    store: Store,
+    stats: Arc<crate::stats::Stats>,
+    shutdown: CancellationToken,
+) -> (Arc<Monitor>, JoinHandle<()>) {
+    let monitor = Arc::new(Monitor::new(cfg, store, stats));
     let task = tokio::spawn(monitor.clone().run(shutdown));
     (monitor, task)
 }

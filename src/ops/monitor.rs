@@ -33,10 +33,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::queues::{self, Management, QueueStat, Role};
-use super::stats::{self, now_ms};
 use super::OpsError;
 use crate::broker::{connect, Names, Topology};
 use crate::config::Config;
+use crate::stats::{now_ms, Stats};
 use crate::store::Store;
 
 /// Tap messages kept when the tap consumer falls behind (oldest dropped first).
@@ -61,10 +61,18 @@ pub struct Monitor {
     view: RwLock<BrokerView>,
     management: Option<Management>,
     management_error: Option<String>,
+    /// The gateway's recorder (intake counts into it; routed complaints are
+    /// recorded here).
+    stats: Arc<Stats>,
 }
 
 impl Monitor {
-    pub fn new(cfg: Arc<Config>, store: Store) -> Monitor {
+    /// The recorder the ops summary reads.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn new(cfg: Arc<Config>, store: Store, stats: Arc<Stats>) -> Monitor {
         let (management, management_error) = match cfg.amqp.management_url.as_ref().map(pintu_channels::Secret::expose)
         {
             Some(url) => match Management::new(url, cfg.amqp.url.expose()) {
@@ -87,6 +95,7 @@ impl Monitor {
             }),
             management,
             management_error,
+            stats,
         }
     }
 
@@ -220,12 +229,13 @@ impl Monitor {
             .await?;
         info!(queue = %tap, "ops: routed-complaints tap started");
         let stop = shutdown.clone();
+        let stats = self.stats.clone();
         let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     next = consumer.next() => match next {
-                        Some(Ok(d)) => record_routed(&d),
+                        Some(Ok(d)) => record_routed(&stats, &d),
                         Some(Err(e)) => { debug!(error = %e, "ops: tap ended"); return }
                         None => return,
                     }
@@ -265,7 +275,7 @@ impl Monitor {
                 tap_connected,
             },
             Err(e) => {
-                let text = e.to_string();
+                let text = e.chain();
                 BrokerView {
                     as_of_ms: now_ms(),
                     source: "none",
@@ -285,7 +295,7 @@ impl Monitor {
 
     /// Store the reading, reconcile the unrouted set with it, export gauges.
     fn publish(&self, view: BrokerView, outbox_before: u64, started_ms: u64) {
-        let stats = stats::global();
+        let stats = &self.stats;
         let intake = view.queues.iter().find(|q| q.role == Role::Intake);
         if let Some(depth) = intake.and_then(|q| q.messages) {
             let dropped = stats.reconcile_unrouted(depth + outbox_before, started_ms);
@@ -340,13 +350,13 @@ struct TapRouting {
     agency: Option<String>,
 }
 
-fn record_routed(d: &Delivery) {
+fn record_routed(stats: &Stats, d: &Delivery) {
     let msg_id = d.properties.message_id().as_ref().map(|s| s.to_string());
     match serde_json::from_slice::<TapMessage>(&d.data) {
         Ok(m) => {
             let id = msg_id.or(m.id);
             let r = m.routing.as_ref();
-            stats::global().routed(
+            stats.routed(
                 id.as_deref(),
                 r.and_then(|r| r.category.as_deref()),
                 r.and_then(|r| r.region.as_deref()),
@@ -356,7 +366,7 @@ fn record_routed(d: &Delivery) {
         Err(e) => {
             // Still routed (it is on the agency exchange); just not readable here.
             debug!(error = %e, "ops: unreadable routed message");
-            stats::global().routed(msg_id.as_deref(), None, None, None);
+            stats.routed(msg_id.as_deref(), None, None, None);
         }
     }
 }

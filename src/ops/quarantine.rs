@@ -19,13 +19,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::stats::Ranked;
 use super::summary::rfc3339_ms;
 use super::OpsError;
 use crate::config::Config;
 use crate::email::quarantine::{Quarantine, QuarantineRecord};
 use crate::email::replay::{replay, ReplayError, ReplayOutcome};
 use crate::http::AppState;
+use crate::stats::Ranked;
 
 /// Most entries one listing returns.
 const MAX_LIST: usize = 1000;
@@ -164,7 +164,7 @@ fn client() -> Result<reqwest::Client, OpsError> {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
-        .map_err(|e| OpsError::Gateway(e.to_string()))
+        .map_err(OpsError::Request)
 }
 
 fn base(cfg: &Config, url: Option<&str>) -> String {
@@ -189,7 +189,7 @@ fn with_token(req: reqwest::RequestBuilder, cfg: &Config) -> reqwest::RequestBui
 
 async fn body(resp: reqwest::Response) -> Result<serde_json::Value, OpsError> {
     let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| OpsError::Gateway(e.to_string()))?;
+    let bytes = resp.bytes().await.map_err(OpsError::Request)?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(
         |_| serde_json::json!({ "error": String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>() }),
     );
@@ -211,7 +211,7 @@ pub async fn list_cli(cfg: &Config, limit: usize, json: bool, url: Option<&str>)
     if json {
         return serde_json::to_string_pretty(&v)
             .map(|s| s + "\n")
-            .map_err(|e| OpsError::Gateway(e.to_string()));
+            .map_err(OpsError::Json);
     }
     let entries: Vec<Entry> = serde_json::from_value(v["entries"].clone())
         .map_err(|e| OpsError::Gateway(format!("unexpected answer: {e}")))?;
@@ -261,9 +261,7 @@ pub async fn replay_cli(cfg: &Config, ids: &[String], url: Option<&str>) -> Resu
             Ok(resp) => body(resp).await,
             Err(e) => Err(OpsError::Gateway(format!("the gateway does not answer: {e}"))),
         };
-        match result
-            .and_then(|v| serde_json::from_value::<ReplayOutcome>(v).map_err(|e| OpsError::Gateway(e.to_string())))
-        {
+        match result.and_then(|v| serde_json::from_value::<ReplayOutcome>(v).map_err(OpsError::Json)) {
             Ok(o) if o.duplicate => {
                 let _ = writeln!(out, "{id}: already ingested as {}", o.tracking);
             }

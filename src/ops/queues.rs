@@ -15,8 +15,9 @@ use lapin::{Channel, Connection};
 use serde::{Deserialize, Serialize};
 
 use super::OpsError;
+use crate::broker::config::percent_decode;
+use crate::broker::AmqpConfig;
 use crate::broker::Names;
-use crate::config::AmqpConfig;
 
 /// What a queue is for; the page groups and colours by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,23 +143,6 @@ pub fn vhost_of(amqp_url: &str) -> Result<String, OpsError> {
         return Ok("/".into());
     }
     percent_decode(path).ok_or_else(|| OpsError::Config("amqp.url: vhost is not valid percent-encoded UTF-8".into()))
-}
-
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Everything but unreserved characters escaped: vhost `/` must become `%2F`

@@ -8,11 +8,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use super::queues::{self, Management, QueueStat};
-use super::stats::now_ms;
 use super::summary::{rfc3339_ms, Summary};
 use super::OpsError;
 use crate::broker::connect;
 use crate::config::Config;
+use crate::stats::now_ms;
 
 /// What `status` could find out.
 pub enum Status {
@@ -40,8 +40,13 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        // An error that prints its source (`#[error("broker: {0}")]` with
+        // `#[from]`) does not get it twice.
+        let next = s.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
         src = s.source();
     }
     text
@@ -52,7 +57,7 @@ pub async fn fetch(base: &str, token: Option<&str>) -> Result<Summary, OpsError>
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
-        .map_err(|e| OpsError::Gateway(e.to_string()))?;
+        .map_err(OpsError::Request)?;
     let mut req = http.get(format!("{}/ops/api/summary", base.trim_end_matches('/')));
     if let Some(t) = token.filter(|t| !t.is_empty()) {
         req = req.bearer_auth(t);
@@ -121,7 +126,7 @@ pub async fn run_cli(cfg: &Config, json: bool, url: Option<&str>) -> Result<Stri
     };
     let text = value
         .and_then(|v| serde_json::to_string_pretty(&v))
-        .map_err(|e| OpsError::Gateway(e.to_string()))?;
+        .map_err(OpsError::Json)?;
     Ok(format!("{text}\n"))
 }
 
@@ -172,7 +177,7 @@ fn queue_table(out: &mut String, queues: &[QueueStat]) {
     }
 }
 
-fn ranked(list: &[super::stats::Ranked]) -> String {
+fn ranked(list: &[crate::stats::Ranked]) -> String {
     if list.is_empty() {
         return "-".into();
     }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::monitor::Monitor;
 use super::quarantine::QuarantineSummary;
 use super::queues::QueueStat;
-use super::stats::{self, now_ms, ChannelSeries, Ranked, MINUTES};
 use crate::relay::RelayStatus;
+use crate::stats::{now_ms, ChannelSeries, Ranked, MINUTES};
 
 /// Bumped on an incompatible change of the document.
 pub const SUMMARY_VERSION: u32 = 1;
@@ -120,7 +120,7 @@ pub fn rfc3339_ms(ms: u64) -> String {
 /// Build the summary from the recorder and the monitor's last reading.
 pub fn build(monitor: &Monitor, relay: &RelayStatus) -> Summary {
     let now = now_ms();
-    let snap = stats::global().snapshot_at(now, TOP);
+    let snap = monitor.stats().snapshot_at(now, TOP);
     let view = monitor.view();
     let sum = |f: fn(&ChannelSeries) -> &Vec<u64>| snap.channels.iter().map(|c| f(c).iter().sum::<u64>()).sum();
     let backlog = monitor.store().outbox_depth();

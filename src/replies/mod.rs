@@ -5,8 +5,8 @@
 //! relay publishes it to `pintu.outbound`; [`sender`] consumes that queue and
 //! hands each reply to the [`ReplyTransport`] of its provider.
 
+pub mod config;
 pub mod sender;
-pub mod sms;
 pub mod templates;
 
 use std::collections::BTreeMap;

@@ -20,8 +20,9 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::{OutboundReply, ReplyTransport, SendError};
 use crate::broker::publisher::Outgoing;
+use crate::broker::AmqpConfig;
 use crate::broker::{connect, ConfirmedPublisher, Names, Topology};
-use crate::config::AmqpConfig;
+use crate::stats::Stats;
 
 pub struct ReplySender {
     amqp: AmqpConfig,
@@ -29,6 +30,7 @@ pub struct ReplySender {
     transports: HashMap<String, Arc<dyn ReplyTransport>>,
     concurrency: u16,
     max_backoff: Duration,
+    stats: Arc<Stats>,
 }
 
 impl ReplySender {
@@ -46,7 +48,14 @@ impl ReplySender {
             transports,
             concurrency: concurrency.clamp(1, 1000) as u16,
             max_backoff,
+            stats: Arc::new(Stats::new()),
         }
+    }
+
+    /// Count sent and failed replies in the gateway's recorder.
+    pub fn with_stats(mut self, stats: Arc<Stats>) -> Self {
+        self.stats = stats;
+        self
     }
 
     pub async fn run(self, shutdown: CancellationToken) {
@@ -122,19 +131,19 @@ impl ReplySender {
             match transport.send(&reply).await {
                 Ok(()) => {
                     metrics::counter!("pintu_replies_sent_total", &labels).increment(1);
-                    crate::ops::stats::global().reply(true);
+                    self.stats.reply(true);
                     if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
                         warn!(error = %e, "reply sent but ack failed; it may be sent again");
                     }
                 }
                 Err(SendError::Permanent(reason)) => {
                     metrics::counter!("pintu_replies_failed_total", &labels).increment(1);
-                    crate::ops::stats::global().reply(false);
+                    self.stats.reply(false);
                     self.dead_letter(delivery, dead, &reason).await;
                 }
                 Err(SendError::Transient(reason)) => {
                     metrics::counter!("pintu_replies_failed_total", &labels).increment(1);
-                    crate::ops::stats::global().reply(false);
+                    self.stats.reply(false);
                     let attempt = delivery_count(&delivery);
                     let wait = backoff(attempt, self.max_backoff);
                     let reason = crate::obs::sanitize(&reason);

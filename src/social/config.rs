@@ -16,7 +16,7 @@ use pintu_channels::social::x::{is_tweet_id, XWebhookConfig};
 use pintu_channels::Secret;
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 
 fn default_x_api() -> String {
     "https://api.x.com".into()
@@ -238,11 +238,7 @@ pub fn resolve_secret(
         (Some(v), None) if v.is_empty() => Err(ConfigError::invalid(key, "is empty")),
         (Some(v), None) => Ok(Some(v.clone())),
         (None, Some(path)) => {
-            let path = if path.is_absolute() {
-                path.clone()
-            } else {
-                base_dir.join(path)
-            };
+            let path = crate::section::resolve(base_dir, path);
             // The same reader as `{ file = … }` secrets everywhere else.
             Secret::from_file(&path)
                 .map(Some)

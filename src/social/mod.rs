@@ -183,3 +183,37 @@ pub fn reply_transports(cfg: &Config) -> Result<Vec<Arc<dyn ReplyTransport>>, So
     }
     Ok(out)
 }
+
+/// The social family (X, Meta's WhatsApp/Messenger/Instagram, Telegram): its
+/// face towards the gateway ([`crate::channel`]).
+pub struct Social;
+
+impl crate::channel::Family for Social {
+    fn name(&self) -> &'static str {
+        "social"
+    }
+
+    fn build(&self, cfg: &Config) -> Result<crate::channel::ChannelParts, crate::channel::ChannelError> {
+        let family = crate::channel::ChannelError::family;
+        // Transports first, as the gateway always built them.
+        let transports = reply_transports(cfg).map_err(family)?;
+        let mounts = webhook_adapters(cfg)
+            .map_err(family)?
+            .into_iter()
+            .map(|(path, adapter)| crate::http::Mount {
+                path: path.into(),
+                adapter,
+            })
+            .collect();
+        Ok(crate::channel::ChannelParts { mounts, transports })
+    }
+
+    fn spawn(
+        &self,
+        cfg: &Config,
+        intake: &Arc<Intake>,
+        shutdown: &CancellationToken,
+    ) -> Result<Vec<JoinHandle<()>>, crate::channel::ChannelError> {
+        spawn(cfg, intake.clone(), shutdown.clone()).map_err(crate::channel::ChannelError::family)
+    }
+}

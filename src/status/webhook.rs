@@ -45,7 +45,7 @@ impl Push {
 }
 
 fn now_ms() -> u64 {
-    crate::ops::stats::now_ms()
+    crate::stats::now_ms()
 }
 
 /// HMAC-SHA256 over `"<timestamp>.<body>"`, as `sha256=<hex>`.

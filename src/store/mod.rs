@@ -7,6 +7,7 @@
 pub mod backlog;
 pub mod codes;
 pub mod commit;
+pub mod config;
 pub mod dedupe;
 pub mod flow;
 pub mod health;
@@ -42,6 +43,8 @@ pub enum StoreError {
     Full { free: u64, reserve: u64 },
     #[error("store failed and must be reopened: {0}")]
     Failed(String),
+    #[error("storage transaction aborted")]
+    Aborted,
 }
 
 /// Open trees of the gateway database.

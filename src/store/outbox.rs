@@ -35,7 +35,19 @@ impl Envelope {
     }
 }
 
+/// An outbox key (a ULID).
+pub type Key = [u8; 16];
+
+/// Where the intake writer announces each outbox entry it committed (and
+/// flushed). The store defines the interface and the runtime wires it: in a
+/// gateway it is the relay's in-memory feed ([`crate::relay::FeedTx`]), so
+/// the relay publishes without reading sled back; the store knows nothing of
+/// the broker. Called on the writer thread: it must not block.
+pub trait Committed: Send + 'static {
+    fn announce(&self, key: Key, envelope: Envelope);
+}
+
 /// A fresh, time-ordered outbox key.
-pub fn new_key() -> [u8; 16] {
+pub fn new_key() -> Key {
     ulid::Ulid::new().to_bytes()
 }

@@ -3,10 +3,121 @@
 //! A group is keyed by provider + sender + UDH reference + part count. Each part
 //! is stored (and flushed) before the gateway answers, so parts survive a
 //! restart; the group record holds a bitmap of the parts received.
+//!
+//! The storage side lives here (one transaction per part, reading a group
+//! back, finding stale groups); when to assemble and what a joined complaint
+//! is stays with intake (`crate::intake`).
 
+use pintu_channels::Inbound;
 use serde::{Deserialize, Serialize};
+use sled::transaction::{TransactionError, Transactional};
 
-use super::StoreError;
+use super::dedupe::Record;
+use super::{Store, StoreError};
+
+/// What storing one part found.
+pub enum PartStored {
+    /// Its provider id maps to a live complaint already: nothing was written.
+    Duplicate(Record),
+    /// Stored; the group as it now stands.
+    Stored(Group),
+}
+
+/// One part of a group as read back: its key and the message.
+pub struct StoredPart {
+    pub key: Vec<u8>,
+    pub inbound: Inbound,
+}
+
+impl Store {
+    /// Store one part (`encoded`: the part's JSON) and mark it in its group,
+    /// in one transaction, unless `provider_dup` names a dedupe record that
+    /// is still live at `now`. Not flushed: the caller flushes before it
+    /// answers. As the intake writer does, it never hands sled a write the
+    /// disk may not hold.
+    pub fn stage_part(
+        &self,
+        gkey: &[u8],
+        seq: u8,
+        total: u8,
+        encoded: &[u8],
+        provider_dup: Option<&[u8]>,
+        now: u64,
+    ) -> Result<PartStored, StoreError> {
+        self.health.check()?;
+        let pkey = part_key(gkey, seq);
+        let result: Result<PartStored, TransactionError<()>> = (&self.dedupe, &self.parts, &self.part_groups)
+            .transaction(|(dd, pt, pg)| {
+                if let Some(k) = provider_dup {
+                    if let Some(v) = dd.get(k)? {
+                        if let Ok(r) = Record::decode(&v) {
+                            if r.expires_at > now {
+                                return Ok(PartStored::Duplicate(r));
+                            }
+                        }
+                    }
+                }
+                let mut group = match pg.get(gkey)? {
+                    Some(v) => Group::decode(&v).unwrap_or_else(|_| Group::new(now, total)),
+                    None => Group::new(now, total),
+                };
+                group.mark(seq);
+                pt.insert(pkey.as_slice(), encoded)?;
+                pg.insert(gkey, group.encode())?;
+                Ok(PartStored::Stored(group))
+            });
+        match result {
+            Ok(stored) => Ok(stored),
+            Err(TransactionError::Abort(())) => Err(StoreError::Aborted),
+            Err(TransactionError::Storage(e)) => {
+                self.health.note(&e);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A group and its parts in order, `None` for each part not received;
+    /// `None` when the group is gone (assembled by someone else).
+    #[allow(clippy::type_complexity)]
+    pub fn group_parts(&self, gkey: &[u8]) -> Result<Option<(Group, Vec<Option<StoredPart>>)>, StoreError> {
+        let Some(gv) = self.part_groups.get(gkey)? else {
+            return Ok(None);
+        };
+        let group = Group::decode(&gv)?;
+        let mut parts = Vec::with_capacity(group.total as usize);
+        for seq in 1..=group.total {
+            let key = part_key(gkey, seq);
+            parts.push(match self.parts.get(&key)? {
+                Some(v) => {
+                    // JSON, not bincode: `Inbound` uses skip_serializing_if,
+                    // which a non-self-describing format cannot read back.
+                    let inbound: Inbound = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                        tree: "parts",
+                        reason: e.to_string(),
+                    })?;
+                    Some(StoredPart { key, inbound })
+                }
+                None => None,
+            });
+        }
+        Ok(Some((group, parts)))
+    }
+
+    /// Keys of groups whose first part came at or before `cutoff` (unix
+    /// seconds), and of unreadable group records.
+    pub fn stale_part_groups(&self, cutoff: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut stale = Vec::new();
+        for entry in self.part_groups.iter() {
+            let (k, v) = entry?;
+            match Group::decode(&v) {
+                Ok(g) if g.first_seen <= cutoff => stale.push(k.to_vec()),
+                Ok(_) => {}
+                Err(_) => stale.push(k.to_vec()),
+            }
+        }
+        Ok(stale)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {

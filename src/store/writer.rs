@@ -21,9 +21,8 @@ use tokio::sync::oneshot;
 
 use super::codes::{decode_next, NEXT_KEY};
 use super::dedupe::Record;
-use super::outbox::Envelope;
+use super::outbox::{Committed, Envelope, Key};
 use super::{Store, StoreError};
-use crate::relay::{FeedTx, Key};
 
 /// Largest number of complaints committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -115,7 +114,7 @@ pub struct Writer {
 
 impl Writer {
     /// Start the writer thread; it hands what it committed to `feed`.
-    pub fn start(store: &Store, feed: FeedTx) -> Writer {
+    pub fn start(store: &Store, feed: impl Committed) -> Writer {
         let (tx, rx) = mpsc::channel::<(Job, Reply)>();
         // A whole Store clone, not just trees: it keeps the group-commit thread
         // (whose exit signals "closed") alive until this thread let go of the db.

@@ -61,20 +61,32 @@ pub struct Got {
 /// them). Redeliveries (same id, at-least-once) are returned but not counted.
 pub async fn take(queue: &str, n: usize, timeout: Duration) -> Vec<Got> {
     let conn = connect(AMQP, "pintu-test-take").await.expect("broker");
-    let ch = conn.create_channel().await.expect("channel");
-    ch.basic_qos(1000, Default::default()).await.expect("qos");
-    let mut consumer = ch
-        .basic_consume(
-            queue,
-            "pintu-test",
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume");
+    let deadline = Instant::now() + timeout;
+    // The gateway's relay declares the topology once it has connected, which
+    // on a loaded machine can come after the test's first request: until
+    // then the queue does not exist (NOT_FOUND closes the channel; retry on
+    // a new one).
+    let mut consumer = loop {
+        let ch = conn.create_channel().await.expect("channel");
+        ch.basic_qos(1000, Default::default()).await.expect("qos");
+        match ch
+            .basic_consume(
+                queue,
+                "pintu-test",
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if Instant::now() < deadline && e.to_string().contains("NOT_FOUND") => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("consume {queue}: {e}"),
+        }
+    };
     let mut out = Vec::new();
     let mut distinct: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let deadline = Instant::now() + timeout;
     while distinct.len() < n {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

@@ -13,9 +13,9 @@ use pintu::http::{AppState, Mount};
 use pintu::intake::Intake;
 use pintu::relay::{outbox_feed, FeedRx, RelayStatus};
 use pintu::replies::Templates;
-use pintu::sim::{Sim, SimConfig};
 use pintu::store::dedupe::SenderHasher;
 use pintu::store::{Closed, Store};
+use pintu_tools::sim::{Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
 pub const X_USER_ID: &str = "1708170817081708";

@@ -13,8 +13,8 @@
 //!
 //! `PINTU_FUZZ_KNOWN` (a comma-separated list of stage names, e.g.
 //! `html,quote,mask`) turns findings of those stages into no finding, for
-//! long runs while a known issue in them is being fixed elsewhere (see
-//! `fuzz/artifacts-known/`). Without it every finding counts.
+//! long runs while a known issue in them is being fixed elsewhere (the
+//! README's findings section). Without it every finding counts.
 
 use std::sync::OnceLock;
 use std::time::Duration;

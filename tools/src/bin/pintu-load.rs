@@ -3,8 +3,8 @@
 //! the gateway's memory.
 //!
 //! ```text
-//! cargo run --release --bin pintu-load -- --requests 200000 --concurrency 64
-//! cargo run --release --bin pintu-load -- --requests 60000 --rate 2000      # latency at a fixed rate
+//! cargo run --release -p pintu-tools --bin pintu-load -- --requests 200000 --concurrency 64
+//! cargo run --release -p pintu-tools --bin pintu-load -- --requests 60000 --rate 2000      # latency at a fixed rate
 //! ```
 //! Latency is measured from the moment a request was due (not when a worker
 //! got to it), so a stalled server shows up in p99 instead of hiding.

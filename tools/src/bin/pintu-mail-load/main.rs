@@ -4,7 +4,7 @@
 //! all into durable intake (in this process) and report messages/s.
 //!
 //! ```text
-//! cargo run --release --bin pintu-mail-load -- [--messages 10000] [--batch 200] [--append-connections 4]
+//! cargo run --release -p pintu-tools --bin pintu-mail-load -- [--messages 10000] [--batch 200] [--append-connections 4]
 //! ```
 //!
 //! Memory (`--large N`): APPEND N large mails (`--size-mb`, default 25 MB = 25,000,000 bytes: a
@@ -112,7 +112,7 @@ fn message(i: usize) -> Vec<u8> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = args();
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     // No tempfile crate in a binary (it is a dev-dependency): a unique directory, removed at the end.
     let tmp_path = std::env::temp_dir().join(format!("pintu-mail-load-{}", ulid::Ulid::new()));
     std::fs::create_dir_all(&tmp_path)?;
@@ -180,7 +180,8 @@ fn run(a: &Args, dir: &std::path::Path, port: u16, user: &str, pass: &str) -> Re
     std::fs::create_dir_all(&gateway)?;
     let (store, _closed) = Store::open(&gateway, 64 << 20)?;
     let hasher = SenderHasher::load_or_create(None, &gateway)?;
-    let templates = Templates::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/replies.toml"))?;
+    let templates =
+        Templates::load(&PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("config/replies.toml"))?;
     let (feed, _feed_rx) = pintu::relay::outbox_feed();
     let intake = Arc::new(
         Intake::new(

@@ -2,7 +2,7 @@
 //! of a fresh prefix with N complaints, run the worker in-process and report
 //! complaints/s consumed -> routed -> published with confirm -> acked.
 //!
-//! `cargo run --release --bin pintu-route-load -- --n 50000`
+//! `cargo run --release -p pintu-tools --bin pintu-route-load -- --n 50000`
 //! The prefix's queues and exchanges are deleted afterwards unless `--keep`.
 
 use std::path::PathBuf;

@@ -5,8 +5,10 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use pintu_channels::Secret;
 
-use super::{classify_status, http_client, read_answer, transient_http, OutboundReply, ReplyTransport, SendError};
-use crate::config::{JasminConfig, KannelConfig};
+use super::config::{JasminConfig, KannelConfig};
+use crate::replies::{
+    classify_status, http_client, read_answer, transient_http, OutboundReply, ReplyTransport, SendError,
+};
 
 fn client() -> reqwest::Client {
     http_client(Duration::from_secs(15)).unwrap_or_else(|_| reqwest::Client::new())

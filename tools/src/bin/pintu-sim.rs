@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use pintu::sim::client::{self, Answer};
-use pintu::sim::{Sim, SimConfig};
+use pintu_tools::sim::client::{self, Answer};
+use pintu_tools::sim::{Sim, SimConfig};
 use serde_json::json;
 
 #[derive(Parser)]

@@ -5,13 +5,13 @@
 //! a ring of 60 one-minute buckets. A bucket is reset lazily when its minute
 //! comes round again, so an idle process does no work at all.
 //!
-//! The recorder is process-global, like the `metrics` facade it sits next to:
-//! intake and webhook code call [`global`] at the points where they increment
-//! their Prometheus counters, without threading a handle through every
-//! constructor. One process runs one gateway, so nothing is mixed up.
+//! One recorder per gateway, passed in (not a process global): `pintu serve`
+//! creates it and hands it to intake (which the webhook handler and the
+//! pollers reach it through), the reply sender and the ops monitor, so two
+//! gateways in one process — tests in one binary — count apart. It survives
+//! an in-process restart of the gateway ([`crate::serve::supervise`]).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
@@ -226,12 +226,6 @@ impl Default for Stats {
     fn default() -> Self {
         Stats::new()
     }
-}
-
-/// The process-wide recorder (see the module docs for why it is global).
-pub fn global() -> &'static Stats {
-    static STATS: OnceLock<Stats> = OnceLock::new();
-    STATS.get_or_init(Stats::new)
 }
 
 fn minute_of(ms: u64) -> u64 {
