@@ -1,8 +1,8 @@
 //! `/ops/api/summary` against the real RabbitMQ: the numbers it reports match
 //! what was sent through the gateway and what a (simulated) router did.
 //!
-//! The ops recorder is process-global, so this file holds exactly one gateway
-//! test (each integration test file is its own process).
+//! Each gateway has its own ops recorder (`tests/ops_stats.rs`); this file
+//! holds one gateway test.
 
 mod ops_support;
 
