@@ -20,6 +20,8 @@ pub enum CheckError {
     Routing(#[source] RoutingError),
     #[error("sla")]
     Sla(#[from] crate::sla::SlaError),
+    #[error("`status`")]
+    Status(#[source] crate::status::StatusError),
 }
 
 /// Validate files named by the config (the config itself was validated on
@@ -31,6 +33,7 @@ pub fn check(cfg: &Config) -> Result<Vec<String>, CheckError> {
         family.check(cfg)?;
     }
     crate::routing::validate_config(cfg).map_err(CheckError::Routing)?;
+    crate::status::validate(cfg).map_err(CheckError::Status)?;
     if cfg.replies.enabled {
         Templates::load(&cfg.resolve(&cfg.replies.templates)).map_err(CheckError::Templates)?;
     }

@@ -68,6 +68,9 @@ pub struct Config {
     /// Working-day deadlines (`crate::sla`, docs/sla.md).
     #[serde(default)]
     pub sla: crate::sla::config::SlaConfig,
+    /// The loop back to the citizen and the agency API (`crate::status`).
+    #[serde(default)]
+    pub status: crate::status::config::StatusConfig,
     /// Directory of the config file; relative paths of other files resolve here.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -28,5 +28,6 @@ pub mod sla;
 pub mod sms;
 pub mod social;
 pub mod stats;
+pub mod status;
 pub mod store;
 pub mod tracking;

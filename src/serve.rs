@@ -42,6 +42,8 @@ pub enum ServeError {
     Templates(#[from] TemplateError),
     #[error("sla clock")]
     Sla(#[from] crate::sla::SlaError),
+    #[error("status loop")]
+    Status(#[source] crate::status::StatusError),
 }
 
 /// A running gateway (used by `main` and by the tests).
@@ -49,6 +51,8 @@ pub struct Gateway {
     pub addr: SocketAddr,
     pub intake: Arc<Intake>,
     pub relay: Arc<RelayStatus>,
+    /// The loop back to the citizen, when `[status]` is enabled.
+    pub status: Option<Arc<crate::status::StatusService>>,
     pub shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     closed: crate::store::Closed,
@@ -64,6 +68,7 @@ impl Gateway {
             shutdown,
             tasks,
             closed,
+            status,
             ..
         } = self;
         shutdown.cancel();
@@ -71,7 +76,7 @@ impl Gateway {
             let _ = t.await;
         }
         tracing::debug!(refs = Arc::strong_count(&intake), "intake references at shutdown");
-        drop((intake, relay));
+        drop((intake, relay, status));
         let closed = tokio::task::spawn_blocking(move || closed.wait(Duration::from_secs(10))).await;
         if !matches!(closed, Ok(true)) {
             warn!("store still open after shutdown");
@@ -202,14 +207,25 @@ pub async fn start_with(cfg: Config, stats: Arc<Stats>) -> Result<Gateway, Serve
         window,
         cfg.replay.max_entries,
     )?);
+    let shutdown = CancellationToken::new();
+    let mut tasks = Vec::new();
+    let status = if cfg.status.enabled {
+        let (svc, status_tasks) = crate::status::start(cfg.clone(), &store, shutdown.clone())
+            .await
+            .map_err(ServeError::Status)?;
+        tasks.extend(status_tasks);
+        Some(svc)
+    } else {
+        None
+    };
+    let hook = status.clone().map(|s| s as Arc<dyn crate::intake::IntakeHook>);
     let intake = Arc::new(
         Intake::new(store.clone(), hasher, templates, window, feed_tx)
             .with_reply_providers(reply_providers)
             .with_flood(crate::flood::Limiter::from_config(&cfg.flood))
-            .with_stats(stats.clone()),
+            .with_stats(stats.clone())
+            .with_hook(hook),
     );
-    let shutdown = CancellationToken::new();
-    let mut tasks = Vec::new();
 
     let relay =
         Relay::new(store.clone(), cfg.amqp.clone(), feed_rx).with_rescan(Duration::from_secs(cfg.outbox.rescan_secs));
@@ -260,10 +276,16 @@ pub async fn start_with(cfg: Config, stats: Arc<Stats>) -> Result<Gateway, Serve
         tasks.push(task);
         h
     });
-    let ops_api = crate::ops::api_routes(monitor, relay_status.clone()).merge(crate::sla::http::routes(sla_handle));
-    let app = crate::http::router(state, mounts, ops_api)
+    let mut ops_api = crate::ops::api_routes(monitor, relay_status.clone()).merge(crate::sla::http::routes(sla_handle));
+    if let Some(svc) = &status {
+        ops_api = ops_api.merge(crate::status::ops::routes(svc.clone()));
+    }
+    let mut app = crate::http::router(state, mounts, ops_api)
         .merge(crate::ops::page_routes())
         .merge(crate::sla::http::page_routes());
+    if let Some(svc) = &status {
+        app = app.merge(crate::status::agency_api::routes(svc.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(cfg.http.addr)
         .await
         .map_err(|source| ServeError::Listen {
@@ -286,6 +308,7 @@ pub async fn start_with(cfg: Config, stats: Arc<Stats>) -> Result<Gateway, Serve
         addr,
         intake,
         relay: relay_status,
+        status,
         shutdown,
         tasks,
         closed,

@@ -8,8 +8,11 @@
 //! message held aside instead: just as durable, with its
 //! dedupe keys, but not published and not acknowledged to the citizen.
 
+mod hook;
 mod parts;
 mod release;
+
+pub use hook::IntakeHook;
 
 pub use release::{ReleaseReport, ReleaseRequest};
 
@@ -62,6 +65,8 @@ pub struct Intake {
     window: Duration,
     /// Per-sender rate limits; `None`: off.
     flood: Option<Limiter>,
+    /// Status loop (contacts, queries); `None`: off.
+    hook: Option<Arc<dyn IntakeHook>>,
     /// The ops page's counters; the webhook handler and pollers record
     /// through it too ([`Intake::stats`]).
     stats: Arc<Stats>,
@@ -141,6 +146,7 @@ impl Intake {
             reply_providers: HashSet::new(),
             window,
             flood: None,
+            hook: None,
             stats: Arc::new(Stats::new()),
         }
     }
@@ -160,6 +166,19 @@ impl Intake {
     pub fn with_flood(mut self, limiter: Option<Limiter>) -> Intake {
         self.flood = limiter;
         self
+    }
+
+    /// See [`IntakeHook`].
+    pub fn with_hook(mut self, hook: Option<Arc<dyn IntakeHook>>) -> Intake {
+        self.hook = hook;
+        self
+    }
+
+    /// Whether a reply to `inbound`'s sender can be sent at all.
+    fn can_reply(&self, inbound: &Inbound) -> bool {
+        self.reply_providers.contains(&inbound.provider)
+            && !inbound.reply_context.contains_key("suppress_reply")
+            && !matches!(inbound.sender.kind, SenderKind::Shortcode | SenderKind::Alphanumeric)
     }
 
     /// Declare which providers can send replies (see `reply_providers`).
@@ -188,6 +207,16 @@ impl Intake {
             ("channel", inbound.channel.as_str().to_string()),
             ("provider", inbound.provider.clone()),
         ];
+        let whole = inbound.segment.is_none_or(|s| s.total <= 1);
+        if let (true, Some(hook)) = (whole, &self.hook) {
+            if hook.intercept(&inbound, self.can_reply(&inbound)).await {
+                return Ok(Receipt {
+                    id: None,
+                    tracking: None,
+                    duplicate: false,
+                });
+            }
+        }
         let accepted = match inbound.segment {
             Some(seg) if seg.total > 1 => self.accept_part(inbound).await?,
             _ => self.accept_whole(inbound, 1, false, None).await?,
@@ -320,6 +349,9 @@ impl Intake {
                 hold,
                 release: None,
             };
+            if let Some(hook) = &self.hook {
+                hook.accepting(&complaint, &inbound, self.can_reply(&inbound));
+            }
             // The writer answers once the batch holding this job is flushed,
             // for duplicates too (the original may have been in that batch).
             // It has counted and announced the entries by then: nothing after

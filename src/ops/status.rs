@@ -107,6 +107,11 @@ pub async fn run_cli(cfg: &Config, json: bool, url: Option<&str>) -> Result<Stri
     let status = collect(cfg, url).await?;
     if !json {
         let mut text = render(&status);
+        if cfg.status.enabled {
+            let base = url.map_or_else(|| format!("http://{}", reachable(cfg.http.addr)), str::to_string);
+            let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
+            text.push_str(&crate::status::ops::fetch_text(&base, token).await.unwrap_or_default());
+        }
         if let Status::Gateway(_) = &status {
             let base = url.map_or_else(|| format!("http://{}", reachable(cfg.http.addr)), str::to_string);
             let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);

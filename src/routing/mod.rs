@@ -20,6 +20,7 @@ pub mod features;
 pub mod ftrl;
 pub mod model;
 mod places;
+pub mod reroute;
 pub mod store;
 pub mod tables;
 pub mod text;

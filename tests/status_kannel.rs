@@ -1,0 +1,153 @@
+//! The loop with a real Kannel: an MO from `fakesmsc` becomes a complaint,
+//! is routed, the agency posts an update on `pintu.status`, and the
+//! citizen's MT at `fakesmsc` names the agency in words and carries the
+//! agency's message — once, though the update was delivered twice.
+
+mod common;
+mod status_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use status_support::*;
+
+const BEARERBOX: &str = "/usr/sbin/bearerbox";
+const SMSBOX: &str = "/usr/sbin/smsbox";
+const FAKESMSC: &str = "/usr/lib/kannel/test/fakesmsc";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn wait_port(port: u16, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} never opened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// MT lines fakesmsc printed that contain `needle`, waiting up to `timeout`
+/// for at least one.
+fn mts(rx: &std::sync::mpsc::Receiver<String>, seen: &mut Vec<String>, needle: &str, timeout: Duration) -> usize {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline && !seen.iter().any(|l| l.contains(needle)) {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if line.contains("Got message") {
+                seen.push(line);
+            }
+        }
+    }
+    seen.iter().filter(|l| l.contains(needle)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fakesmsc_complaint_gets_the_agency_update_as_an_mt() {
+    assert!(
+        std::path::Path::new(BEARERBOX).exists(),
+        "Kannel is not installed (.ci/run installs kannel kannel-extras)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, smsbox_port, smsc, sendsms) = (free_port(), free_port(), free_port(), free_port());
+    let mut cfg = status_config(dir.path(), &format!("http://127.0.0.1:{sendsms}/cgi-bin/sendsms"));
+    cfg.channels.kannel.password = Some("sendsms-secret".into());
+    let _g = (CleanupGuard(cfg.clone()), StatusCleanup(cfg.clone()));
+    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let router = spawn_router(&cfg);
+
+    let conf = std::fs::read_to_string(repo().join("tests/peers/kannel.conf.tmpl"))
+        .unwrap()
+        .replace("@ADMIN_PORT@", &admin.to_string())
+        .replace("@ADMIN_PASSWORD@", "admin-secret")
+        .replace("@SMSBOX_PORT@", &smsbox_port.to_string())
+        .replace("@SMSC_PORT@", &smsc.to_string())
+        .replace("@SENDSMS_PORT@", &sendsms.to_string())
+        .replace("@SENDSMS_PASSWORD@", "sendsms-secret")
+        .replace("@PINTU@", &gw.addr.to_string())
+        .replace("@TOKEN@", cfg.channels.kannel.auth.token.as_ref().unwrap().expose())
+        .replace("@DIR@", &dir.path().display().to_string());
+    let conf_path = dir.path().join("kannel.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let spawn = |bin: &str| {
+        Command::new(bin)
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut procs = Procs(vec![spawn(BEARERBOX)]);
+    wait_port(admin, Duration::from_secs(20));
+    procs.0.push(spawn(SMSBOX));
+    wait_port(sendsms, Duration::from_secs(20));
+    wait_port(smsc, Duration::from_secs(20));
+
+    let text = "Jalan berlubang besar di Kota Bandung mohon segera diperbaiki";
+    let mut fake = Command::new(FAKESMSC)
+        .args(["-H", "127.0.0.1", "-r", &smsc.to_string(), "-m", "1"])
+        .arg(format!("+6281234567001 1708 text {text}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = fake.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    procs.0.push(fake);
+
+    let mut seen = Vec::new();
+    assert_eq!(
+        mts(&rx, &mut seen, "CEK", Duration::from_secs(60)),
+        1,
+        "ack MT: {seen:?}"
+    );
+    let tracking = pintu::tracking::find_in(&seen[0]).expect("code in the ack");
+    let store = &gw.status.as_ref().unwrap().store;
+    assert!(
+        wait_until(WAIT, || store
+            .get(&tracking)
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.agency == DPUPR))
+        .await,
+        "routed to {DPUPR}: {:?} {seen:?}",
+        store.get(&tracking)
+    );
+    let u = update(DPUPR, &tracking, "diproses", Some("Petugas ke lokasi hari Senin"));
+    publish_update(&cfg, &format!("status.{DPUPR}"), &u).await;
+    publish_update(&cfg, &format!("status.{DPUPR}"), &u).await;
+    assert_eq!(mts(&rx, &mut seen, "Senin", Duration::from_secs(60)), 1, "{seen:?}");
+    let mt = seen.iter().find(|l| l.contains("Senin")).unwrap();
+    assert!(mt.contains("Dinas PUPR Kota Bandung") && mt.contains(&tracking), "{mt}");
+    assert!(mt.contains("<1708 +6281234567001"), "{mt}");
+    // The redelivered update sent nothing more.
+    assert_eq!(mts(&rx, &mut seen, "no-such-text", Duration::from_secs(3)), 0);
+    assert_eq!(seen.iter().filter(|l| l.contains("Senin")).count(), 1, "{seen:?}");
+
+    drop(procs);
+    let _ = router.send(());
+    gw.stop().await;
+}
