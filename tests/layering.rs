@@ -26,11 +26,13 @@ const LAYERS: &[&[&str]] = &[
     &["http"],
     // 7: the face every channel family implements
     &["channel"],
-    // 8: channel families; the SLA clock (below ops and routing, which feed and show it)
+    // 8: channel families; the SLA clock (below ops, routing and status, which feed and show it)
     &["sms", "email", "social", "sla"],
     // 9: consumers of everything below
     &["ops", "families", "routing"],
-    // 10: the commands
+    // 10: the loop back to citizens and agencies (re-routes through the router)
+    &["status"],
+    // 11: the commands
     &["serve", "check"],
 ];
 
