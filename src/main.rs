@@ -331,8 +331,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Status { json, url } => {
             let cfg = load(&cli.config)?;
-            let out =
-                tokio::runtime::Runtime::new()?.block_on(pintu::ops::status::run_cli(&cfg, json, url.as_deref()))?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let mut out = rt.block_on(pintu::ops::status::run_cli(&cfg, json, url.as_deref()))?;
+            // The status loop sits above ops (it uses the router), so its
+            // figures are added here rather than by ops.
+            if !json && cfg.status.enabled {
+                let base = url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}", pintu::ops::status::reachable(cfg.http.addr)));
+                let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
+                out.push_str(
+                    &rt.block_on(pintu::status::ops::fetch_text(&base, token))
+                        .unwrap_or_default(),
+                );
+            }
             print!("{out}");
             Ok(())
         }

@@ -30,7 +30,9 @@ const LAYERS: &[&[&str]] = &[
     &["sms", "email", "social"],
     // 9: consumers of everything below
     &["ops", "families", "routing"],
-    // 10: the commands
+    // 10: the loop back to citizens and agencies (re-routes through the router)
+    &["status"],
+    // 11: the commands
     &["serve", "check"],
 ];
 

@@ -26,7 +26,7 @@ pub enum Status {
 }
 
 /// The address to call: a wildcard bind address is reached on loopback.
-pub(crate) fn reachable(addr: SocketAddr) -> SocketAddr {
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
     let ip = match addr.ip() {
         IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -106,13 +106,7 @@ pub async fn collect(cfg: &Config, url: Option<&str>) -> Result<Status, OpsError
 pub async fn run_cli(cfg: &Config, json: bool, url: Option<&str>) -> Result<String, OpsError> {
     let status = collect(cfg, url).await?;
     if !json {
-        let mut text = render(&status);
-        if cfg.status.enabled {
-            let base = url.map_or_else(|| format!("http://{}", reachable(cfg.http.addr)), str::to_string);
-            let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
-            text.push_str(&crate::status::ops::fetch_text(&base, token).await.unwrap_or_default());
-        }
-        return Ok(text);
+        return Ok(render(&status));
     }
     let value = match &status {
         Status::Gateway(s) => serde_json::to_value(s),
