@@ -275,13 +275,31 @@ impl Engine {
     }
 }
 
+/// How many features the reasons name.
+const EVIDENCE_SHOWN: usize = 6;
+
 /// The strongest features for `class`, as `'word' +1.23`.
+///
+/// Only the best few are kept while scanning (strongest first, ties by
+/// name): sorting every feature of a text, hundreds of character n-grams,
+/// to show six was a quarter of the time of a decision.
 fn evidence_line(model: &Linear, class: usize, feats: &[(u32, f32)]) -> String {
-    let mut c = model.contributions(class, feats);
-    c.retain(|(name, v)| *name != "bias" && *v > 0.0);
-    c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    let better = |a: &(&str, f32), b: &(&str, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)).is_lt();
+    let mut top: Vec<(&str, f32)> = Vec::with_capacity(EVIDENCE_SHOWN + 1);
+    for (name, v) in model.contributions(class, feats) {
+        if name == "bias" || v <= 0.0 {
+            continue;
+        }
+        let x = (name, v);
+        if top.len() == EVIDENCE_SHOWN && !better(&x, &top[EVIDENCE_SHOWN - 1]) {
+            continue;
+        }
+        let at = top.partition_point(|t| better(t, &x));
+        top.insert(at, x);
+        top.truncate(EVIDENCE_SHOWN);
+    }
     let mut out = String::new();
-    for (name, v) in c.iter().take(6) {
+    for (name, v) in &top {
         if !out.is_empty() {
             out.push_str(", ");
         }
