@@ -170,6 +170,14 @@ const CASES: &[Case] = &[
         "pengaduan",
     ),
     (
+        "4 smg = semoga",
+        "jalan depan sekolah berlubang besar smg lancar perbaikannya",
+        Some("pekerjaan-umum"),
+        None,
+        "kemenpu",
+        "pengaduan",
+    ),
+    (
         "5 procedure question",
         "syarat bikin akta kelahiran apa aja ya min?",
         Some("kependudukan"),
