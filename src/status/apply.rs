@@ -31,6 +31,8 @@ pub enum Notice {
 pub enum Exchange {
     Agency,
     Outbound,
+    /// `<prefix>.sla`: stage events for the deadline clock (`sla_feed`).
+    Sla,
 }
 
 /// A message to publish once the change is durable (kept in the status outbox).

@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod query;
 pub mod record;
 pub mod service;
+pub mod sla_feed;
 pub mod store;
 pub mod templates;
 pub mod topology;
@@ -151,7 +152,9 @@ pub async fn start(
         .map(|(code, _)| code.clone());
     validate(&cfg)?;
     declare_early(&cfg).await;
-    let store = StatusStore::open(gateway)?.with_webhooks(hooked);
+    let store = StatusStore::open(gateway)?
+        .with_webhooks(hooked)
+        .with_sla_events(cfg.sla.enabled);
     let notifier = notify::Notifier {
         templates: templates::StatusTemplates::load(&cfg.resolve(&cfg.status.templates))?,
         directory: directory::Directory::load(&cfg.resolve(&cfg.status.units), &crate::routing::wilayah_dir(&cfg))?,

@@ -74,6 +74,7 @@ async fn drain(store: &StatusStore, publisher: &ConfirmedPublisher, names: &Name
         let exchange = match p.exchange {
             Exchange::Agency => names.agency_exchange(),
             Exchange::Outbound => names.outbound_exchange(),
+            Exchange::Sla => names.sla_exchange(),
         };
         let msg = Outgoing {
             exchange: &exchange,

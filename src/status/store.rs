@@ -60,6 +60,8 @@ pub struct StatusStore {
     pub(crate) webhook_dead: sled::Tree,
     /// Agencies with a webhook: their assignments are pushed.
     webhook_agencies: Arc<std::collections::HashSet<String>>,
+    /// Queue stage events for the deadline clock (see [`Self::with_sla_events`]).
+    sla_events: bool,
     pub(crate) webhook_wake: Arc<tokio::sync::Notify>,
     meta: sled::Tree,
     changes: broadcast::Sender<StageChange>,
@@ -103,6 +105,7 @@ impl StatusStore {
             webhooks: db.open_tree("status.webhook")?,
             webhook_dead: db.open_tree("status.webhook_dead")?,
             webhook_agencies: Arc::default(),
+            sla_events: false,
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
             meta: db.open_tree("status.meta")?,
             gateway: gateway.clone(),
@@ -114,6 +117,13 @@ impl StatusStore {
     /// Push the assignments of these agencies to their webhooks.
     pub fn with_webhooks(mut self, agencies: impl IntoIterator<Item = String>) -> StatusStore {
         self.webhook_agencies = Arc::new(agencies.into_iter().collect());
+        self
+    }
+
+    /// With the deadline clock on (`sla.enabled`), every stage change also
+    /// queues its stage events for the clock, in the change's transaction.
+    pub fn with_sla_events(mut self, on: bool) -> StatusStore {
+        self.sla_events = on;
         self
     }
 
@@ -309,6 +319,11 @@ impl StatusStore {
     ) -> Result<bool, StatusError> {
         let tracking = rec.tracking.clone();
         let push = self.push_for(rec, plan);
+        let sla = if self.sla_events {
+            super::sla_feed::pending(&plan.changes)
+        } else {
+            Vec::new()
+        };
         let trees = (
             &self.records,
             &self.updates,
@@ -339,7 +354,7 @@ impl StatusStore {
                 ft.insert(feed_key(&rec.agency, rec.seq), tracking.as_bytes())?;
             }
             rt.insert(tracking.as_bytes(), rec.encode())?;
-            for p in plan.publish.iter().chain(replies) {
+            for p in plan.publish.iter().chain(replies).chain(&sla) {
                 ot.insert(&ulid::Ulid::new().to_bytes()[..], encode_pending(p))?;
             }
             if let Some(p) = &push {
