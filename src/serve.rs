@@ -53,6 +53,8 @@ pub struct Gateway {
     pub relay: Arc<RelayStatus>,
     /// The loop back to the citizen, when `[status]` is enabled.
     pub status: Option<Arc<crate::status::StatusService>>,
+    /// The deadline clock, when `[sla]` is enabled.
+    pub sla: Option<crate::sla::worker::SlaHandle>,
     pub shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     closed: crate::store::Closed,
@@ -276,7 +278,8 @@ pub async fn start_with(cfg: Config, stats: Arc<Stats>) -> Result<Gateway, Serve
         tasks.push(task);
         h
     });
-    let mut ops_api = crate::ops::api_routes(monitor, relay_status.clone()).merge(crate::sla::http::routes(sla_handle));
+    let mut ops_api =
+        crate::ops::api_routes(monitor, relay_status.clone()).merge(crate::sla::http::routes(sla_handle.clone()));
     if let Some(svc) = &status {
         ops_api = ops_api.merge(crate::status::ops::routes(svc.clone()));
     }
@@ -309,6 +312,7 @@ pub async fn start_with(cfg: Config, stats: Arc<Stats>) -> Result<Gateway, Serve
         intake,
         relay: relay_status,
         status,
+        sla: sla_handle,
         shutdown,
         tasks,
         closed,
