@@ -3,6 +3,8 @@
 //! to send SMS through the generic webhook and to clean the broker up.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
