@@ -131,7 +131,7 @@ async fn concatenated_sms_out_of_order_across_restart_and_partial() {
     assert_eq!(r.status(), 200);
     gw.stop().await;
     // Parts survive a restart of the gateway.
-    let gw = serve::start(cfg.clone()).await.unwrap();
+    let gw = restart(&cfg).await;
     let r = c
         .get(kannel_url(
             gw.addr,

@@ -158,3 +158,22 @@ impl Drop for CleanupGuard {
         .join();
     }
 }
+
+/// Start the gateway again on `cfg`'s data directory after a stop. Under a
+/// loaded machine the previous gateway's store can still hold sled's lock
+/// for a while after `stop()` returned (seen in CI: "could not acquire
+/// lock"; the cause is not yet found), so a start refused for that reason is
+/// retried for up to 30 s and reported on stderr.
+pub async fn restart(cfg: &Config) -> pintu::serve::Gateway {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match pintu::serve::start(cfg.clone()).await {
+            Ok(gw) => return gw,
+            Err(e) if Instant::now() < deadline && format!("{e:?}").contains("could not acquire lock") => {
+                eprintln!("restart: store still locked, retrying: {e}");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("gateway did not restart: {e:?}"),
+        }
+    }
+}
