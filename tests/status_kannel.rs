@@ -4,45 +4,17 @@
 //! agency's message — once, though the update was delivered twice.
 
 mod common;
+#[path = "common/kannel.rs"]
+mod kannel;
 mod status_support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use kannel::*;
 use status_support::*;
-
-const BEARERBOX: &str = "/usr/sbin/bearerbox";
-const SMSBOX: &str = "/usr/sbin/smsbox";
-const FAKESMSC: &str = "/usr/lib/kannel/test/fakesmsc";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn wait_port(port: u16, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "port {port} never opened");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// MT lines fakesmsc printed that contain `needle`, waiting up to `timeout`
 /// for at least one.
@@ -60,44 +32,21 @@ fn mts(rx: &std::sync::mpsc::Receiver<String>, seen: &mut Vec<String>, needle: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fakesmsc_complaint_gets_the_agency_update_as_an_mt() {
-    assert!(
-        std::path::Path::new(BEARERBOX).exists(),
-        "Kannel is not installed (.ci/run installs kannel kannel-extras)"
-    );
     let dir = tempfile::tempdir().unwrap();
-    let (admin, smsbox_port, smsc, sendsms) = (free_port(), free_port(), free_port(), free_port());
-    let mut cfg = status_config(dir.path(), &format!("http://127.0.0.1:{sendsms}/cgi-bin/sendsms"));
-    cfg.channels.kannel.password = Some("sendsms-secret".into());
+    let ports = KannelPorts::new();
+    let smsc = ports.smsc;
+    let mut cfg = status_config(dir.path(), &ports.sendsms_url());
+    cfg.channels.kannel.password = Some(SENDSMS_PASSWORD.into());
     let _g = (CleanupGuard(cfg.clone()), StatusCleanup(cfg.clone()));
     let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     let router = spawn_router(&cfg);
 
-    let conf = std::fs::read_to_string(repo().join("tests/peers/kannel.conf.tmpl"))
-        .unwrap()
-        .replace("@ADMIN_PORT@", &admin.to_string())
-        .replace("@ADMIN_PASSWORD@", "admin-secret")
-        .replace("@SMSBOX_PORT@", &smsbox_port.to_string())
-        .replace("@SMSC_PORT@", &smsc.to_string())
-        .replace("@SENDSMS_PORT@", &sendsms.to_string())
-        .replace("@SENDSMS_PASSWORD@", "sendsms-secret")
-        .replace("@PINTU@", &gw.addr.to_string())
-        .replace("@TOKEN@", cfg.channels.kannel.auth.token.as_ref().unwrap().expose())
-        .replace("@DIR@", &dir.path().display().to_string());
-    let conf_path = dir.path().join("kannel.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let spawn = |bin: &str| {
-        Command::new(bin)
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut procs = Procs(vec![spawn(BEARERBOX)]);
-    wait_port(admin, Duration::from_secs(20));
-    procs.0.push(spawn(SMSBOX));
-    wait_port(sendsms, Duration::from_secs(20));
-    wait_port(smsc, Duration::from_secs(20));
+    let mut procs = ports.start(
+        dir.path(),
+        &repo(),
+        gw.addr,
+        cfg.channels.kannel.auth.token.as_ref().unwrap().expose(),
+    );
 
     let text = "Jalan berlubang besar di Kota Bandung mohon segera diperbaiki";
     let mut fake = Command::new(FAKESMSC)
