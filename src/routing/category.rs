@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 
 use super::engine::{Analysis, Ev};
 use super::features::{self, Spec, TableScores};
+use super::figures::{push_fixed, Fixed};
+use super::hashed::{TableKeys, TextHashes};
 use super::model::Linear;
 use super::text::NormText;
 use super::{Engine, ReportType};
@@ -31,6 +33,9 @@ pub(super) struct Seen<'a> {
     /// Words as written, space-separated ([`super::text::raw_words`]).
     pub(super) raw: &'a str,
     pub(super) scores: TableScores,
+    /// The text's hashed features, computed by the first model that asks
+    /// and shared with the second.
+    pub(super) hashes: std::cell::OnceCell<TextHashes>,
 }
 
 impl Seen<'_> {
@@ -39,14 +44,18 @@ impl Seen<'_> {
         self.extract(spec, names, |k: Vec<u8>, v| sink(&k, v));
     }
 
-    /// Features by hash (deciding): computed once per model and decision.
-    pub(super) fn hashed(&self, spec: &Spec, names: &features::Names<'_>) -> Vec<(u64, f32)> {
+    /// Features by hash (deciding): the same as [`Seen::feed`] gives by
+    /// name, in the same order (see [`super::hashed`]).
+    pub(super) fn hashed(&self, spec: &Spec, keys: &TableKeys) -> Vec<(u64, f32)> {
+        let text = self
+            .hashes
+            .get_or_init(|| TextHashes::of(self.nt, self.raw, spec.chars));
         let mut out = Vec::with_capacity(256);
-        self.extract(spec, names, |k: u64, v| out.push((k, v)));
+        text.features(spec, self.raw, &self.scores, keys, &mut out);
         out
     }
 
-    fn extract<K: features::Key>(&self, spec: &Spec, names: &features::Names<'_>, sink: impl FnMut(K, f32)) {
+    pub(super) fn extract<K: features::Key>(&self, spec: &Spec, names: &features::Names<'_>, sink: impl FnMut(K, f32)) {
         let words: Vec<&str> = (0..self.nt.toks.len()).map(|i| self.nt.word(i)).collect();
         let raw: Vec<&str> = self.raw.split(' ').filter(|w| !w.is_empty()).collect();
         features::extract(spec, &words, &raw, &self.scores, names, sink);
@@ -139,7 +148,7 @@ impl Engine {
             return self.pick_category_by_lexicon(a, seen, reasons);
         };
         let model = &m.category;
-        let feats = model.known(&seen.hashed(&model.spec(), &self.feature_names()));
+        let feats = model.known(&seen.hashed(&model.spec(), &self.table_keys));
         let scores = model.scores(&feats);
         let p = model.probabilities(&scores);
         let mut order: Vec<usize> = (0..p.len()).collect();
@@ -153,17 +162,18 @@ impl Engine {
         };
         let evidence = evidence_line(model, best, &feats);
         let runner = match order.get(1) {
-            Some(&c) => format!("; runner-up {} {:.2}", model.classes[c], p[c]),
+            Some(&c) => format!("; runner-up {} {}", model.classes[c], Fixed(p[c], 2)),
             None => String::new(),
         };
         match pick.category {
             Some(cat) => reasons.push(format!(
-                "category {} (p {:.2}): {evidence}{runner}",
-                self.categories[cat].code, p[best]
+                "category {} (p {}): {evidence}{runner}",
+                self.categories[cat].code,
+                Fixed(p[best], 2)
             )),
             None => reasons.push(format!(
-                "category none (p {:.2}: not a service complaint the model knows): {evidence}{runner}",
-                p[best]
+                "category none (p {}: not a service complaint the model knows): {evidence}{runner}",
+                Fixed(p[best], 2)
             )),
         }
         let terms = self.lexicon_terms(a, seen.nt, pick.category);
@@ -187,7 +197,7 @@ impl Engine {
             if !out.is_empty() {
                 out.push_str(", ");
             }
-            let _ = write!(out, "'{word}' {:.1}", self.evidence_weight(ev, a, nt).0);
+            let _ = write!(out, "'{word}' {}", Fixed(self.evidence_weight(ev, a, nt).0, 1));
         }
         out
     }
@@ -233,7 +243,7 @@ impl Engine {
         let (kind, why) = match &self.model {
             Some(m) => {
                 let model = &m.report;
-                let feats = model.known(&seen.hashed(&model.spec(), &self.feature_names()));
+                let feats = model.known(&seen.hashed(&model.spec(), &self.table_keys));
                 let scores = model.scores(&feats);
                 let p = model.probabilities(&scores);
                 let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
@@ -244,7 +254,7 @@ impl Engine {
                 };
                 (
                     kind,
-                    format!("p {:.2}: {}", p[best], evidence_line(model, best, &feats)),
+                    format!("p {}: {}", Fixed(p[best], 2), evidence_line(model, best, &feats)),
                 )
             }
             None => {
@@ -284,13 +294,18 @@ const EVIDENCE_SHOWN: usize = 6;
 /// name): sorting every feature of a text, hundreds of character n-grams,
 /// to show six was a quarter of the time of a decision.
 fn evidence_line(model: &Linear, class: usize, feats: &[(u32, f32)]) -> String {
-    let better = |a: &(&str, f32), b: &(&str, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)).is_lt();
-    let mut top: Vec<(&str, f32)> = Vec::with_capacity(EVIDENCE_SHOWN + 1);
-    for (name, v) in model.contributions(class, feats) {
-        if name == "bias" || v <= 0.0 {
+    // Names are compared only to break a tie in value: comparing them for
+    // every feature was most of the time of this function.
+    let better = |a: &(u32, f32), b: &(u32, f32)| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| model.name(a.0).cmp(model.name(b.0)))
+            .is_lt()
+    };
+    let mut top: Vec<(u32, f32)> = Vec::with_capacity(EVIDENCE_SHOWN + 1);
+    for x in model.contributions(class, feats) {
+        if x.1 <= 0.0 || model.name(x.0) == "bias" {
             continue;
         }
-        let x = (name, v);
         if top.len() == EVIDENCE_SHOWN && !better(&x, &top[EVIDENCE_SHOWN - 1]) {
             continue;
         }
@@ -298,12 +313,14 @@ fn evidence_line(model: &Linear, class: usize, feats: &[(u32, f32)]) -> String {
         top.insert(at, x);
         top.truncate(EVIDENCE_SHOWN);
     }
-    let mut out = String::new();
-    for (name, v) in &top {
+    let mut out = String::with_capacity(128);
+    for &(row, v) in &top {
         if !out.is_empty() {
             out.push_str(", ");
         }
-        let _ = write!(out, "{} +{v:.2}", readable(name));
+        push_readable(&mut out, model.name(row));
+        out.push_str(" +");
+        push_fixed(&mut out, v, 2);
     }
     if out.is_empty() {
         out.push_str("no evidence for it");
@@ -311,17 +328,37 @@ fn evidence_line(model: &Linear, class: usize, feats: &[(u32, f32)]) -> String {
     out
 }
 
-/// A feature name as a reader would say it.
-fn readable(name: &str) -> String {
+/// A feature name as a reader would say it, appended to `out`.
+fn push_readable(out: &mut String, name: &str) {
+    let quoted = |out: &mut String, w: &str| {
+        out.push('\'');
+        out.push_str(w);
+        out.push('\'');
+    };
     match name.split_once('=') {
-        Some(("w", w)) | Some(("b", w)) => format!("'{w}'"),
-        Some(("c", g)) => format!("spelling '{g}'"),
-        Some(("lex", "any")) => "a subject word of the lexicon".to_string(),
-        Some(("lex", c)) => format!("lexicon {c}"),
-        Some(("pair", p)) => format!("cue pair {p}"),
-        Some(("req", c)) => format!("asked to fix: {c}"),
-        Some(("cue", k)) => format!("{k} cue words"),
-        Some(("q", _)) => "question mark".to_string(),
-        _ => name.to_string(),
+        Some(("w", w)) | Some(("b", w)) => quoted(out, w),
+        Some(("c", g)) => {
+            out.push_str("spelling ");
+            quoted(out, g);
+        }
+        Some(("lex", "any")) => out.push_str("a subject word of the lexicon"),
+        Some(("lex", c)) => {
+            out.push_str("lexicon ");
+            out.push_str(c);
+        }
+        Some(("pair", p)) => {
+            out.push_str("cue pair ");
+            out.push_str(p);
+        }
+        Some(("req", c)) => {
+            out.push_str("asked to fix: ");
+            out.push_str(c);
+        }
+        Some(("cue", k)) => {
+            out.push_str(k);
+            out.push_str(" cue words");
+        }
+        Some(("q", _)) => out.push_str("question mark"),
+        _ => out.push_str(name),
     }
 }

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasickBuilder, MatchKind};
 
 use super::engine::{Meaning, Place, PrefixKind, NONE_CLASS};
+use super::features::Names;
+use super::hashed::TableKeys;
 use super::model::ModelFile;
 use super::tables::{Src, Tables};
 use super::text::Normalizer;
@@ -304,6 +306,11 @@ impl Engine {
             }
             None => (None, Vec::new()),
         };
+        let pair_names: Vec<String> = t.cues.pairs.iter().map(|p| p.name.clone()).collect();
+        let table_keys = TableKeys::new(&Names {
+            categories: &category_codes,
+            pairs: &pair_names,
+        });
         Ok(Engine {
             norm,
             ac,
@@ -321,7 +328,8 @@ impl Engine {
             class_category,
             model,
             pairs: t.cues.pairs.iter().map(|p| (p.name.clone(), p.window)).collect(),
-            pair_names: t.cues.pairs.iter().map(|p| p.name.clone()).collect(),
+            pair_names,
+            table_keys,
             ambiguous_before,
             ambiguous_after,
         })

@@ -14,6 +14,7 @@ use aho_corasick::AhoCorasick;
 
 use super::category::{CategoryPick, Seen};
 use super::features::TableScores;
+use super::hashed::TableKeys;
 use super::model::ModelFile;
 use super::tables::{CategoryDef, CueSettings, LexSettings, OfficeDef, OverrideDef, RegionRef, Wilayah};
 use super::text::{NormText, Normalizer};
@@ -165,6 +166,8 @@ pub struct Engine {
     /// Cue pairs (`cues.txt`): name and window.
     pub(super) pairs: Vec<(String, usize)>,
     pub(super) pair_names: Vec<String>,
+    /// Hashes of the table features' names (deciding path).
+    pub(super) table_keys: TableKeys,
     /// Words before / after an ambiguous alias that mean it is not a place.
     pub(super) ambiguous_before: std::collections::HashSet<String>,
     pub(super) ambiguous_after: std::collections::HashSet<String>,
@@ -208,8 +211,15 @@ impl Engine {
         // step linear in a bounded input, whatever a hostile sender writes.
         let body = clip(&without_quoted_history(&text_clean), MAX_ANALYSED_BYTES).to_string();
         let subject_part = subject_clean.as_deref().map(|s| clip(s, MAX_SUBJECT_BYTES).to_string());
-        let mut nt = NormText::default();
-        let mut raw = String::new();
+        // Sized for the whole text at once: growing them word by word was a
+        // tenth of a decision's time.
+        let len = body.len() + subject_part.as_deref().map_or(0, str::len) + 8;
+        let mut nt = NormText {
+            s: String::with_capacity(len + len / 4),
+            toks: Vec::with_capacity(len / 4),
+            subject_toks: 0,
+        };
+        let mut raw = String::with_capacity(len);
         if let Some(s) = &subject_part {
             self.norm.push(s, &mut nt);
             super::text::raw_words(s, &mut raw);
@@ -343,8 +353,8 @@ impl Engine {
             confidence,
             suggested_agency,
             place: rate_kind,
-            subject: r.subject_clean.clone(),
-            text: r.text_clean.clone(),
+            subject: r.subject_clean,
+            text: r.text_clean,
         }
     }
 
@@ -474,6 +484,7 @@ impl Reading {
             nt: &self.nt,
             raw: &self.raw,
             scores: self.scores.clone(),
+            hashes: std::cell::OnceCell::new(),
         }
     }
 }

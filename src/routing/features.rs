@@ -125,8 +125,8 @@ pub struct TableScores {
 
 /// Lexicon and cue scores are capped: beyond a few strong terms more of the
 /// same says nothing new, and an uncapped sum lets one long e-mail dominate.
-const SCORE_CAP: f32 = 8.0;
-const SCORE_SCALE: f32 = 4.0;
+pub(super) const SCORE_CAP: f32 = 8.0;
+pub(super) const SCORE_SCALE: f32 = 4.0;
 
 /// What a feature is called: its name (training writes names into the model
 /// file) or the hash of its name (deciding looks rows up without building a
@@ -237,12 +237,16 @@ pub fn extract<K: Key>(
     sink(K::of(&[b"bias"]), 1.0);
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+pub(super) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h ^= b as u64;
+/// FNV-1a step over `bytes` from state `h`: hashing `a` then `b` equals
+/// hashing `a ++ b`, which lets the deciding path start from a prefix's state.
+pub(super) const fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
     }
     h
 }

@@ -118,17 +118,20 @@ impl Linear {
         s
     }
 
-    /// What each known feature adds to `class`: `(name, value × weight)`.
-    pub fn contributions(&self, class: usize, known: &[(u32, f32)]) -> Vec<(&str, f32)> {
-        known
-            .iter()
-            .filter_map(|&(row, v)| {
-                self.row(row)
-                    .iter()
-                    .find(|(c, _)| *c as usize == class)
-                    .map(|&(_, w)| (self.names[row as usize].as_str(), v * w))
-            })
-            .collect()
+    /// What each known feature adds to `class`: `(row, value × weight)`
+    /// for the features that have a weight for it.
+    pub fn contributions<'a>(&'a self, class: usize, known: &'a [(u32, f32)]) -> impl Iterator<Item = (u32, f32)> + 'a {
+        known.iter().filter_map(move |&(row, v)| {
+            self.row(row)
+                .iter()
+                .find(|(c, _)| *c as usize == class)
+                .map(|&(_, w)| (row, v * w))
+        })
+    }
+
+    /// The name of feature row `row`.
+    pub fn name(&self, row: u32) -> &str {
+        self.names.get(row as usize).map(String::as_str).unwrap_or_default()
     }
 
     fn row(&self, row: u32) -> &[(u16, f32)] {

@@ -11,6 +11,30 @@
 //! `-nya` when what remains is a known-length word (`sampahnya` -> `sampah`).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a as a `Hasher`: the abbreviation table is looked up for every word
+/// of every complaint, and SipHash's protection against chosen keys buys
+/// nothing for a table the project itself writes.
+#[derive(Default)]
+pub struct FnvHasher(u64);
+
+impl Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let h = if self.0 == 0 {
+            super::features::FNV_OFFSET
+        } else {
+            self.0
+        };
+        self.0 = super::features::fnv(h, bytes);
+    }
+}
+
+/// A map keyed by table words.
+pub type WordMap<V> = HashMap<String, V, BuildHasherDefault<FnvHasher>>;
 
 /// One word of the canonical text.
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +117,7 @@ pub fn raw_words(input: &str, out: &mut String) {
 /// Word-level rewriting: abbreviations and spelling variants.
 #[derive(Debug, Default, Clone)]
 pub struct Normalizer {
-    abbrev: HashMap<String, String>,
+    abbrev: WordMap<String>,
 }
 
 impl Normalizer {
