@@ -123,6 +123,8 @@ impl Config {
         };
         add("http.ops_token", &self.http.ops_token, Role::Verified);
         add("dedupe.secret", &self.dedupe.secret, Role::Verified);
+        // Keys the permutation that hides how many codes came before.
+        add("node.tracking_key", &self.node.tracking_key, Role::Verified);
         for (key, url) in [
             ("amqp.url", Some(&self.amqp.url)),
             ("amqp.management_url", self.amqp.management_url.as_ref()),
