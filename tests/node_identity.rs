@@ -307,6 +307,32 @@ async fn proxy(down: watch::Receiver<bool>) -> u16 {
     port
 }
 
+/// Post one complaint; the HTTP status.
+async fn post_status(client: &reqwest::Client, gw: &Gateway, id: &str) -> u16 {
+    client
+        .post(format!("http://{}/sms/generic", gw.addr))
+        .bearer_auth("change-me-generic")
+        .json(&serde_json::json!({"id": id, "from": "081299990001", "to": "1708",
+            "text": "Banjir di Kec. Dayeuhkolot Kab. Bandung"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn confirmed_ceiling(prefix: &str, id: u8, above: u64) -> Option<u64> {
+    for _ in 0..100 {
+        if let (_, Some(a)) = reservation(prefix, id).await {
+            if a.ceiling > above {
+                return Some(a.ceiling);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_broker_a_node_reserves_locally_and_confirms_later() {
     let dir = tempfile::tempdir().unwrap();
@@ -319,25 +345,166 @@ async fn without_the_broker_a_node_reserves_locally_and_confirms_later() {
     let client = reqwest::Client::new();
     let perm = Permutation::new(&hex::decode(KEY).unwrap());
 
-    // The broker is away: the gateway starts and accepts complaints, their
-    // numbers a gap above anything the store knows.
+    // A new store and no broker: it may be replacing a lost node 5 whose
+    // codes only the broker knows, so it issues none yet.
     let gw = serve::start(cfg.clone()).await.unwrap();
+    assert_eq!(post_status(&client, &gw, "nb-1").await, 503);
+    down.send_replace(false);
+    let mut status = 0;
+    for _ in 0..50 {
+        status = post_status(&client, &gw, "nb-1").await;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, 200, "issuing once the broker answered");
+    let first = confirmed_ceiling(&prefix, 5, 0).await.expect("a confirmed reservation");
+    gw.stop().await;
+
+    // A store with history and no broker: it starts, and accepts complaints,
+    // their numbers a gap above anything the store knows.
+    down.send_replace(true);
+    let gw = restart(&cfg).await;
     let code = complaint(&client, &gw, 1, "Banjir di Kec. Dayeuhkolot Kab. Bandung").await;
     let (node, seq) = perm.origin(&code).unwrap();
     assert_eq!(node, 5);
-    assert!(seq >= pintu::store::reservation::UNCONFIRMED_GAP, "{seq}");
+    assert!(seq >= first + pintu::store::reservation::UNCONFIRMED_GAP, "{seq}");
 
     // The broker is back: the node claims its id and confirms its ceiling.
     down.send_replace(false);
-    let mut confirmed = None;
-    for _ in 0..100 {
-        if let (_, Some(a)) = reservation(&prefix, 5).await {
-            confirmed = Some(a);
+    let ceiling = confirmed_ceiling(&prefix, 5, seq)
+        .await
+        .expect("the local reservation reached the broker");
+    assert!(ceiling > seq);
+    gw.stop().await;
+}
+
+/// `deploy/rabbitmq/cluster.sh` with its arguments; its output.
+fn cluster(args: &[&str]) -> String {
+    let out = std::process::Command::new(repo().join("deploy/rabbitmq/cluster.sh"))
+        .args(args)
+        .output()
+        .expect("cluster.sh runs");
+    assert!(
+        out.status.success(),
+        "cluster.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// On the 3-node cluster of `deploy/rabbitmq/cluster.sh up` (its default
+/// ports, 5681-5683): the claim holds across broker nodes, and a node
+/// replacing a lost one resumes above its reservation although the broker
+/// node that led the reservation queue was killed. Not in the default run
+/// (it needs the cluster): `deploy/rabbitmq/cluster.sh up && cargo test
+/// --test node_identity -- --ignored; deploy/rabbitmq/cluster.sh down`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs deploy/rabbitmq/cluster.sh up"]
+async fn on_a_three_node_cluster_a_replacement_resumes_after_a_broker_node_is_killed() {
+    let url = |n: u16| format!("amqp://guest:guest@127.0.0.1:{}/%2f", 5680 + n);
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    // Every node up (an earlier run may have left one killed), and again
+    // when this test ends, whichever way.
+    for n in ["1", "2", "3"] {
+        cluster(&["start", n]);
+    }
+    struct Heal;
+    impl Drop for Heal {
+        fn drop(&mut self) {
+            for n in ["1", "2", "3"] {
+                let _ = std::process::Command::new(repo().join("deploy/rabbitmq/cluster.sh"))
+                    .args(["start", n])
+                    .status();
+            }
+        }
+    }
+    let _heal = Heal;
+    let prefix = unique_prefix();
+    let client = reqwest::Client::new();
+    let perm = Permutation::new(&hex::decode(KEY).unwrap());
+    let on = |dir: &Path, broker: u16| {
+        let mut cfg = node_config(&prefix, dir, 6, KEY);
+        cfg.amqp.url = url(broker).into();
+        cfg
+    };
+
+    let gw = serve::start(on(a.path(), 2)).await.unwrap();
+    let mut issued = Vec::new();
+    for n in 0..5 {
+        issued.push(complaint(&client, &gw, n, "Jalan berlubang di Kota Depok").await);
+    }
+    // The same id through another broker node: the claim is cluster-wide.
+    let err = serve::start(on(b.path(), 3))
+        .await
+        .err()
+        .expect("a second node 6 started");
+    assert!(err.to_string().contains("node.id 6 is already in use"), "{err}");
+    gw.stop().await;
+
+    // Node 6's machine is lost, and so is the broker node leading its
+    // reservation queue.
+    let queue = pintu::node::codes_queue(&prefix, 6);
+    let leader: u16 = cluster(&["leader", &queue]).parse().expect("a leader");
+    cluster(&["kill", &leader.to_string()]);
+    let survivor = if leader == 1 { 2 } else { 1 };
+    // Its replacement: a new machine, an empty data directory.
+    let mut started = None;
+    for _ in 0..20 {
+        match serve::start(on(c.path(), survivor)).await {
+            Ok(gw) => {
+                started = Some(gw);
+                break;
+            }
+            // The queue elects a new leader meanwhile.
+            Err(e) => {
+                eprintln!("replacement not started yet: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    let gw = started.expect("the replacement started");
+    let highest = issued.iter().map(|c| perm.origin(c).unwrap().1).max().unwrap();
+    let mut code = None;
+    for _ in 0..50 {
+        let r = client
+            .post(format!("http://{}/sms/generic", gw.addr))
+            .bearer_auth("change-me-generic")
+            .json(
+                &serde_json::json!({"id": "repl-1", "from": "081277770001", "to": "1708",
+                "text": "Jalan berlubang di Kota Depok"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            let v: serde_json::Value = r.json().await.unwrap();
+            code = v["accepted"][0]["tracking"].as_str().map(String::from);
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let a = confirmed.expect("the local reservation reached the broker");
-    assert!(a.ceiling > seq);
+    let code = code.expect("the replacement issues codes");
+    assert!(!issued.contains(&code), "{code} issued again");
+    assert!(perm.origin(&code).unwrap().1 > highest);
     gw.stop().await;
+    // Back to three nodes before deleting (a quorum queue's delete waits
+    // for its members).
+    cluster(&["start", &leader.to_string()]);
+    // Best effort: this prefix's objects on the cluster.
+    if let Ok(conn) = pintu::broker::connect(&url(1), "pintu-test-cleanup").await {
+        if let Ok(ch) = conn.create_channel().await {
+            let cfg = on(a.path(), 1);
+            for q in pintu::broker::Topology::new(&cfg.amqp).queues {
+                let _ = ch.queue_delete(&q.name, QueueDeleteOptions::default()).await;
+            }
+            let _ = ch.queue_delete(&queue, QueueDeleteOptions::default()).await;
+        }
+        let _ = conn.close(200, "bye").await;
+    }
 }

@@ -42,6 +42,9 @@ pub struct Agent {
     session: Option<Session>,
     /// The stored ceiling is not yet confirmed by the broker.
     unconfirmed: bool,
+    /// A store without history started without the broker: nothing is
+    /// issued until the broker has been asked (see [`Agent::await_broker`]).
+    awaiting_first: bool,
 }
 
 impl Agent {
@@ -54,6 +57,7 @@ impl Agent {
             store,
             session: None,
             unconfirmed: false,
+            awaiting_first: false,
         }
     }
 
@@ -120,6 +124,19 @@ impl Agent {
         self.extend().await
     }
 
+    /// Start without the broker on a store that never issued a code: it may
+    /// be a node replacing a lost one, whose codes only the broker knows, so
+    /// nothing is issued (intake answers 503) until the broker was asked.
+    pub fn await_broker(&mut self) {
+        warn!(
+            node = self.node,
+            "tracking codes: a new store cannot tell which codes this node id issued before; \
+             issuing none until the broker answers"
+        );
+        self.issuer.manage(0);
+        self.awaiting_first = true;
+    }
+
     /// Reserve the next block: stored and flushed first, then confirmed by
     /// the broker when it is there, then granted to intake.
     async fn extend(&mut self) -> Result<(), NodeError> {
@@ -159,7 +176,7 @@ impl Agent {
         metrics::gauge!("pintu_tracking_unconfirmed").set(if v { 1.0 } else { 0.0 });
     }
 
-    async fn drop_session(&mut self) {
+    pub async fn drop_session(&mut self) {
         if let Some(s) = self.session.take() {
             s.close().await;
         }
@@ -204,7 +221,7 @@ impl Agent {
     /// above it. Codes issued since this start below it may repeat some the
     /// node issued before (its store was restored while the broker was away).
     fn behind(&mut self, ceiling: u64) {
-        if self.issuer.ceiling().is_some() {
+        if self.issuer.ceiling().is_some() && !self.awaiting_first {
             error!(
                 node = self.node,
                 stored = self.issuer.reserved(),
@@ -231,7 +248,7 @@ impl Agent {
             // must not keep the next block from being reserved.
             let mut connecting: Option<JoinHandle<Result<Session, NodeError>>> = None;
             loop {
-                if self.issuer.running_low() {
+                if !self.awaiting_first && self.issuer.running_low() {
                     if let Err(e) = self.extend().await {
                         warn!(error = %e, "tracking codes: could not reserve the next block");
                         tokio::select! {
@@ -320,6 +337,22 @@ impl Agent {
                 return;
             }
             Err(_) => return,
+        }
+        if self.awaiting_first {
+            match self.begin_confirmed().await {
+                Ok(()) => {
+                    self.awaiting_first = false;
+                    info!("node: broker answered; issuing tracking codes");
+                }
+                Err(e) => {
+                    warn!(error = %e, "node: cannot start issuing yet");
+                    if let NodeError::KeyMismatch { .. } = e {
+                        self.issuer.block(Some(e.to_string()));
+                    }
+                    self.drop_session().await;
+                }
+            }
+            return;
         }
         let Some(s) = &self.session else { return };
         let back = match s.read_back().await {

@@ -22,7 +22,9 @@
 //! The broker being down at start does not stop the gateway (intake accepts
 //! complaints without it, docs/design.md): it then reserves on its own disk
 //! only, a gap higher (see [`crate::store::reservation`]), and claims and
-//! confirms once the broker is back.
+//! confirms once the broker is back. Except on a store that never issued a
+//! code: it may be a node replacing a lost one, whose codes only the broker
+//! knows, so it issues none (intake answers 503) until the broker answers.
 
 pub mod config;
 
@@ -101,11 +103,21 @@ pub fn broker_objects(prefix: &str) -> (Vec<String>, Vec<String>) {
 /// a local reservation when the broker cannot be reached.
 pub async fn start(cfg: &Config, store: &Store, shutdown: CancellationToken) -> Result<JoinHandle<()>, NodeError> {
     let mut agent = agent::Agent::new(Arc::new(cfg.amqp.clone()), store.clone());
-    match agent.claim_at_start().await {
-        Ok(()) => agent.begin_confirmed().await?,
-        Err(e @ (NodeError::InUse { .. } | NodeError::KeyMismatch { .. })) => return Err(e),
+    let begun = match agent.claim_at_start().await {
+        Ok(()) => agent.begin_confirmed().await,
+        Err(e) => Err(e),
+    };
+    match begun {
+        Ok(()) => {}
+        Err(e @ (NodeError::InUse { .. } | NodeError::KeyMismatch { .. } | NodeError::Store(_))) => return Err(e),
+        Err(e) if store.codes.is_fresh() => {
+            warn!(error = %e, node = cfg.node.id(), "broker unreachable at the first start of this store");
+            agent.drop_session().await;
+            agent.await_broker();
+        }
         Err(e) => {
             warn!(error = %e, node = cfg.node.id(), "broker unreachable at start: tracking codes from a local reservation until it is back");
+            agent.drop_session().await;
             agent.begin_local().await?;
         }
     }

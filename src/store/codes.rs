@@ -55,6 +55,9 @@ pub struct Issuer {
     key_id: [u8; 8],
     /// This node's next `seq`.
     next: AtomicU64,
+    /// Numbers below this are never issued: taken before a skip (an
+    /// earlier life of this node may have issued them), they are retaken.
+    floor: AtomicU64,
     /// Numbers below this may be issued (see the module docs).
     ceiling: AtomicU64,
     /// The highest ceiling written to this store (never below `ceiling`).
@@ -99,6 +102,7 @@ impl Issuer {
             node,
             key_id: id,
             next: AtomicU64::new(next),
+            floor: AtomicU64::new(0),
             ceiling: AtomicU64::new(UNMANAGED),
             reserved: AtomicU64::new(reserved),
             known: Mutex::new(known),
@@ -128,6 +132,12 @@ impl Issuer {
         self.reserved.load(Ordering::Relaxed)
     }
 
+    /// Whether this store never issued a code nor reserved any (a new data
+    /// directory, or a lost one's replacement).
+    pub fn is_fresh(&self) -> bool {
+        self.next() == 0 && self.reserved() == 0 && !self.has_legacy
+    }
+
     /// The ceiling intake issues below (`None`: unmanaged).
     pub fn ceiling(&self) -> Option<u64> {
         Some(self.ceiling.load(Ordering::Relaxed)).filter(|&c| c != UNMANAGED)
@@ -144,7 +154,9 @@ impl Issuer {
             if seq >= PER_NODE {
                 return Err(StoreError::CodesExhausted);
             }
-            self.wait_reserved(seq).await?;
+            if !self.wait_reserved(seq).await? {
+                continue;
+            }
             let code = self.perm.code(compose(self.node, seq));
             if self.has_legacy && self.legacy.contains_key(code.as_bytes())? {
                 continue;
@@ -153,7 +165,9 @@ impl Issuer {
         }
     }
 
-    async fn wait_reserved(&self, seq: u64) -> Result<(), StoreError> {
+    /// Wait until `seq` may be issued; false when it must not be (it is
+    /// below a skip that happened meanwhile: take another).
+    async fn wait_reserved(&self, seq: u64) -> Result<bool, StoreError> {
         let deadline = tokio::time::Instant::now() + RESERVE_WAIT;
         loop {
             let granted = self.granted.notified();
@@ -161,14 +175,17 @@ impl Issuer {
             granted.as_mut().enable();
             let ceiling = self.ceiling.load(Ordering::Acquire);
             if ceiling == UNMANAGED {
-                return Ok(());
+                return Ok(true);
+            }
+            if seq < self.floor.load(Ordering::Acquire) {
+                return Ok(false);
             }
             if seq + reservation::LOW_WATER >= ceiling {
                 // Running low (or out): the reservation agent takes the next block.
                 self.wanted.notify_one();
             }
             if seq < ceiling {
-                return Ok(());
+                return Ok(true);
             }
             if tokio::time::timeout_at(deadline, granted).await.is_err() {
                 return Err(StoreError::NotReserved);
@@ -205,7 +222,7 @@ impl Issuer {
     /// Take over: from now on issue only below granted ceilings, starting at
     /// `from` (numbers below it may have been issued by this node before).
     pub fn manage(&self, from: u64) {
-        self.next.fetch_max(from, Ordering::Relaxed);
+        self.skip_to(from);
         let _ = self
             .ceiling
             .compare_exchange(UNMANAGED, 0, Ordering::AcqRel, Ordering::Relaxed);
@@ -214,7 +231,10 @@ impl Issuer {
     /// Skip to `from`: an earlier life of this node issued numbers up to it
     /// (this store is older than what the cluster knows of the node).
     pub fn skip_to(&self, from: u64) {
-        self.next.fetch_max(from, Ordering::Relaxed);
+        // The floor first: a number taken below it from now on is retaken.
+        self.floor.fetch_max(from, Ordering::AcqRel);
+        self.next.fetch_max(from, Ordering::AcqRel);
+        self.granted.notify_waiters();
     }
 
     /// `ceiling` is written to this store (flushed): remember it.
@@ -483,5 +503,30 @@ mod tests {
             assert!(matches!(issuer.issue().await, Err(StoreError::NodeBlocked(_))));
         });
         assert_eq!(issuer.known()[0], 110);
+    }
+
+    #[test]
+    fn a_number_taken_before_a_skip_is_never_issued() {
+        // A new store waits for the broker; a request takes number 0 and
+        // waits; the broker says the node reserved up to 4096 before: the
+        // waiting request must not issue 0 (an earlier life's code).
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let (meta, legacy) = trees(&db, "s");
+        let issuer = std::sync::Arc::new(Issuer::open(0, &[7; 32], None, &meta, legacy).unwrap());
+        issuer.manage(0);
+        block_on(async {
+            let waiting = tokio::spawn({
+                let issuer = issuer.clone();
+                async move { issuer.issue().await }
+            });
+            while issuer.next() == 0 {
+                tokio::task::yield_now().await;
+            }
+            issuer.skip_to(4096);
+            issuer.reserved_up_to(8192);
+            issuer.grant(8192);
+            let (seq, _) = waiting.await.unwrap().unwrap();
+            assert!(seq >= 4096, "issued {seq}, below the skip");
+        });
     }
 }
