@@ -135,6 +135,16 @@ fn kubernetes_manifests_have_the_required_shape() {
             kinds.push(kind.to_string());
             if kind == "StatefulSet" {
                 assert!(v["spec"]["volumeClaimTemplates"][0]["metadata"]["name"].as_str() == Some("data"));
+                // Every replica its own node id: the pod's ordinal.
+                let env = &v["spec"]["template"]["spec"]["containers"][0]["env"];
+                let node_id = env
+                    .as_sequence()
+                    .and_then(|e| e.iter().find(|e| e["name"].as_str() == Some("PINTU_NODE__ID")))
+                    .unwrap_or_else(|| panic!("{}: no PINTU_NODE__ID", path.display()));
+                assert_eq!(
+                    node_id["valueFrom"]["fieldRef"]["fieldPath"].as_str(),
+                    Some("metadata.labels['apps.kubernetes.io/pod-index']")
+                );
             }
             if kind == "ConfigMap" {
                 configmaps.push(v["data"]["pintu.toml"].as_str().unwrap().to_string());
@@ -184,7 +194,8 @@ fn kubernetes_manifests_have_the_required_shape() {
             (
                 k.clone(),
                 v.replace("change-me-32-random-bytes-hex", "change-me")
-                    .replace("change-me", &format!("R{i}nd0m-4f9c2e7a1b6d")),
+                    .replace("change-me", &format!("R{i}nd0m-4f9c2e7a1b6d"))
+                    .replace(pintu::config::secrets::EXAMPLE_TRACKING_KEY, &"5a".repeat(32)),
             )
         })
         .collect();

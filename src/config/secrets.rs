@@ -31,7 +31,12 @@ pub const EXAMPLE_SECRETS: &[&str] = &[
     "sim-graph-token",
     "123456:sim-bot-token",
     "tg-secret_token-1",
+    EXAMPLE_TRACKING_KEY,
 ];
+
+/// The example `node.tracking_key` of `deploy/k8s/secret.example.yaml`
+/// (it must be hex, so it cannot say `change-me`).
+pub const EXAMPLE_TRACKING_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// What a credential is for, which decides the rules it must meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
