@@ -24,7 +24,7 @@
 //! knows ([`super::reservation`]). The store remembers which node and which
 //! key issued its codes and refuses to open as another.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -64,8 +64,10 @@ pub struct Issuer {
     reserved: AtomicU64,
     /// The ceiling of every node as last heard (this node's: its own).
     known: Mutex<[u64; NODES]>,
-    /// Why nothing may be issued now (this node's id is claimed elsewhere).
+    /// Why nothing may be issued now (this node's id is claimed elsewhere);
+    /// `is_blocked` says whether there is a reason without taking the lock.
     blocked: Mutex<Option<String>>,
+    is_blocked: AtomicBool,
     granted: Notify,
     wanted: Notify,
     /// Random codes issued by earlier versions; new codes must not repeat them.
@@ -107,6 +109,7 @@ impl Issuer {
             reserved: AtomicU64::new(reserved),
             known: Mutex::new(known),
             blocked: Mutex::new(None),
+            is_blocked: AtomicBool::new(false),
             granted: Notify::new(),
             wanted: Notify::new(),
             has_legacy,
@@ -147,8 +150,10 @@ impl Issuer {
     /// (up to [`RESERVE_WAIT`]) while the number is above the reservation.
     pub async fn issue(&self) -> Result<(u64, String), StoreError> {
         loop {
-            if let Some(why) = self.blocked.lock().clone() {
-                return Err(StoreError::NodeBlocked(why));
+            if self.is_blocked.load(Ordering::Acquire) {
+                if let Some(why) = self.blocked.lock().clone() {
+                    return Err(StoreError::NodeBlocked(why));
+                }
             }
             let seq = self.next.fetch_add(1, Ordering::Relaxed);
             if seq >= PER_NODE {
@@ -166,31 +171,41 @@ impl Issuer {
     }
 
     /// Wait until `seq` may be issued; false when it must not be (it is
-    /// below a skip that happened meanwhile: take another).
+    /// below a skip that happened meanwhile: take another). The common case
+    /// takes no lock: only a number above the grant waits.
     async fn wait_reserved(&self, seq: u64) -> Result<bool, StoreError> {
         let deadline = tokio::time::Instant::now() + RESERVE_WAIT;
         loop {
+            if let Some(ready) = self.reserved_now(seq) {
+                return Ok(ready);
+            }
             let granted = self.granted.notified();
             tokio::pin!(granted);
             granted.as_mut().enable();
-            let ceiling = self.ceiling.load(Ordering::Acquire);
-            if ceiling == UNMANAGED {
-                return Ok(true);
-            }
-            if seq < self.floor.load(Ordering::Acquire) {
-                return Ok(false);
-            }
-            if seq + reservation::LOW_WATER >= ceiling {
-                // Running low (or out): the reservation agent takes the next block.
-                self.wanted.notify_one();
-            }
-            if seq < ceiling {
-                return Ok(true);
+            // Again now that a grant cannot slip by unnoticed.
+            if let Some(ready) = self.reserved_now(seq) {
+                return Ok(ready);
             }
             if tokio::time::timeout_at(deadline, granted).await.is_err() {
                 return Err(StoreError::NotReserved);
             }
         }
+    }
+
+    /// `Some(true)`: issue `seq`; `Some(false)`: take another; `None`: wait.
+    fn reserved_now(&self, seq: u64) -> Option<bool> {
+        let ceiling = self.ceiling.load(Ordering::Acquire);
+        if ceiling == UNMANAGED {
+            return Some(true);
+        }
+        if seq < self.floor.load(Ordering::Acquire) {
+            return Some(false);
+        }
+        if seq + reservation::LOW_WATER >= ceiling {
+            // Running low (or out): the reservation agent takes the next block.
+            self.wanted.notify_one();
+        }
+        (seq < ceiling).then_some(true)
     }
 
     /// Whether the cluster issued `code`, as far as this node can tell (to
@@ -266,7 +281,9 @@ impl Issuer {
 
     /// Stop issuing (`Some(why)`) or go on (`None`).
     pub fn block(&self, why: Option<String>) {
-        *self.blocked.lock() = why;
+        let mut blocked = self.blocked.lock();
+        self.is_blocked.store(why.is_some(), Ordering::Release);
+        *blocked = why;
     }
 
     /// Record `node`'s ceiling as heard; true when it is news.
