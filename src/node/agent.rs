@@ -17,7 +17,7 @@ use crate::broker::AmqpConfig;
 use crate::store::codes::Issuer;
 use crate::store::reservation::{next_ceiling, resume_point, store_known};
 use crate::store::Store;
-use crate::tracking::NODES;
+use crate::tracking::{NODES, PER_NODE};
 
 /// How often a node repeats its reservation, with what it heard of the
 /// others: how long a new node takes to learn the cluster's codes.
@@ -248,7 +248,8 @@ impl Agent {
             // must not keep the next block from being reserved.
             let mut connecting: Option<JoinHandle<Result<Session, NodeError>>> = None;
             loop {
-                if !self.awaiting_first && self.issuer.running_low() {
+                // (Nothing more to reserve once the id's codes are all reserved.)
+                if !self.awaiting_first && self.issuer.running_low() && self.issuer.reserved() < PER_NODE {
                     if let Err(e) = self.extend().await {
                         warn!(error = %e, "tracking codes: could not reserve the next block");
                         tokio::select! {
