@@ -42,6 +42,9 @@ const NOT_KEYS: &[&str] = &["CONFIG", "LOG"];
 pub struct Config {
     /// Where this process keeps its sled databases; one process per directory.
     pub data_dir: PathBuf,
+    /// Which gateway node of a cluster this is (`crate::node`, docs/scale-out.md).
+    #[serde(default)]
+    pub node: crate::node::config::NodeConfig,
     pub http: HttpConfig,
     pub amqp: AmqpConfig,
     #[serde(default)]
@@ -327,6 +330,7 @@ impl Config {
                 ));
             }
         }
+        self.node.validate()?;
         self.flood.validate()?;
         self.sla
             .validate()

@@ -16,6 +16,7 @@ pub mod families;
 pub mod flood;
 pub mod http;
 pub mod intake;
+pub mod node;
 pub mod obs;
 pub mod ops;
 pub mod relay;

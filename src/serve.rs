@@ -24,7 +24,7 @@ use crate::replies::templates::TemplateError;
 use crate::replies::Templates;
 use crate::stats::Stats;
 use crate::store::dedupe::SenderHasher;
-use crate::store::{Store, StoreError};
+use crate::store::{Identity, Store, StoreError};
 
 #[derive(Debug, Error)]
 pub enum ServeError {
@@ -44,6 +44,8 @@ pub enum ServeError {
     Sla(#[from] crate::sla::SlaError),
     #[error("status loop")]
     Status(#[source] crate::status::StatusError),
+    #[error(transparent)]
+    Node(#[from] crate::node::NodeError),
 }
 
 /// A running gateway (used by `main` and by the tests).
@@ -177,9 +179,19 @@ pub async fn start_with(cfg: Config, stats: Arc<Stats>) -> Result<Gateway, Serve
         path: dir.display().to_string(),
         source,
     })?;
-    let (store, closed) = Store::open(&dir, cfg.outbox.cache_bytes)?;
+    let who = Identity {
+        node: cfg.node.id(),
+        key: cfg.node.tracking_key(),
+    };
+    let (store, closed) = Store::open_as(&dir, cfg.outbox.cache_bytes, &who)?;
     store.flow.set_limit(cfg.outbox.flow_backlog);
     store.health.set_reserve(cfg.outbox.min_free_bytes);
+    let shutdown = CancellationToken::new();
+    // Whatever fails below stops what already runs (the node's claim first).
+    let stop_on_error = shutdown.clone().drop_guard();
+    let mut tasks = Vec::new();
+    // Claim the node id and reserve tracking codes before anything can issue one.
+    tasks.push(crate::node::start(&cfg, &store, shutdown.clone()).await?);
     let hasher = SenderHasher::load_or_create(cfg.dedupe.secret.as_ref().map(pintu_channels::Secret::expose), &dir)?;
     let templates = if cfg.replies.enabled {
         let path = cfg.resolve(&cfg.replies.templates);
@@ -209,8 +221,6 @@ pub async fn start_with(cfg: Config, stats: Arc<Stats>) -> Result<Gateway, Serve
         window,
         cfg.replay.max_entries,
     )?);
-    let shutdown = CancellationToken::new();
-    let mut tasks = Vec::new();
     let status = if cfg.status.enabled {
         let (svc, status_tasks) = crate::status::start(cfg.clone(), &store, shutdown.clone())
             .await
@@ -305,7 +315,8 @@ pub async fn start_with(cfg: Config, stats: Arc<Stats>) -> Result<Gateway, Serve
             warn!(error = %e, "http server stopped");
         }
     }));
-    info!(%addr, "pintu gateway listening");
+    info!(%addr, node = cfg.node.id(), "pintu gateway listening");
+    stop_on_error.disarm();
     drop(store);
     Ok(Gateway {
         addr,

@@ -4,6 +4,13 @@
 //! 1/I: 32^6 = 2^30 codes. Code number `n` is a keyed permutation of `n`
 //! ([`Permutation`]), so codes issued from a counter are unique by construction
 //! yet do not reveal how many complaints came before (see `store::codes`).
+//!
+//! The 30-bit number is partitioned by node ([`compose`]): its top
+//! [`NODE_BITS`] bits are the id of the gateway node that issued it, the
+//! other [`SEQ_BITS`] that node's own counter. Every node of a cluster uses
+//! the same key, so two nodes never issue the same code: distinct numbers,
+//! one bijection (docs/scale-out.md). Node 0's numbers are its counter
+//! itself, so a single node's codes are what they were before partitioning.
 
 use sha2::{Digest, Sha256};
 
@@ -12,6 +19,38 @@ const ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 const LEN: usize = 6;
 /// How many codes exist.
 pub const CODES: u64 = 1 << 30;
+/// Bits of a code number that name the node that issued it.
+pub const NODE_BITS: u32 = 4;
+/// How many node ids exist (`node.id` is `0..NODES`).
+pub const NODES: usize = 1 << NODE_BITS;
+/// Bits of a node's own counter.
+pub const SEQ_BITS: u32 = 30 - NODE_BITS;
+/// Codes one node can issue: 2^26 = 67,108,864.
+pub const PER_NODE: u64 = 1 << SEQ_BITS;
+
+/// The code number of `node`'s `seq`-th code (`seq < PER_NODE`).
+pub fn compose(node: u8, seq: u64) -> u32 {
+    debug_assert!((node as usize) < NODES && seq < PER_NODE);
+    (u32::from(node) & (NODES as u32 - 1)) << SEQ_BITS | (seq & (PER_NODE - 1)) as u32
+}
+
+/// The node and its counter value of a code number (inverse of [`compose`]).
+pub fn decompose(n: u32) -> (u8, u64) {
+    let n = n & (CODES as u32 - 1);
+    ((n >> SEQ_BITS) as u8, u64::from(n) & (PER_NODE - 1))
+}
+
+/// A short public name of a tracking key (not the key: a hash of it), so
+/// nodes and stores can tell whether they share one without showing it.
+pub fn key_id(key: &[u8]) -> [u8; 8] {
+    let mut h = Sha256::new();
+    h.update(b"pintu tracking key id\0");
+    h.update(key);
+    let d = h.finalize();
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&d[..8]);
+    id
+}
 
 /// A keyed bijection on 0..2^30: a four-round Feistel network on two 15-bit
 /// halves with SHA-256 of (key, round, half) as the round function.
@@ -66,6 +105,11 @@ impl Permutation {
     /// The number of a valid code.
     pub fn number(&self, code: &str) -> Option<u32> {
         pack(code).map(|p| self.backward(p))
+    }
+
+    /// Which node issued a valid code, and its counter value there.
+    pub fn origin(&self, code: &str) -> Option<(u8, u64)> {
+        self.number(code).map(decompose)
     }
 }
 
@@ -152,6 +196,45 @@ mod tests {
         assert_ne!(pack(&p.code(1)).unwrap(), pack(&p.code(0)).unwrap() + 1);
         assert_ne!(Permutation::new(b"k2").code(0), p.code(0));
         assert_eq!(p.number("LPR-0O1I23"), None);
+    }
+
+    #[test]
+    fn node_partitions_never_overlap_and_round_trip() {
+        let p = Permutation::new(b"cluster-key");
+        let mut seen = std::collections::HashMap::new();
+        // Every node's first numbers and its last ones: the edges of each
+        // partition are where an off-by-one would make two nodes meet.
+        for node in 0..NODES as u8 {
+            for seq in (0..2000).chain(PER_NODE - 2000..PER_NODE) {
+                let n = compose(node, seq);
+                assert_eq!(decompose(n), (node, seq));
+                let code = p.code(n);
+                assert!(is_valid(&code), "{code}");
+                assert_eq!(p.origin(&code), Some((node, seq)));
+                if let Some(other) = seen.insert(code.clone(), (node, seq)) {
+                    panic!("{code} issued by node {node} seq {seq} and by {other:?}");
+                }
+            }
+        }
+        assert_eq!(compose(15, PER_NODE - 1), CODES as u32 - 1);
+    }
+
+    #[test]
+    fn node_zero_issues_the_codes_of_a_single_node() {
+        // Before partitioning a gateway issued `code(n)` for its counter n;
+        // node 0's seq-th code is the same code, so an existing store goes on
+        // where it was and never repeats one it issued.
+        let p = Permutation::new(&[7; 32]);
+        for seq in (0..5000).chain([PER_NODE - 1]) {
+            assert_eq!(p.code(compose(0, seq)), p.code(seq as u32));
+        }
+    }
+
+    #[test]
+    fn key_ids_name_keys_without_showing_them() {
+        assert_eq!(key_id(b"k1"), key_id(b"k1"));
+        assert_ne!(key_id(b"k1"), key_id(b"k2"));
+        assert_ne!(&key_id(b"0123456789abcdef")[..], &b"01234567"[..]);
     }
 
     #[test]

@@ -51,6 +51,33 @@ fn bad_values_name_the_key() {
 }
 
 #[test]
+fn node_id_from_the_environment_is_validated() {
+    let key = "0f".repeat(32);
+    let (ok, out) = pintu(
+        &[("PINTU_NODE__ID", "15"), ("PINTU_NODE__TRACKING_KEY", &key)],
+        &["check"],
+    );
+    assert!(ok, "{out}");
+    assert!(!out.contains(&key), "the key is printed: {out}");
+    for (envs, needle) in [
+        (
+            vec![("PINTU_NODE__ID", "16"), ("PINTU_NODE__TRACKING_KEY", key.as_str())],
+            "node.id",
+        ),
+        (vec![("PINTU_NODE__ID", "x")], "node.id"),
+        (vec![("PINTU_NODE__ID", "2")], "node.tracking_key"),
+        (
+            vec![("PINTU_NODE__ID", "2"), ("PINTU_NODE__TRACKING_KEY", "abcd")],
+            "node.tracking_key",
+        ),
+    ] {
+        let (ok, out) = pintu(&envs, &["check"]);
+        assert!(!ok, "{envs:?} must fail");
+        assert!(out.contains(needle), "{envs:?}: error should name `{needle}`: {out}");
+    }
+}
+
+#[test]
 fn env_overrides_reach_the_topology() {
     let (ok, out) = pintu(&[("PINTU_AMQP__PREFIX", "tenant-a")], &["topology"]);
     assert!(ok, "{out}");

@@ -85,6 +85,38 @@ fn every_yaml_json_and_toml_file_parses() {
 }
 
 #[test]
+fn every_shell_script_under_deploy_parses_and_is_executable() {
+    let mut all = Vec::new();
+    files(&root().join("deploy"), &mut all);
+    let scripts: Vec<_> = all
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
+    assert!(!scripts.is_empty(), "deploy/rabbitmq/cluster.sh at least");
+    for path in scripts {
+        let out = Command::new("sh").arg("-n").arg(path).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).unwrap().permissions().mode();
+            assert!(mode & 0o111 != 0, "{} is not executable", path.display());
+        }
+    }
+    // Without a subcommand the cluster script only prints its usage.
+    let out = Command::new(root().join("deploy/rabbitmq/cluster.sh"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+}
+
+#[test]
 fn kubernetes_manifests_have_the_required_shape() {
     let mut kinds = Vec::new();
     let mut configmaps = Vec::new();
@@ -103,6 +135,16 @@ fn kubernetes_manifests_have_the_required_shape() {
             kinds.push(kind.to_string());
             if kind == "StatefulSet" {
                 assert!(v["spec"]["volumeClaimTemplates"][0]["metadata"]["name"].as_str() == Some("data"));
+                // Every replica its own node id: the pod's ordinal.
+                let env = &v["spec"]["template"]["spec"]["containers"][0]["env"];
+                let node_id = env
+                    .as_sequence()
+                    .and_then(|e| e.iter().find(|e| e["name"].as_str() == Some("PINTU_NODE__ID")))
+                    .unwrap_or_else(|| panic!("{}: no PINTU_NODE__ID", path.display()));
+                assert_eq!(
+                    node_id["valueFrom"]["fieldRef"]["fieldPath"].as_str(),
+                    Some("metadata.labels['apps.kubernetes.io/pod-index']")
+                );
             }
             if kind == "ConfigMap" {
                 configmaps.push(v["data"]["pintu.toml"].as_str().unwrap().to_string());
@@ -152,7 +194,8 @@ fn kubernetes_manifests_have_the_required_shape() {
             (
                 k.clone(),
                 v.replace("change-me-32-random-bytes-hex", "change-me")
-                    .replace("change-me", &format!("R{i}nd0m-4f9c2e7a1b6d")),
+                    .replace("change-me", &format!("R{i}nd0m-4f9c2e7a1b6d"))
+                    .replace(pintu::config::secrets::EXAMPLE_TRACKING_KEY, &"5a".repeat(32)),
             )
         })
         .collect();

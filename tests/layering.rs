@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     // 3: storage and the broker
     &["store", "broker"],
     // 4: what intake builds on
-    &["replay", "relay", "replies"],
+    &["replay", "relay", "replies", "node"],
     // 5
     &["intake"],
     // 6

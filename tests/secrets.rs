@@ -242,6 +242,7 @@ const VALUES: &[&str] = &[
     "12345678:tg-bot-C7d8E9f0G1",
     "tg-secret-H2i3J4k5L6",
     "from-a-file-M7n8O9p0Q1",
+    "7d1e4c2b9a0f8e6d5c4b3a29180f7e6d5c4b3a2918aa0f1e2d3c4b5a69788796",
 ];
 
 #[test]
@@ -263,6 +264,10 @@ management_url = "http://pintu:{mgmt}@127.0.0.1:15672"
 
 [dedupe]
 secret = "{dedupe}"
+
+[node]
+id = 1
+tracking_key = "{tk}"
 
 [replies]
 templates = "{templates}"
@@ -367,6 +372,7 @@ secret_token = "{tgs}"
         ig = v(20),
         tgb = v(21),
         tgs = v(22),
+        tk = v(24),
     );
     let path = dir.path().join("pintu.toml");
     std::fs::write(&path, toml).unwrap();

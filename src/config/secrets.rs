@@ -31,7 +31,12 @@ pub const EXAMPLE_SECRETS: &[&str] = &[
     "sim-graph-token",
     "123456:sim-bot-token",
     "tg-secret_token-1",
+    EXAMPLE_TRACKING_KEY,
 ];
+
+/// The example `node.tracking_key` of `deploy/k8s/secret.example.yaml`
+/// (it must be hex, so it cannot say `change-me`).
+pub const EXAMPLE_TRACKING_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// What a credential is for, which decides the rules it must meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +128,8 @@ impl Config {
         };
         add("http.ops_token", &self.http.ops_token, Role::Verified);
         add("dedupe.secret", &self.dedupe.secret, Role::Verified);
+        // Keys the permutation that hides how many codes came before.
+        add("node.tracking_key", &self.node.tracking_key, Role::Verified);
         for (key, url) in [
             ("amqp.url", Some(&self.amqp.url)),
             ("amqp.management_url", self.amqp.management_url.as_ref()),

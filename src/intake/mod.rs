@@ -272,7 +272,7 @@ impl Intake {
         let id = ulid::Ulid::new().to_string();
         let span = info_span!("intake", complaint_id = %id, channel = %inbound.channel, provider = %inbound.provider);
         async move {
-            let (code_number, code) = self.store.codes.issue()?;
+            let (code_number, code) = self.store.codes.issue().await?;
             let complaint = Complaint {
                 schema: SCHEMA_VERSION,
                 id: id.clone(),

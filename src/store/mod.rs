@@ -14,6 +14,7 @@ pub mod health;
 pub mod held;
 pub mod outbox;
 pub mod parts;
+pub mod reservation;
 pub mod writer;
 
 use std::fs;
@@ -35,8 +36,16 @@ pub enum StoreError {
     Flush(String),
     #[error("corrupt record in `{tree}`: {reason}")]
     Corrupt { tree: &'static str, reason: String },
-    #[error("all 2^30 tracking codes are issued")]
+    #[error("all 2^26 tracking codes of this node are issued: give it an unused node.id and a new data directory (docs/scale-out.md)")]
     CodesExhausted,
+    #[error("this data directory issued tracking codes as node {stored}, but node.id is {configured}: a node id belongs to its data directory (docs/scale-out.md)")]
+    TrackingNode { stored: u8, configured: u8 },
+    #[error("this data directory issued tracking codes with another key than the configured node.tracking_key: its codes would be issued again (docs/scale-out.md)")]
+    TrackingKey,
+    #[error("no tracking codes reserved yet")]
+    NotReserved,
+    #[error("not issuing tracking codes: {0}")]
+    NodeBlocked(String),
     #[error("secret key file {path}: {reason}")]
     Secret { path: String, reason: String },
     #[error("disk almost full: {} MiB free, {} MiB kept in reserve", free >> 20, reserve >> 20)]
@@ -75,10 +84,24 @@ pub struct Store {
     pub legacy_provider_keys: Arc<AtomicBool>,
 }
 
+/// Who issues this store's tracking codes: the node id and the cluster's key
+/// (`None`: the key in `tracking.key`, made on first use).
+#[derive(Clone, Default)]
+pub struct Identity {
+    pub node: u8,
+    pub key: Option<Vec<u8>>,
+}
+
 impl Store {
-    /// Open the database; the [`Closed`] signal fires once every clone of the
+    /// Open the database as a single node (node 0, the key in
+    /// `tracking.key`); the [`Closed`] signal fires once every clone of the
     /// store is dropped and the directory can be opened again.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<(Store, Closed), StoreError> {
+        Store::open_as(dir, cache_bytes, &Identity::default())
+    }
+
+    /// [`Store::open`] as node `who.node` with its key.
+    pub fn open_as(dir: &Path, cache_bytes: u64, who: &Identity) -> Result<(Store, Closed), StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -91,7 +114,14 @@ impl Store {
         let meta = db.open_tree("meta")?;
         // Codes issued before the counter existed (random, kept in a table).
         let legacy = db.open_tree("tracking")?;
-        let codes = codes::Issuer::open(&key_file(&dir.join("tracking.key"))?, &meta, legacy)?;
+        let file = dir.join("tracking.key");
+        let (key, history_key) = match &who.key {
+            // Codes this store issued before it recorded its key id were
+            // made with the file's key, if there is one.
+            Some(k) => (k.clone(), file.exists().then(|| key_file(&file)).transpose()?),
+            None => (key_file(&file)?, None),
+        };
+        let codes = codes::Issuer::open(who.node, &key, history_key.as_deref(), &meta, legacy)?;
         let dedupe = db.open_tree("dedupe")?;
         let flood_held = db.open_tree(held::TREE)?;
         let held = Arc::new(AtomicU64::new(flood_held.len() as u64));
@@ -113,6 +143,15 @@ impl Store {
             db,
         };
         Ok((store, closed))
+    }
+
+    /// Write a reservation ceiling and wait until it is on disk; only then
+    /// may codes below it be issued.
+    pub async fn reserve_locally(&self, ceiling: u64) -> Result<(), StoreError> {
+        reservation::store_ceiling(&self.meta, ceiling)?;
+        self.flush().await?;
+        self.codes.reserved_up_to(ceiling);
+        Ok(())
     }
 
     pub fn outbox_depth(&self) -> u64 {

@@ -324,6 +324,8 @@ pub struct Broker {
     pub channel: lapin::Channel,
     pub publisher: ConfirmedPublisher,
     topology: Topology,
+    /// Node objects to delete too, when a gateway ran on this prefix (pintu::node).
+    node: (String, String),
 }
 
 impl Broker {
@@ -341,6 +343,10 @@ impl Broker {
             conn,
             channel,
             topology,
+            node: (
+                pintu::node::codes_queue(&cfg.amqp.prefix, cfg.node.id()),
+                pintu::node::exchange(&cfg.amqp.prefix),
+            ),
         }
     }
 
@@ -403,6 +409,12 @@ impl Broker {
                 .exchange_delete(&e.name, ExchangeDeleteOptions::default())
                 .await;
         }
+        let (queue, exchange) = &self.node;
+        let _ = self.channel.queue_delete(queue, QueueDeleteOptions::default()).await;
+        let _ = self
+            .channel
+            .exchange_delete(exchange, ExchangeDeleteOptions::default())
+            .await;
         let _ = self.conn.close(200, "bye").await;
     }
 }

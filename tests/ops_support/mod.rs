@@ -102,6 +102,19 @@ pub async fn cleanup(cfg: &Config) {
             let _ = ch.exchange_delete(&e.name, ExchangeDeleteOptions::default()).await;
         }
     }
+    // The node's reservation queue and exchange (pintu::node).
+    if let Ok(ch) = conn.create_channel().await {
+        let p = &cfg.amqp.prefix;
+        let _ = ch
+            .queue_delete(
+                &pintu::node::codes_queue(p, cfg.node.id()),
+                QueueDeleteOptions::default(),
+            )
+            .await;
+        let _ = ch
+            .exchange_delete(&pintu::node::exchange(p), ExchangeDeleteOptions::default())
+            .await;
+    }
     let _ = conn.close(200, "bye").await;
 }
 
