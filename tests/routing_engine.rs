@@ -125,6 +125,20 @@ const CASES: &[Case] = &[
         "7371.dinsos",
     ),
     case(
+        "2 mks as the last word is makasih",
+        "jalan depan sekolah berlubang besar tolong dicek mks",
+        Some("pekerjaan-umum"),
+        None,
+        "kemenpu",
+    ),
+    case(
+        "2 mks as the last word after a place word is Makassar",
+        "banyak pengemis anak di lampu merah di mks",
+        Some("sosial"),
+        Some("7371"),
+        "7371.dinsos",
+    ),
+    case(
         "2 alias Plg",
         "sampah di tps plg blm diangkut",
         Some("lingkungan"),

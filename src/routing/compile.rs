@@ -221,9 +221,16 @@ impl Engine {
                 pl.districts.push(d.regency as u16);
             }
         }
-        for (n, src) in &t.regions.ambiguous {
+        for (entry, src) in &t.regions.ambiguous {
+            let (n, at_end) = match entry.trim().strip_suffix('$') {
+                Some(n) => (n.trim(), true),
+                None => (entry.trim(), false),
+            };
             match place_ix.get(&norm.term(n)) {
-                Some(&ix) if places[ix].alias.is_some() => places[ix].ambiguous = true,
+                Some(&ix) if places[ix].alias.is_some() => {
+                    places[ix].ambiguous = true;
+                    places[ix].word_at_end = at_end;
+                }
                 _ => return Err(src.err(format!("`{n}` is not an alias of [aliases]"))),
             }
         }

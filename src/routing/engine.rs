@@ -70,6 +70,9 @@ pub(super) struct Place {
     pub(super) common_district: bool,
     /// An alias that is also an SMS word: its neighbours decide.
     pub(super) ambiguous: bool,
+    /// As the last word of a text the ambiguous alias is the everyday word
+    /// (`[ambiguous]` entry `mks $`).
+    pub(super) word_at_end: bool,
     /// As a district name it reads as an official name (`kota padang`):
     /// never a district without `kecamatan` before it.
     pub(super) reads_official: bool,

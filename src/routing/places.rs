@@ -42,7 +42,7 @@ impl Engine {
             // (`mau plg`, `plg kerja`, `ok mks` at the end); a prefix or
             // place word before it (`di plg`) always makes it the place.
             let bare_ok = if p.ambiguous {
-                prefix.is_some() || place_word || !self.alias_means_word(nt, tok, e)
+                prefix.is_some() || place_word || !self.alias_means_word(nt, tok, e, p.word_at_end)
             } else {
                 !p.needs_place_word || prefix.is_some() || place_word
             };
@@ -125,14 +125,16 @@ impl Engine {
     }
 
     /// The neighbours of the one-word alias at word `tok` (ending at byte
-    /// `end`) read it as an everyday word.
-    fn alias_means_word(&self, nt: &NormText, tok: usize, end: usize) -> bool {
+    /// `end`) read it as an everyday word; `word_at_end`: so does being the
+    /// last word (`... tolong dicek mks`), for the aliases where that holds
+    /// (`mks`, not `sby`: `UMK sby` is Surabaya).
+    fn alias_means_word(&self, nt: &NormText, tok: usize, end: usize, word_at_end: bool) -> bool {
         let before = tok.checked_sub(1).map(|i| nt.word(i));
         let after_tok = nt.tok_at(end);
         let after = (after_tok < nt.toks.len()).then(|| nt.word(after_tok));
         before.is_some_and(|w| self.ambiguous_before.contains(w))
             || after.is_some_and(|w| self.ambiguous_after.contains(w))
-            || (after.is_none() && self.ambiguous_after.contains("$"))
+            || (after.is_none() && word_at_end)
     }
 
     /// The regency (`city` false) or city of the same bare name as regency `i`.

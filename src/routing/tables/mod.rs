@@ -146,8 +146,8 @@ pub struct RegionWords {
     pub common_words: Vec<String>,
     /// `[ambiguous]`: short aliases that SMS also uses for other words
     /// (`plg` = pulang/paling, `mks` = makasih); `[ambiguous-before]` and
-    /// `[ambiguous-after]`: neighbours that mean the other word (`$` after:
-    /// the alias ends the text).
+    /// `[ambiguous-after]`: neighbours that mean the other word. An
+    /// `[ambiguous]` entry `mks $`: as the text's last word, too.
     pub ambiguous: Vec<(String, Src)>,
     pub ambiguous_before: Vec<String>,
     pub ambiguous_after: Vec<String>,
