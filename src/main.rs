@@ -216,10 +216,27 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pintu: {e:#}");
+            eprintln!("pintu: {}", chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its sources on one line. An error that prints its source
+/// (`#[error("broker: {0}")]` with `#[source]`) does not get it twice, as it
+/// would with anyhow's `{:#}`.
+fn chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let next = cause.to_string();
+        if text.is_empty() {
+            text = next;
+        } else if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+    }
+    text
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<Config> {

@@ -22,26 +22,26 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
 use super::config::{MailboxConfig, OnProcessed, TlsMode};
-use super::mailbox::{uid_set, Fetched, FolderState, MailError, Mailbox};
+use super::mailbox::{uid_set, Cause, Fetched, FolderState, MailError, Mailbox};
 
 /// rustls client configuration: webpki roots plus the PEM certificates of `ca_file`.
 pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, MailError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| MailError::Config(format!("ca_file {}: {e}", path.display())))?;
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| ca_err(path, e))?;
         for cert in certs {
-            let cert = cert.map_err(|e| MailError::Config(format!("ca_file {}: {e}", path.display())))?;
-            roots
-                .add(cert)
-                .map_err(|e| MailError::Config(format!("ca_file {}: {e}", path.display())))?;
+            let cert = cert.map_err(|e| ca_err(path, e))?;
+            roots.add(cert).map_err(|e| ca_err(path, e))?;
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| MailError::Config(e.to_string()))?
+        .map_err(|e| MailError::Setup {
+            what: "TLS protocol versions".into(),
+            source: e.into(),
+        })?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(cfg))
@@ -109,15 +109,22 @@ impl SetReadTimeout for ImapStream {
     }
 }
 
-fn conn_err(e: impl std::fmt::Display) -> MailError {
-    MailError::Connection(e.to_string())
+fn conn_err(e: impl Into<Cause>) -> MailError {
+    MailError::Connection(e.into())
+}
+
+fn ca_err(path: &Path, e: impl Into<Cause>) -> MailError {
+    MailError::Setup {
+        what: format!("ca_file {}", path.display()),
+        source: e.into(),
+    }
 }
 
 fn imap_err(e: imap::Error) -> MailError {
     match e {
         imap::Error::No(n) => MailError::Server(format!("NO {}", n.information)),
         imap::Error::Bad(b) => MailError::Server(format!("BAD {}", b.information)),
-        other => MailError::Connection(other.to_string()),
+        other => MailError::Connection(other.into()),
     }
 }
 
@@ -127,7 +134,9 @@ fn starttls(tcp: &TcpStream) -> Result<(), MailError> {
     let mut line = String::new();
     reader.read_line(&mut line).map_err(conn_err)?;
     if !line.starts_with("* OK") {
-        return Err(MailError::Connection(format!("unexpected greeting: {}", line.trim())));
+        return Err(MailError::Connection(
+            format!("unexpected greeting: {}", line.trim()).into(),
+        ));
     }
     let mut w = tcp;
     w.write_all(b"P0 STARTTLS\r\n").map_err(conn_err)?;
@@ -177,7 +186,7 @@ impl ImapMailbox {
             .to_socket_addrs()
             .map_err(conn_err)?
             .next()
-            .ok_or_else(|| MailError::Connection(format!("{} does not resolve", cfg.host)))?;
+            .ok_or_else(|| MailError::Connection(format!("{} does not resolve", cfg.host).into()))?;
         let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(cfg.connect_timeout_secs)).map_err(conn_err)?;
         tcp.set_read_timeout(Some(timeout)).map_err(conn_err)?;
         tcp.set_write_timeout(Some(timeout)).map_err(conn_err)?;
@@ -191,8 +200,10 @@ impl ImapMailbox {
                     starttls(&tcp)?;
                 }
                 let tls = tls_config(cfg.ca_file.as_deref())?;
-                let name = ServerName::try_from(cfg.host.clone())
-                    .map_err(|e| MailError::Config(format!("host {}: {e}", cfg.host)))?;
+                let name = ServerName::try_from(cfg.host.clone()).map_err(|e| MailError::Setup {
+                    what: format!("host {}", cfg.host),
+                    source: e.into(),
+                })?;
                 let conn = rustls::ClientConnection::new(tls, name).map_err(conn_err)?;
                 Inner::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
             }
@@ -211,7 +222,7 @@ impl ImapMailbox {
         let password = cfg.credentials().password().map_err(MailError::Config)?;
         let mut session = client
             .login(&cfg.username, password.expose())
-            .map_err(|(e, _)| MailError::Auth(e.to_string()))?;
+            .map_err(|(e, _)| MailError::Auth(e.into()))?;
         let caps = session.capabilities().map_err(imap_err)?;
         let idle = cfg.idle && caps.has_str("IDLE") && cfg.folders.len() == 1;
         let has_move = caps.has_str("MOVE");
@@ -414,5 +425,34 @@ impl Mailbox for ImapMailbox {
 pub fn interrupt(slot: &SocketSlot) {
     if let Some(s) = slot.lock().take() {
         let _ = s.shutdown(Shutdown::Both);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+
+    #[test]
+    fn an_unreadable_ca_file_keeps_the_error_that_refused_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = tls_config(Some(&dir.path().join("missing.pem"))).unwrap_err();
+        assert!(
+            matches!(&e, MailError::Setup { what, .. } if what.starts_with("ca_file ")),
+            "{e}"
+        );
+        let pem = e
+            .source()
+            .and_then(|s| s.downcast_ref::<rustls::pki_types::pem::Error>());
+        assert!(pem.is_some(), "{e:?}");
+    }
+
+    #[test]
+    fn a_connection_error_keeps_the_io_error() {
+        let e = conn_err(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert!(matches!(e, MailError::Connection(_)));
+        let io = e.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(io.map(io::Error::kind), Some(io::ErrorKind::ConnectionRefused));
     }
 }

@@ -50,9 +50,7 @@ impl Poller {
     }
 
     fn flush(&self) -> Result<(), PollError> {
-        self.rt
-            .block_on(self.intake.store().flush())
-            .map_err(|e| PollError::Store(e.to_string()))
+        self.rt.block_on(self.intake.store().flush()).map_err(PollError::Store)
     }
 
     /// Fetch, store, accept and mark one group of messages.
@@ -244,7 +242,7 @@ impl Poller {
                     error!(mailbox = %name, uid, error = %e, "intake failed; message stays unmarked for retry");
                     metrics::counter!("pintu_email_intake_errors_total", "mailbox" => name.clone()).increment(1);
                     failed = Some(failed.map_or(uid, |f: u32| f.min(uid)));
-                    failure.get_or_insert(PollError::Intake(e.to_string()));
+                    failure.get_or_insert(PollError::Intake(e));
                 }
             }
         }

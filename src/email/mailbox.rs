@@ -9,20 +9,34 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+/// What a [`MailError`] wraps: the error of the layer below (I/O, TLS,
+/// IMAP), kept as the source, or a message of our own where there is none
+/// (`"…".into()`).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, Error)]
 pub enum MailError {
     /// Network, TLS, timeout: reconnect with backoff.
     #[error("connection: {0}")]
-    Connection(String),
-    /// The server refused a command (NO/BAD); reconnecting may or may not help.
+    Connection(#[source] Cause),
+    /// The server refused a command (NO/BAD, its own words); reconnecting may
+    /// or may not help.
     #[error("server: {0}")]
     Server(String),
     /// Login refused: retry slowly, an operator must fix the credentials.
     #[error("authentication failed: {0}")]
-    Auth(String),
-    /// Configuration problem found at connect time (bad CA file, password source).
+    Auth(#[source] Cause),
+    /// Configuration problem found at connect time (password source).
     #[error("configuration: {0}")]
     Config(String),
+    /// Configuration that a library refused at connect time (bad CA file,
+    /// host name); `what` names the setting.
+    #[error("configuration: {what}: {source}")]
+    Setup {
+        what: String,
+        #[source]
+        source: Cause,
+    },
 }
 
 /// A folder after SELECT.

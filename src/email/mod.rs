@@ -44,22 +44,20 @@ pub use config::EmailConfig;
 pub enum EmailError {
     #[error("e-mail configuration: {0}")]
     Config(String),
+    /// Configuration a library refused (a CA file, an address); `what`
+    /// names the setting.
+    #[error("e-mail configuration: {what}: {source}")]
+    Setup {
+        what: String,
+        #[source]
+        source: mailbox::Cause,
+    },
     #[error("e-mail state: {0}")]
-    Storage(String),
+    Sled(#[from] sled::Error),
+    #[error("e-mail state: {0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("starting the e-mail poller: {0}")]
     Io(#[from] std::io::Error),
-}
-
-impl From<sled::Error> for EmailError {
-    fn from(e: sled::Error) -> Self {
-        EmailError::Storage(e.to_string())
-    }
-}
-
-impl From<crate::store::StoreError> for EmailError {
-    fn from(e: crate::store::StoreError) -> Self {
-        EmailError::Storage(e.to_string())
-    }
 }
 
 /// Parser options for one mailbox.

@@ -33,7 +33,8 @@ use super::config::MailboxConfig;
 use super::mailbox::{MailError, Mailbox};
 use super::parse_worker::{Outcome, ParseWorker};
 use super::state::{EmailState, Progress};
-use crate::intake::Intake;
+use crate::intake::{Intake, IntakeError};
+use crate::store::StoreError;
 
 /// Seconds east of UTC of Western Indonesian Time: quota days follow the
 /// citizens' calendar, not UTC's.
@@ -44,21 +45,16 @@ pub enum PollError {
     #[error(transparent)]
     Mail(#[from] MailError),
     #[error("intake: {0}")]
-    Intake(String),
+    Intake(#[source] IntakeError),
+    /// The e-mail state (progress, seen ids, quarantine records).
     #[error("storage: {0}")]
-    Store(String),
-}
-
-impl From<sled::Error> for PollError {
-    fn from(e: sled::Error) -> Self {
-        PollError::Store(e.to_string())
-    }
-}
-
-impl From<std::io::Error> for PollError {
-    fn from(e: std::io::Error) -> Self {
-        PollError::Store(e.to_string())
-    }
+    Sled(#[from] sled::Error),
+    /// The content-addressed files.
+    #[error("storage: {0}")]
+    Io(#[from] std::io::Error),
+    /// The gateway's store (flushing what intake wrote).
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
 }
 
 pub(crate) fn now_secs() -> u64 {

@@ -23,6 +23,7 @@ use super::state::{EmailState, SeenCheck};
 use crate::config::Config;
 use crate::intake::{Intake, IntakeError};
 use crate::store::dedupe::SenderHasher;
+use crate::store::StoreError;
 
 #[derive(Debug, Error)]
 pub enum ReplayError {
@@ -36,14 +37,18 @@ pub enum ReplayError {
     ParseTimeout(u64),
     #[error("intake: {0}")]
     Intake(#[source] IntakeError),
+    /// The e-mail state (quarantine records, seen ids, quotas).
     #[error("e-mail state: {0}")]
-    Storage(String),
-}
-
-impl From<sled::Error> for ReplayError {
-    fn from(e: sled::Error) -> Self {
-        ReplayError::Storage(e.to_string())
-    }
+    Sled(#[from] sled::Error),
+    /// The gateway's store (the sender key, flushing what intake wrote).
+    #[error("e-mail state: {0}")]
+    Store(#[source] StoreError),
+    /// The content-addressed files.
+    #[error("e-mail state: {0}")]
+    Blobs(#[source] std::io::Error),
+    /// The blocking parse task did not finish (it panicked).
+    #[error("e-mail state: {0}")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 /// The complaint a replay produced (or had produced before).
@@ -60,7 +65,7 @@ pub async fn replay(cfg: &Config, intake: &Arc<Intake>, id: &str) -> Result<Repl
     let email = &cfg.channels.email;
     let gateway = cfg.gateway_data_dir();
     let hasher = SenderHasher::load_or_create(cfg.dedupe.secret.as_ref().map(pintu_channels::Secret::expose), &gateway)
-        .map_err(|e| ReplayError::Storage(e.to_string()))?;
+        .map_err(ReplayError::Store)?;
     let state = EmailState::open(intake.db(), hasher)?;
     let rec = state
         .quarantine()
@@ -81,7 +86,7 @@ pub async fn replay(cfg: &Config, intake: &Arc<Intake>, id: &str) -> Result<Repl
         .raw_sha256
         .clone()
         .ok_or_else(|| no_raw(&format!("never downloaded ({})", rec.reason)))?;
-    let blobs = BlobStore::open(&gateway).map_err(|e| ReplayError::Storage(e.to_string()))?;
+    let blobs = BlobStore::open(&gateway).map_err(ReplayError::Blobs)?;
     let raw = std::fs::read(blobs.raw_path(&sha)).map_err(|e| no_raw(&format!("{e} (deleted by retention?)")))?;
     let address = email
         .mailboxes
@@ -107,8 +112,8 @@ pub async fn replay(cfg: &Config, intake: &Arc<Intake>, id: &str) -> Result<Repl
     });
     let parsed = match tokio::time::timeout(Duration::from_millis(budget), work).await {
         Err(_) => return Err(ReplayError::ParseTimeout(budget)),
-        Ok(Err(e)) => return Err(ReplayError::Storage(e.to_string())),
-        Ok(Ok(Err(e))) => return Err(ReplayError::Storage(e.to_string())),
+        Ok(Err(e)) => return Err(ReplayError::Task(e)),
+        Ok(Ok(Err(e))) => return Err(ReplayError::Blobs(e)),
         Ok(Ok(Ok(p))) => p.map_err(ReplayError::Rejected)?,
     };
     let now = now_secs();
@@ -148,11 +153,7 @@ pub async fn replay(cfg: &Config, intake: &Arc<Intake>, id: &str) -> Result<Repl
     let expires = now + email.seen_retention_days * 86_400;
     state.mark_seen(&from, &ext, &tracking, expires)?;
     state.quarantine().mark_replayed(&rec.id, &tracking, now)?;
-    intake
-        .store()
-        .flush()
-        .await
-        .map_err(|e| ReplayError::Storage(e.to_string()))?;
+    intake.store().flush().await.map_err(ReplayError::Store)?;
     info!(quarantine_id = %rec.id, complaint_id = ?receipt.id, tracking = %tracking, "quarantined message replayed");
     Ok(ReplayOutcome {
         id: rec.id,

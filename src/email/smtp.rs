@@ -44,14 +44,26 @@ pub struct SmtpReplyTransport {
     loop_id: String,
 }
 
+/// A setting a library refused, with the library's error as the source.
+fn setup_err(what: impl Into<String>) -> impl FnOnce(lettre::transport::smtp::Error) -> EmailError {
+    move |e| EmailError::Setup {
+        what: what.into(),
+        source: e.into(),
+    }
+}
+
 fn tls_parameters(cfg: &SmtpConfig) -> Result<TlsParameters, EmailError> {
     let mut b = TlsParameters::builder(cfg.host.clone());
     if let Some(path) = &cfg.ca_file {
-        let pem = std::fs::read(path).map_err(|e| EmailError::Config(format!("{}: {e}", path.display())))?;
-        let cert = Certificate::from_pem(&pem).map_err(|e| EmailError::Config(format!("{}: {e}", path.display())))?;
+        let what = path.display().to_string();
+        let pem = std::fs::read(path).map_err(|e| EmailError::Setup {
+            what: what.clone(),
+            source: e.into(),
+        })?;
+        let cert = Certificate::from_pem(&pem).map_err(setup_err(what))?;
         b = b.add_root_certificate(cert);
     }
-    b.build_rustls().map_err(|e| EmailError::Config(e.to_string()))
+    b.build_rustls().map_err(setup_err("TLS"))
 }
 
 impl SmtpReplyTransport {
@@ -59,11 +71,17 @@ impl SmtpReplyTransport {
         let from: Address = cfg
             .from
             .parse()
-            .map_err(|e| EmailError::Config(format!("channels.email.smtp.from: {e}")))?;
+            .map_err(|e: lettre::address::AddressError| EmailError::Setup {
+                what: "channels.email.smtp.from".into(),
+                source: e.into(),
+            })?;
         let reply_to = match &cfg.reply_to {
             Some(r) => Some(
                 r.parse()
-                    .map_err(|e| EmailError::Config(format!("channels.email.smtp.reply_to: {e}")))?,
+                    .map_err(|e: lettre::address::AddressError| EmailError::Setup {
+                        what: "channels.email.smtp.reply_to".into(),
+                        source: e.into(),
+                    })?,
             ),
             None => None,
         };

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::status::{chain, reachable};
+use super::status::reachable;
 use super::summary::rfc3339_ms;
 use super::OpsError;
 use crate::config::Config;
@@ -134,14 +134,17 @@ async fn call<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder, cfg:
         .timeout(Duration::from_secs(60))
         .send()
         .await
-        .map_err(|e| OpsError::Gateway(chain(&e)))?;
+        .map_err(OpsError::Request)?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| OpsError::Gateway(chain(&e)))?;
+    let body = resp.bytes().await.map_err(OpsError::Request)?;
     if !status.is_success() {
         let text: String = String::from_utf8_lossy(&body).trim().chars().take(200).collect();
         return Err(OpsError::Gateway(format!("HTTP {status}: {text}")));
     }
-    serde_json::from_slice(&body).map_err(|e| OpsError::Gateway(format!("unexpected answer: {e}")))
+    serde_json::from_slice(&body).map_err(|source| OpsError::GatewayAnswer {
+        what: "unexpected answer",
+        source,
+    })
 }
 
 /// `pintu flood list [--limit N] [--json] [--url]`.

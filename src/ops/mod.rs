@@ -42,10 +42,33 @@ pub enum OpsError {
     Unreachable(String),
     #[error("management API: {0}")]
     Management(String),
+    /// The management API did not answer (the URL, which carries the
+    /// credentials, is left out: `without_url`).
+    #[error("management API: {0}")]
+    ManagementHttp(#[source] reqwest::Error),
+    #[error("management API: unexpected answer (not a JSON array): {0}")]
+    ManagementAnswer(#[source] serde_json::Error),
     #[error("configuration: {0}")]
     Config(String),
+    /// A setting a library refused; `what` names it.
+    #[error("configuration: {what}: {source}")]
+    Setting {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("gateway: {0}")]
     Gateway(String),
+    /// The gateway's answer is not the document `what` names.
+    #[error("gateway: {what}: {source}")]
+    GatewayAnswer {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The gateway's ops API did not answer at all.
+    #[error("gateway: the gateway does not answer")]
+    NoAnswer(#[source] reqwest::Error),
     /// A request to the gateway's ops API failed; the source says how.
     #[error("gateway")]
     Request(#[source] reqwest::Error),

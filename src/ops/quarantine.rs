@@ -203,18 +203,18 @@ async fn body(resp: reqwest::Response) -> Result<serde_json::Value, OpsError> {
 /// `pintu quarantine list [--limit] [--json] [--url]`.
 pub async fn list_cli(cfg: &Config, limit: usize, json: bool, url: Option<&str>) -> Result<String, OpsError> {
     let req = client()?.get(format!("{}/ops/api/quarantine?limit={limit}", base(cfg, url)));
-    let resp = with_token(req, cfg)
-        .send()
-        .await
-        .map_err(|e| OpsError::Gateway(format!("the gateway does not answer: {e}")))?;
+    let resp = with_token(req, cfg).send().await.map_err(OpsError::NoAnswer)?;
     let v = body(resp).await?;
     if json {
         return serde_json::to_string_pretty(&v)
             .map(|s| s + "\n")
             .map_err(OpsError::Json);
     }
-    let entries: Vec<Entry> = serde_json::from_value(v["entries"].clone())
-        .map_err(|e| OpsError::Gateway(format!("unexpected answer: {e}")))?;
+    let entries: Vec<Entry> =
+        serde_json::from_value(v["entries"].clone()).map_err(|source| OpsError::GatewayAnswer {
+            what: "unexpected answer",
+            source,
+        })?;
     let mut out = String::new();
     if entries.is_empty() {
         out.push_str("no quarantined e-mail\n");
@@ -259,7 +259,7 @@ pub async fn replay_cli(cfg: &Config, ids: &[String], url: Option<&str>) -> Resu
         let req = http.post(format!("{}/ops/api/quarantine/{id}/replay", base(cfg, url)));
         let result = match with_token(req, cfg).send().await {
             Ok(resp) => body(resp).await,
-            Err(e) => Err(OpsError::Gateway(format!("the gateway does not answer: {e}"))),
+            Err(e) => Err(OpsError::NoAnswer(e)),
         };
         match result.and_then(|v| serde_json::from_value::<ReplayOutcome>(v).map_err(OpsError::Json)) {
             Ok(o) if o.duplicate => {
@@ -269,7 +269,7 @@ pub async fn replay_cli(cfg: &Config, ids: &[String], url: Option<&str>) -> Resu
                 let _ = writeln!(out, "{id}: ingested as {}", o.tracking);
             }
             Err(e) => {
-                let _ = writeln!(out, "{id}: {e}");
+                let _ = writeln!(out, "{id}: {}", e.chain());
                 failed.push(id.clone());
             }
         }

@@ -137,7 +137,10 @@ fn not_found_text(e: &lapin::Error) -> String {
 
 /// The vhost named by an AMQP URL (`amqp://h/%2f` → `/`; no path → `/`).
 pub fn vhost_of(amqp_url: &str) -> Result<String, OpsError> {
-    let url = reqwest::Url::parse(amqp_url).map_err(|e| OpsError::Config(format!("amqp.url: {e}")))?;
+    let url = reqwest::Url::parse(amqp_url).map_err(|e| OpsError::Setting {
+        what: "amqp.url",
+        source: e.into(),
+    })?;
     let path = url.path().strip_prefix('/').unwrap_or(url.path());
     if path.is_empty() {
         return Ok("/".into());
@@ -185,8 +188,10 @@ struct MgmtQueue {
 
 impl Management {
     pub fn new(management_url: &str, amqp_url: &str) -> Result<Management, OpsError> {
-        let mut base =
-            reqwest::Url::parse(management_url).map_err(|e| OpsError::Config(format!("amqp.management_url: {e}")))?;
+        let mut base = reqwest::Url::parse(management_url).map_err(|e| OpsError::Setting {
+            what: "amqp.management_url",
+            source: e.into(),
+        })?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(OpsError::Config(
                 "amqp.management_url: must be http:// or https://".into(),
@@ -199,7 +204,10 @@ impl Management {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| OpsError::Config(format!("HTTP client: {e}")))?;
+            .map_err(|e| OpsError::Setting {
+                what: "HTTP client",
+                source: e.into(),
+            })?;
         Ok(Management {
             base,
             user,
@@ -231,12 +239,12 @@ impl Management {
         let resp = req
             .send()
             .await
-            .map_err(|e| OpsError::Management(e.without_url().to_string()))?;
+            .map_err(|e| OpsError::ManagementHttp(e.without_url()))?;
         let status = resp.status();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| OpsError::Management(e.without_url().to_string()))?;
+            .map_err(|e| OpsError::ManagementHttp(e.without_url()))?;
         if !status.is_success() {
             let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
             return Err(OpsError::Management(format!("HTTP {status}: {text}")));
@@ -247,8 +255,7 @@ impl Management {
 
 /// The management API's queue list (a JSON array of objects) → our queues.
 pub fn parse_management(body: &[u8], queues: &[(String, Role)]) -> Result<Vec<QueueStat>, OpsError> {
-    let list: Vec<serde_json::Value> = serde_json::from_slice(body)
-        .map_err(|e| OpsError::Management(format!("unexpected answer (not a JSON array): {e}")))?;
+    let list: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(OpsError::ManagementAnswer)?;
     let mut found = std::collections::HashMap::new();
     for item in list {
         // One odd entry (another tenant's exotic queue) must not hide the others.

@@ -62,14 +62,17 @@ pub async fn fetch(base: &str, token: Option<&str>) -> Result<Summary, OpsError>
     if let Some(t) = token.filter(|t| !t.is_empty()) {
         req = req.bearer_auth(t);
     }
-    let resp = req.send().await.map_err(|e| OpsError::Gateway(chain(&e)))?;
+    let resp = req.send().await.map_err(OpsError::Request)?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| OpsError::Gateway(chain(&e)))?;
+    let body = resp.bytes().await.map_err(OpsError::Request)?;
     if !status.is_success() {
         let text: String = String::from_utf8_lossy(&body).trim().chars().take(200).collect();
         return Err(OpsError::Gateway(format!("HTTP {status}: {text}")));
     }
-    serde_json::from_slice(&body).map_err(|e| OpsError::Gateway(format!("unexpected summary document: {e}")))
+    serde_json::from_slice(&body).map_err(|source| OpsError::GatewayAnswer {
+        what: "unexpected summary document",
+        source,
+    })
 }
 
 /// The gateway's summary, else the broker's queue figures.

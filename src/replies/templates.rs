@@ -13,6 +13,18 @@ use thiserror::Error;
 pub enum TemplateError {
     #[error("{path}: {reason}")]
     Load { path: String, reason: String },
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: String,
+        #[source]
+        source: toml::de::Error,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -41,8 +53,14 @@ impl Templates {
             path: path.display().to_string(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let t: Templates = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let t: Templates = toml::from_str(&text).map_err(|source| TemplateError::Parse {
+            path: path.display().to_string(),
+            source,
+        })?;
         for (name, tpl) in
             std::iter::once(("default", &t.default)).chain(t.by_channel.iter().map(|(k, v)| (k.as_str(), v)))
         {

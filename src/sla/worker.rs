@@ -36,6 +36,9 @@ pub enum SlaWorkerError {
     Publish(#[from] PublishError),
     #[error("the broker cancelled the consumer of {0}")]
     Cancelled(String),
+    /// The blocking look for due timers did not finish (it panicked).
+    #[error("`tick`: {0}")]
+    Tick(#[source] tokio::task::JoinError),
 }
 
 /// A running clock: the engine (shared with ops) and a way to make it look
@@ -201,7 +204,7 @@ async fn fire_due(h: &SlaHandle, publisher: &ConfirmedPublisher, names: &Names) 
         let engine = h.engine.clone();
         let batch: Vec<Firing> = tokio::task::spawn_blocking(move || engine.due_now())
             .await
-            .map_err(|e| SlaError::Config("tick".into(), e.to_string()))??;
+            .map_err(SlaWorkerError::Tick)??;
         if batch.is_empty() {
             break;
         }

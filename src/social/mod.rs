@@ -37,13 +37,13 @@ pub enum SocialError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("HTTP client: {0}")]
-    Client(String),
+    Client(#[source] reqwest::Error),
     #[error("X cursor store: {0}")]
     Store(#[from] sled::Error),
 }
 
 fn http_client(timeout_ms: u64) -> Result<reqwest::Client, SocialError> {
-    crate::replies::http_client(Duration::from_millis(timeout_ms)).map_err(|e| SocialError::Client(e.to_string()))
+    crate::replies::http_client(Duration::from_millis(timeout_ms)).map_err(SocialError::Client)
 }
 
 fn x_account(cfg: &Config) -> XAccount {

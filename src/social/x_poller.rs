@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use pintu_channels::social::x::{id_newer, parse_mentions_page, XAccount};
-use pintu_channels::Secret;
+use pintu_channels::{AdapterError, Secret};
 use reqwest::header::HeaderMap;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
@@ -43,12 +43,17 @@ const RESET_MARGIN: Duration = Duration::from_millis(250);
 pub enum PollError {
     #[error("rate limited for {0:?}")]
     RateLimited(Duration),
+    /// The URL is left out of the error (`without_url`): it names the account.
     #[error("request failed: {0}")]
-    Http(String),
+    Http(#[source] reqwest::Error),
+    #[error("request failed: HTTP {status}: {body}")]
+    Status { status: u16, body: String },
     #[error("credentials refused (HTTP {0}): {1}")]
     Auth(u16, String),
     #[error("unexpected response: {0}")]
     Malformed(String),
+    #[error("unexpected response: {0}")]
+    Page(#[source] AdapterError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
     #[error("cursor store: {0}")]
@@ -230,7 +235,7 @@ impl XPoller {
         loop {
             self.wait_gate(shutdown).await?;
             let body = self.fetch(since.as_deref(), token.as_deref()).await?;
-            let page = parse_mentions_page(&body, &self.account).map_err(|e| PollError::Malformed(e.to_string()))?;
+            let page = parse_mentions_page(&body, &self.account).map_err(PollError::Page)?;
             stats.pages += 1;
             for s in &page.skipped {
                 stats.skipped += 1;
@@ -322,7 +327,7 @@ impl XPoller {
             .bearer_auth(self.bearer.expose())
             .send()
             .await
-            .map_err(|e| PollError::Http(e.without_url().to_string()))?;
+            .map_err(|e| PollError::Http(e.without_url()))?;
         let headers = resp.headers().clone();
         if header_u64(&headers, "x-rate-limit-remaining") == Some(0) {
             if let Some(wait) = until_reset(&headers) {
@@ -343,11 +348,7 @@ impl XPoller {
             return Err(PollError::RateLimited(wait));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| PollError::Http(e.without_url().to_string()))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| PollError::Http(e.without_url()))? {
             if body.len() + chunk.len() > MAX_PAGE_BYTES {
                 return Err(PollError::Malformed(format!("page larger than {MAX_PAGE_BYTES} bytes")));
             }
@@ -357,7 +358,7 @@ impl XPoller {
         match status {
             200 => Ok(body),
             401 | 403 => Err(PollError::Auth(status, short())),
-            _ => Err(PollError::Http(format!("HTTP {status}: {}", short()))),
+            _ => Err(PollError::Status { status, body: short() }),
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::StatusError;
+use super::{FileError, StatusError};
 
 /// Code → display name.
 #[derive(Debug, Clone, Default)]
@@ -46,10 +46,14 @@ pub fn title_case(name: &str) -> String {
 }
 
 fn read_csv(path: &Path, cols: usize) -> Result<Vec<Vec<String>>, StatusError> {
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| StatusError::Setup(format!("{}: {e}", path.display())))?;
+    let file = |e: csv::Error| StatusError::File {
+        path: path.display().to_string(),
+        source: FileError::Csv(e),
+    };
+    let mut rdr = csv::Reader::from_path(path).map_err(file)?;
     let mut rows = Vec::new();
     for r in rdr.records() {
-        let r = r.map_err(|e| StatusError::Setup(format!("{}: {e}", path.display())))?;
+        let r = r.map_err(file)?;
         if r.len() < cols {
             return Err(StatusError::Setup(format!(
                 "{}: line {} has {} columns, wants {cols}",

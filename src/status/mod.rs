@@ -42,6 +42,7 @@ pub use contract::{Stage, StageChange, StatusUpdate, UpdateStatus};
 pub use service::StatusService;
 pub use store::StatusStore;
 
+use crate::broker::PublishError;
 use crate::config::Config;
 
 #[derive(Debug, Error)]
@@ -57,11 +58,29 @@ pub enum StatusError {
     #[error("broker: {0}")]
     Broker(#[from] lapin::Error),
     #[error("publish: {0}")]
-    Publish(String),
+    Publish(#[source] PublishError),
     #[error("a routed complaint without its routing")]
     NotRouted,
     #[error("{0}")]
     Setup(String),
+    /// A file `[status]` names could not be read or parsed.
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: FileError,
+    },
+}
+
+/// Why a `[status]` file (templates, agency directory) was refused.
+#[derive(Debug, Error)]
+pub enum FileError {
+    #[error("{0}")]
+    Read(#[source] std::io::Error),
+    #[error("{0}")]
+    Toml(#[source] toml::de::Error),
+    #[error("{0}")]
+    Csv(#[source] csv::Error),
 }
 
 /// Shortest agency credential accepted (as for every secret Pintu verifies).

@@ -90,7 +90,7 @@ async fn drain(store: &StatusStore, publisher: &ConfirmedPublisher, names: &Name
                 debug!(message_id = %p.message_id, %exchange, "status outbox: published");
             }
             Err(PublishError::Broker(e)) => return Err(e.into()),
-            Err(e) => return Err(StatusError::Publish(e.to_string())),
+            Err(e) => return Err(StatusError::Publish(e)),
         }
     }
     Ok(())

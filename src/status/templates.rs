@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::StatusError;
+use super::{FileError, StatusError};
 
 /// Parts an SMS status message may take at most.
 pub const MAX_SMS_PARTS: usize = 3;
@@ -89,8 +89,12 @@ const ALL_KINDS: [Kind; 9] = [
 impl StatusTemplates {
     pub fn load(path: &Path) -> Result<StatusTemplates, StatusError> {
         let err = |r: String| StatusError::Setup(format!("{}: {r}", path.display()));
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let t: StatusTemplates = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let file = |source: FileError| StatusError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file(FileError::Read(e)))?;
+        let t: StatusTemplates = toml::from_str(&text).map_err(|e| file(FileError::Toml(e)))?;
         for k in ALL_KINDS {
             if t.default.get(k).is_none() {
                 return Err(err(format!("[default] lacks the {k:?} template")));
@@ -187,6 +191,19 @@ mod tests {
 
     fn templates() -> StatusTemplates {
         StatusTemplates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/status/templates.toml")).unwrap()
+    }
+
+    #[test]
+    fn a_missing_template_file_keeps_the_io_error() {
+        let e = StatusTemplates::load(Path::new("/nonexistent/pintu/templates.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/pintu/templates.toml: "), "{e}");
+        let mut cause = std::error::Error::source(&e);
+        let mut kind = None;
+        while let Some(c) = cause {
+            kind = kind.or(c.downcast_ref::<std::io::Error>().map(std::io::Error::kind));
+            cause = c.source();
+        }
+        assert_eq!(kind, Some(std::io::ErrorKind::NotFound), "{e}");
     }
 
     #[test]

@@ -11,9 +11,10 @@ use std::thread;
 
 use tokio::sync::oneshot;
 
-use super::StoreError;
+use super::{Failure, StoreError};
 
-type Waiter = oneshot::Sender<Result<(), String>>;
+/// sled's error is `Clone`: every waiter of a flush gets the error itself.
+type Waiter = oneshot::Sender<Result<(), sled::Error>>;
 
 pub struct GroupCommit {
     tx: mpsc::Sender<Waiter>,
@@ -39,7 +40,7 @@ impl GroupCommit {
             while let Ok(first) = rx.recv() {
                 let mut waiters = vec![first];
                 waiters.extend(rx.try_iter());
-                let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
+                let result = db.flush().map(|_| ());
                 metrics::counter!("pintu_store_flushes_total").increment(1);
                 metrics::histogram!("pintu_store_flush_batch").record(waiters.len() as f64);
                 for w in waiters {
@@ -62,11 +63,11 @@ impl GroupCommit {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(tx)
-            .map_err(|_| StoreError::Flush("group-commit thread is gone".into()))?;
+            .map_err(|_| StoreError::Flush(Failure::Gone("group-commit thread")))?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Flush(e)),
-            Err(_) => Err(StoreError::Flush("group-commit thread is gone".into())),
+            Ok(Err(e)) => Err(StoreError::Flush(Failure::Sled(e))),
+            Err(_) => Err(StoreError::Flush(Failure::Gone("group-commit thread"))),
         }
     }
 }

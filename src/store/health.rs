@@ -24,6 +24,16 @@ use tracing::{error, info, warn};
 
 use super::StoreError;
 
+/// Why the store failed for good: sled's own error, or a thread the store
+/// cannot write without. `Clone`: the state is read by every health check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Sled(#[source] sled::Error),
+    #[error("{0} is gone")]
+    Gone(&'static str),
+}
+
 /// What `/healthz` reports about the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
@@ -34,7 +44,7 @@ pub enum State {
         reserve: u64,
     },
     /// sled reported a write error; the database must be reopened.
-    Failed(String),
+    Failed(Failure),
 }
 
 impl State {
@@ -121,15 +131,15 @@ impl StoreHealth {
     }
 
     /// A write to sled failed: the database is unusable until reopened.
-    pub fn fail(&self, e: &str) {
-        self.set(State::Failed(e.to_string()));
+    pub fn fail(&self, e: Failure) {
+        self.set(State::Failed(e));
         self.failed.cancel();
     }
 
     /// Note an error from sled; an I/O error means the database failed.
     pub fn note(&self, e: &sled::Error) {
         if matches!(e, sled::Error::Io(_)) {
-            self.fail(&e.to_string());
+            self.fail(Failure::Sled(e.clone()));
         }
     }
 
@@ -190,10 +200,27 @@ mod tests {
         let off = StoreHealth::new(dir.path());
         assert!(off.check().is_ok());
         assert!(off.writable());
-        off.fail("boom");
+        off.fail(Failure::Gone("test thread"));
         assert!(off.failed().is_cancelled());
         assert!(matches!(off.check(), Err(StoreError::Failed(_))));
         off.set(State::Writable);
         assert_eq!(off.state().name(), "failed", "only reopening clears a failure");
+    }
+
+    #[test]
+    fn a_failed_store_reports_sleds_own_error_as_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = StoreHealth::new(dir.path());
+        h.note(&sled::Error::Io(std::io::Error::other("disk gone")));
+        let e = h.check().unwrap_err();
+        assert!(matches!(e, StoreError::Failed(_)), "{e}");
+        let mut cause = std::error::Error::source(&e);
+        let mut found = None;
+        while let Some(c) = cause {
+            found = found.or(c.downcast_ref::<sled::Error>());
+            cause = c.source();
+        }
+        assert!(matches!(found, Some(sled::Error::Io(_))), "{e}");
+        assert!(e.to_string().contains("disk gone"), "{e}");
     }
 }

@@ -27,13 +27,14 @@ use thiserror::Error;
 
 pub use backlog::Backlog;
 pub use commit::{Closed, GroupCommit};
+pub use health::Failure;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("storage: {0}")]
     Sled(#[from] sled::Error),
     #[error("storage flush failed: {0}")]
-    Flush(String),
+    Flush(#[source] Failure),
     #[error("corrupt record in `{tree}`: {reason}")]
     Corrupt { tree: &'static str, reason: String },
     #[error("all 2^26 tracking codes of this node are issued: give it an unused node.id and a new data directory (docs/scale-out.md)")]
@@ -46,14 +47,24 @@ pub enum StoreError {
     NotReserved,
     #[error("not issuing tracking codes: {0}")]
     NodeBlocked(String),
-    #[error("secret key file {path}: {reason}")]
-    Secret { path: String, reason: String },
+    #[error("secret key file {path}: shorter than 32 bytes")]
+    SecretShort { path: String },
+    #[error("secret key file {path}: {source}")]
+    Secret {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("disk almost full: {} MiB free, {} MiB kept in reserve", free >> 20, reserve >> 20)]
     Full { free: u64, reserve: u64 },
     #[error("store failed and must be reopened: {0}")]
-    Failed(String),
+    Failed(#[source] Failure),
     #[error("storage transaction aborted")]
     Aborted,
+    /// One failure shared by every complaint of an intake writer batch
+    /// (each waiter gets the same error, see [`writer`]).
+    #[error(transparent)]
+    Shared(Arc<StoreError>),
 }
 
 /// Open trees of the gateway database.
@@ -163,7 +174,7 @@ impl Store {
         let r = self.committer.flush().await;
         if let Err(StoreError::Flush(e)) = &r {
             // sled reports a failed flush once and then refuses every write.
-            self.health.fail(e);
+            self.health.fail(e.clone());
         }
         r
     }
@@ -171,24 +182,42 @@ impl Store {
 
 /// A 32-byte secret kept in `path`, created (0600) with random bytes on first use.
 pub fn key_file(path: &Path) -> Result<Vec<u8>, StoreError> {
-    let err = |reason: String| StoreError::Secret {
+    let err = |source: std::io::Error| StoreError::Secret {
         path: path.display().to_string(),
-        reason,
+        source,
     };
     match fs::read(path) {
         Ok(k) if k.len() >= 32 => return Ok(k),
-        Ok(_) => return Err(err("shorter than 32 bytes".into())),
+        Ok(_) => {
+            return Err(StoreError::SecretShort {
+                path: path.display().to_string(),
+            })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(err(e.to_string())),
+        Err(e) => return Err(err(e)),
     }
     let key: [u8; 32] = rand::random();
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(|e| err(e.to_string()))?;
-    f.write_all(&key)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| err(e.to_string()))?;
+    let mut f = opts.open(path).map_err(err)?;
+    f.write_all(&key).and_then(|_| f.sync_all()).map_err(err)?;
     Ok(key.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+
+    #[test]
+    fn a_key_file_that_cannot_be_created_keeps_the_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = key_file(&dir.path().join("no-such-dir/key")).unwrap_err();
+        assert!(matches!(e, StoreError::Secret { .. }), "{e}");
+        let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(io.map(std::io::Error::kind), Some(std::io::ErrorKind::NotFound), "{e}");
+    }
 }

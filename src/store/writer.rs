@@ -11,6 +11,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::thread;
 
 use sled::transaction::{
@@ -22,7 +23,7 @@ use tokio::sync::oneshot;
 use super::codes::{decode_next, NEXT_KEY};
 use super::dedupe::Record;
 use super::outbox::{Committed, Envelope, Key};
-use super::{Store, StoreError};
+use super::{Failure, Store, StoreError};
 
 /// Largest number of complaints committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -99,11 +100,9 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 enum Refused {
     /// Checked before writing: nothing was written (see [`super::health`]).
-    Full {
-        free: u64,
-        reserve: u64,
-    },
-    Failed(String),
+    Full { free: u64, reserve: u64 },
+    /// Anything else; shared by every waiter of the batch.
+    Failed(Arc<StoreError>),
 }
 
 type Reply = oneshot::Sender<Result<Outcome, Refused>>;
@@ -161,12 +160,12 @@ impl Writer {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send((job, tx))
-            .map_err(|_| StoreError::Flush("intake writer is gone".into()))?;
+            .map_err(|_| StoreError::Flush(Failure::Gone("intake writer")))?;
         match rx.await {
             Ok(Ok(o)) => Ok(o),
             Ok(Err(Refused::Full { free, reserve })) => Err(StoreError::Full { free, reserve }),
-            Ok(Err(Refused::Failed(e))) => Err(StoreError::Flush(e)),
-            Err(_) => Err(StoreError::Flush("intake writer is gone".into())),
+            Ok(Err(Refused::Failed(e))) => Err(StoreError::Shared(e)),
+            Err(_) => Err(StoreError::Flush(Failure::Gone("intake writer"))),
         }
     }
 }
@@ -178,7 +177,7 @@ fn commit(store: &Store, batch: &[(Job, Reply)]) -> Result<Vec<Outcome>, Refused
     match store.health.check() {
         Ok(()) => {}
         Err(StoreError::Full { free, reserve }) => return Err(Refused::Full { free, reserve }),
-        Err(e) => return Err(Refused::Failed(e.to_string())),
+        Err(e) => return Err(Refused::Failed(Arc::new(e))),
     }
     // Counted before the entries become visible: the relay can only uncount
     // what it found in the tree, so the figure never needs to go below zero
@@ -222,10 +221,14 @@ fn commit(store: &Store, batch: &[(Job, Reply)]) -> Result<Vec<Outcome>, Refused
         Ok(outcomes) => outcomes,
         Err(e) => {
             store.backlog.remove(staged);
-            if let TransactionError::Storage(e) = &e {
-                store.health.note(e);
-            }
-            return Err(Refused::Failed(format!("{e:?}")));
+            let e = match e {
+                TransactionError::Storage(e) => {
+                    store.health.note(&e);
+                    StoreError::Sled(e)
+                }
+                TransactionError::Abort(()) => StoreError::Aborted,
+            };
+            return Err(Refused::Failed(Arc::new(e)));
         }
     };
     let written: u64 = batch
@@ -250,8 +253,8 @@ fn commit(store: &Store, batch: &[(Job, Reply)]) -> Result<Vec<Outcome>, Refused
     }
     if let Err(e) = store.db.flush() {
         // sled refuses every write from now on: the store must be reopened.
-        store.health.fail(&e.to_string());
-        return Err(Refused::Failed(e.to_string()));
+        store.health.fail(Failure::Sled(e.clone()));
+        return Err(Refused::Failed(Arc::new(StoreError::Flush(Failure::Sled(e)))));
     }
     Ok(outcomes)
 }
