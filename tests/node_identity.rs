@@ -321,8 +321,11 @@ async fn post_status(client: &reqwest::Client, gw: &Gateway, id: &str) -> u16 {
         .as_u16()
 }
 
+/// The broker's confirmed ceiling of node `id` once it is above `above`.
+/// Waits up to 60 s: after the broker comes back the node retries every 2 s
+/// and may wait out a claim, which takes longer on a loaded CI machine.
 async fn confirmed_ceiling(prefix: &str, id: u8, above: u64) -> Option<u64> {
-    for _ in 0..100 {
+    for _ in 0..600 {
         if let (_, Some(a)) = reservation(prefix, id).await {
             if a.ceiling > above {
                 return Some(a.ceiling);
