@@ -173,27 +173,8 @@ pub fn extract<K: Key>(
             text.push(K::of(&[b"b=", pair[0].as_bytes(), b" ", pair[1].as_bytes()]));
         }
     }
-    let (lo, hi) = (spec.chars.0 as usize, spec.chars.1 as usize);
-    if lo > 0 {
-        let mut padded: Vec<u8> = Vec::with_capacity(32);
-        for w in raw {
-            // Digits-only words (amounts, dates) carry no subject.
-            if w.bytes().all(|b| b.is_ascii_digit()) {
-                continue;
-            }
-            padded.clear();
-            padded.push(b'<');
-            padded.extend_from_slice(w.as_bytes());
-            padded.push(b'>');
-            for n in lo..=hi {
-                if padded.len() < n {
-                    break;
-                }
-                for g in padded.windows(n) {
-                    text.push(K::of(&[b"c=", g]));
-                }
-            }
-        }
+    if spec.chars.0 > 0 {
+        char_grams(raw.iter().copied(), spec.chars, |g| text.push(K::of(&[b"c=", g])));
     }
     text.sort_unstable();
     text.dedup();
@@ -235,6 +216,32 @@ pub fn extract<K: Key>(
         }
     }
     sink(K::of(&[b"bias"]), 1.0);
+}
+
+/// Every character n-gram of lengths `lo..=hi` of the words as written, with
+/// `<` `>` marking each word's ends, fed to `sink` (repeats included).
+/// Digits-only words (amounts, dates) carry no subject and give none.
+pub(super) fn char_grams<'a>(raw: impl Iterator<Item = &'a str>, (lo, hi): (u8, u8), mut sink: impl FnMut(&[u8])) {
+    let (lo, hi) = (lo as usize, hi as usize);
+    if lo == 0 {
+        return;
+    }
+    let mut padded: Vec<u8> = Vec::with_capacity(32);
+    for w in raw {
+        if w.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        padded.clear();
+        padded.push(b'<');
+        padded.extend_from_slice(w.as_bytes());
+        padded.push(b'>');
+        for n in lo..=hi {
+            if padded.len() < n {
+                break;
+            }
+            padded.windows(n).for_each(&mut sink);
+        }
+    }
 }
 
 pub(super) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

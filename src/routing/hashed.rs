@@ -10,7 +10,7 @@
 //! sorted per kind and merged instead of sorted all together. Doing that work
 //! once was the largest single saving in the router's time per decision.
 
-use super::features::{fnv, Names, Spec, TableScores, FNV_OFFSET, SCORE_CAP, SCORE_SCALE};
+use super::features::{self, fnv, Names, Spec, TableScores, FNV_OFFSET, SCORE_CAP, SCORE_SCALE};
 use super::text::NormText;
 
 const WORD: u64 = fnv(FNV_OFFSET, b"w=");
@@ -140,30 +140,12 @@ impl TextHashes {
     }
 }
 
-/// Character n-grams of lengths `lo..=hi` of every word of `raw` that is not
-/// only digits, with `<` `>` marking the word's ends (as in `extract`).
-fn char_grams(raw: &str, (lo, hi): (u8, u8)) -> Vec<u64> {
-    let (lo, hi) = (lo as usize, hi as usize);
-    if lo == 0 {
-        return Vec::new();
-    }
-    let mut out = Vec::with_capacity(raw.len() * 2);
-    let mut padded: Vec<u8> = Vec::with_capacity(32);
-    for w in raw.split(' ').filter(|w| !w.is_empty()) {
-        if w.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        padded.clear();
-        padded.push(b'<');
-        padded.extend_from_slice(w.as_bytes());
-        padded.push(b'>');
-        for n in lo..=hi {
-            if padded.len() < n {
-                break;
-            }
-            out.extend(padded.windows(n).map(|g| fnv(CHAR, g)));
-        }
-    }
+/// The hashes of [`features::char_grams`], sorted and without repeats.
+fn char_grams(raw: &str, chars: (u8, u8)) -> Vec<u64> {
+    let mut out = Vec::with_capacity(if chars.0 > 0 { raw.len() * 2 } else { 0 });
+    features::char_grams(raw.split(' ').filter(|w| !w.is_empty()), chars, |g| {
+        out.push(fnv(CHAR, g))
+    });
     sort_dedup(&mut out);
     out
 }
