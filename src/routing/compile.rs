@@ -10,6 +10,7 @@ use aho_corasick::{AhoCorasickBuilder, MatchKind};
 use super::engine::{Meaning, Place, PrefixKind, NONE_CLASS};
 use super::features::Names;
 use super::hashed::TableKeys;
+use super::misspelt::Name;
 use super::model::ModelFile;
 use super::tables::{Src, Tables};
 use super::text::Normalizer;
@@ -169,8 +170,14 @@ impl Engine {
                 places[ix].provinces.push(i as u16);
             }
         }
+        let mut misspelt = Vec::with_capacity(w.regencies.len());
         for (i, r) in w.regencies.iter().enumerate() {
             let canon = norm.term(&r.bare);
+            misspelt.push(Name {
+                joined: canon.replace(' ', ""),
+                regency: i,
+                is_city: r.is_city,
+            });
             let mut spellings = vec![canon.clone()];
             if canon.contains(' ') {
                 spellings.push(canon.replace(' ', ""));
@@ -337,6 +344,7 @@ impl Engine {
             pairs: t.cues.pairs.iter().map(|p| (p.name.clone(), p.window)).collect(),
             pair_names,
             table_keys,
+            misspelt,
             ambiguous_before,
             ambiguous_after,
         })

@@ -169,6 +169,8 @@ pub struct Engine {
     /// Cue pairs (`cues.txt`): name and window.
     pub(super) pairs: Vec<(String, usize)>,
     pub(super) pair_names: Vec<String>,
+    /// Regency and city names for reading misspelt ones (`kota probolingo`).
+    pub(super) misspelt: Vec<super::misspelt::Name>,
     /// Hashes of the table features' names (deciding path).
     pub(super) table_keys: TableKeys,
     /// Words before / after an ambiguous alias that mean it is not a place.
@@ -447,6 +449,8 @@ impl Engine {
         }
         drop_contained(&mut a.reports, |x| (x.0, x.1));
         a.places = self.interpret_places(&raw_places, &a, nt);
+        let misspelt = self.misspelt_places(&a, nt);
+        a.places.extend(misspelt);
         drop_contained(&mut a.places, |x| (x.start, x.end));
         // A subject word inside a place name is part of the name (`tanah` in
         // `Tanah Bumbu`), not evidence.

@@ -20,6 +20,7 @@ pub mod features;
 mod figures;
 pub mod ftrl;
 mod hashed;
+mod misspelt;
 pub mod model;
 mod places;
 pub mod reroute;
