@@ -254,6 +254,22 @@ impl Config {
         if !url.starts_with("amqp://") && !url.starts_with("amqps://") {
             return Err(ConfigError::invalid("amqp.url", "must start with amqp:// or amqps://"));
         }
+        for (i, u) in self.amqp.urls.iter().enumerate() {
+            // The message names the entry, never the URL: it carries a password.
+            let u = u.expose();
+            if !u.starts_with("amqp://") && !u.starts_with("amqps://") {
+                return Err(ConfigError::invalid(
+                    "amqp.urls",
+                    format!("entry {i}: must start with amqp:// or amqps://"),
+                ));
+            }
+            if u.parse::<lapin::uri::AMQPUri>().is_err() {
+                return Err(ConfigError::invalid(
+                    "amqp.urls",
+                    format!("entry {i}: not a valid AMQP URL"),
+                ));
+            }
+        }
         let p = &self.amqp.prefix;
         if p.is_empty()
             || !p

@@ -112,10 +112,10 @@ pub enum RelayError {
 }
 
 /// How often an idle relay looks at its connection's state, besides lapin's
-/// error callback (a broker-initiated close does not always reach it).
+/// error events (a broker-initiated close does not always raise one).
 const CONNECTION_CHECK: Duration = Duration::from_millis(250);
 
-/// The relay's view of its broker connection: lapin's error callback (an I/O
+/// The relay's view of its broker connection: lapin's error event (an I/O
 /// error, a missed heartbeat) wakes it at once, and a short periodic check
 /// of the connection and channel state catches a close the broker initiated.
 /// Without this an idle relay noticed a dead broker only at its next publish,
@@ -123,20 +123,33 @@ const CONNECTION_CHECK: Duration = Duration::from_millis(250);
 struct Liveness {
     lost: Arc<tokio::sync::Notify>,
     check: tokio::time::Interval,
+    /// Forwards the connection's error events; it ends with the session.
+    events: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Liveness {
+    fn drop(&mut self) {
+        self.events.abort();
+    }
 }
 
 impl Liveness {
     fn watch(conn: &lapin::Connection) -> Liveness {
         let lost = Arc::new(tokio::sync::Notify::new());
         let wake = lost.clone();
-        conn.on_error(move |e| {
-            warn!(error = %e, "relay: broker connection failed");
-            // A stored permit: a failure between two waits is not missed.
-            wake.notify_one();
+        let mut events = conn.events_listener();
+        let events = tokio::spawn(async move {
+            while let Some(event) = events.next().await {
+                if let lapin::Event::Error(e) = event {
+                    warn!(error = %e, "relay: broker connection failed");
+                    // A stored permit: a failure between two waits is not missed.
+                    wake.notify_one();
+                }
+            }
         });
         let mut check = tokio::time::interval(CONNECTION_CHECK);
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Liveness { lost, check }
+        Liveness { lost, check, events }
     }
 
     /// Resolves when the connection or the publishing channel is no longer usable.
@@ -148,7 +161,7 @@ impl Liveness {
             }
             let (c, ch) = (conn.status(), publisher.channel().status());
             if !c.connected() || !ch.connected() {
-                return RelayError::ConnectionLost(format!("connection {:?}, channel {:?}", c.state(), ch.state()));
+                return RelayError::ConnectionLost(format!("connection {c:?}, channel {ch:?}"));
             }
         }
     }
@@ -215,7 +228,7 @@ impl Relay {
     /// One connection's life. Returns Ok only on shutdown.
     async fn session(&self, shutdown: &CancellationToken) -> Result<(), RelayError> {
         // The prefix tells an operator (and a test) whose relay a connection is.
-        let conn = connect(self.amqp.url.expose(), &format!("pintu-relay {}", self.amqp.prefix)).await?;
+        let conn = connect(&self.amqp, &format!("pintu-relay {}", self.amqp.prefix)).await?;
         let mut liveness = Liveness::watch(&conn);
         let ch = conn.create_channel().await?;
         Topology::new(&self.amqp).declare(&ch).await?;
@@ -230,7 +243,7 @@ impl Relay {
             r = self.pump(&publisher, shutdown) => r,
             e = liveness.lost(&conn, &publisher) => Err(e),
         };
-        let _ = conn.close(200, "bye").await;
+        let _ = conn.close(200, "bye".into()).await;
         result
     }
 

@@ -124,3 +124,17 @@ fn check_with_smtp_relay_configured() {
         "{out}"
     );
 }
+
+/// `amqp.urls` from the environment: a good list passes, a bad entry is
+/// named by its index, and the error does not repeat the URL (a password).
+#[test]
+fn amqp_urls_from_the_environment_are_validated() {
+    let good = r#"["amqp://guest:guest@127.0.0.1:5682/%2f", "amqps://u:p@rmq-3:5671/%2f"]"#;
+    let (ok, out) = pintu(&[("PINTU_AMQP__URLS", good)], &["check"]);
+    assert!(ok, "{out}");
+    let bad = r#"["amqp://guest:guest@127.0.0.1:5682/%2f", "http://u:hunter2secret@rmq-3/"]"#;
+    let (ok, out) = pintu(&[("PINTU_AMQP__URLS", bad)], &["check"]);
+    assert!(!ok, "a non-AMQP entry must fail: {out}");
+    assert!(out.contains("amqp.urls") && out.contains("entry 1"), "{out}");
+    assert!(!out.contains("hunter2secret"), "{out}");
+}

@@ -17,18 +17,18 @@ use tokio::net::TcpStream;
 
 /// Messages in `queue`, read with a passive declare (creates nothing).
 async fn queue_depth(queue: &str) -> u32 {
-    let conn = pintu::broker::connect(AMQP, "pintu-test-depth").await.unwrap();
+    let conn = pintu::broker::connect_url(AMQP, "pintu-test-depth").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     let passive = QueueDeclareOptions {
         passive: true,
         ..Default::default()
     };
     let n = ch
-        .queue_declare(queue, passive, FieldTable::default())
+        .queue_declare(queue.into(), passive, FieldTable::default())
         .await
         .unwrap()
         .message_count();
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
     n
 }
 
@@ -401,7 +401,7 @@ async fn connect_to_a_silent_broker_times_out_and_closes_its_socket() {
     });
     let started = std::time::Instant::now();
     let url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f?connection_timeout=500");
-    let Err(err) = pintu::broker::connect(&url, "pintu-test-silent").await else {
+    let Err(err) = pintu::broker::connect_url(&url, "pintu-test-silent").await else {
         panic!("no broker answered, yet connect succeeded");
     };
     assert!(err.to_string().contains("no answer"), "{err}");

@@ -45,16 +45,16 @@ impl Drop for NodeCleanup {
                 return;
             };
             rt.block_on(async {
-                let Ok(conn) = pintu::broker::connect(AMQP, "pintu-test-cleanup").await else {
+                let Ok(conn) = pintu::broker::connect_url(AMQP, "pintu-test-cleanup").await else {
                     return;
                 };
                 let (queues, _) = pintu::node::broker_objects(&prefix);
                 for q in queues {
                     if let Ok(ch) = conn.create_channel().await {
-                        let _ = ch.queue_delete(&q, QueueDeleteOptions::default()).await;
+                        let _ = ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
                     }
                 }
-                let _ = conn.close(200, "bye").await;
+                let _ = conn.close(200, "bye".into()).await;
             });
         })
         .join();
@@ -83,11 +83,11 @@ async fn complaint(client: &reqwest::Client, gw: &Gateway, n: usize, text: &str)
 /// The reservation messages of node `id` on the broker: how many, and the
 /// first (left in the queue); nothing while the queue does not exist.
 async fn reservation(prefix: &str, id: u8) -> (u32, Option<Announce>) {
-    let conn = pintu::broker::connect(AMQP, "pintu-test-peek").await.unwrap();
+    let conn = pintu::broker::connect_url(AMQP, "pintu-test-peek").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     let declared = ch
         .queue_declare(
-            &pintu::node::codes_queue(prefix, id),
+            pintu::node::codes_queue(prefix, id).into(),
             QueueDeclareOptions {
                 passive: true,
                 ..Default::default()
@@ -97,12 +97,15 @@ async fn reservation(prefix: &str, id: u8) -> (u32, Option<Announce>) {
         .await;
     let Ok(q) = declared else {
         // Not declared yet.
-        let _ = conn.close(200, "bye").await;
+        let _ = conn.close(200, "bye".into()).await;
         return (0, None);
     };
     let count = q.message_count();
     let got = ch
-        .basic_get(&pintu::node::codes_queue(prefix, id), BasicGetOptions { no_ack: false })
+        .basic_get(
+            pintu::node::codes_queue(prefix, id).into(),
+            BasicGetOptions { no_ack: false },
+        )
         .await
         .unwrap();
     let announce = match got {
@@ -121,7 +124,7 @@ async fn reservation(prefix: &str, id: u8) -> (u32, Option<Announce>) {
         }
         None => None,
     };
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
     (count, announce)
 }
 
@@ -500,14 +503,18 @@ async fn on_a_three_node_cluster_a_replacement_resumes_after_a_broker_node_is_ki
     // for its members).
     cluster(&["start", &leader.to_string()]);
     // Best effort: this prefix's objects on the cluster.
-    if let Ok(conn) = pintu::broker::connect(&url(1), "pintu-test-cleanup").await {
+    if let Ok(conn) = pintu::broker::connect_url(&url(1), "pintu-test-cleanup").await {
         if let Ok(ch) = conn.create_channel().await {
             let cfg = on(a.path(), 1);
             for q in pintu::broker::Topology::new(&cfg.amqp).queues {
-                let _ = ch.queue_delete(&q.name, QueueDeleteOptions::default()).await;
+                let _ = ch
+                    .queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
+                    .await;
             }
-            let _ = ch.queue_delete(&queue, QueueDeleteOptions::default()).await;
+            let _ = ch
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await;
         }
-        let _ = conn.close(200, "bye").await;
+        let _ = conn.close(200, "bye".into()).await;
     }
 }

@@ -108,7 +108,7 @@ async fn summary_matches_what_went_through_rabbitmq() {
     // Act as the router for two complaints: one to an agency with a queue, one
     // to an agency without (must still reach the unbound queue: the tap must
     // not swallow the alternate exchange's traffic).
-    let conn = connect(cfg.amqp.url.expose(), "ops-test-router").await.unwrap();
+    let conn = connect(&cfg.amqp, "ops-test-router").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
         .await
@@ -116,7 +116,7 @@ async fn summary_matches_what_went_through_rabbitmq() {
     let mut routed_ids = Vec::new();
     for (agency, category, region) in [("3171.pupr", "infrastruktur", "3171"), ("nowhere", "kesehatan", "9999")] {
         let m = ch
-            .basic_get(&intake_q, BasicGetOptions { no_ack: false })
+            .basic_get(intake_q.as_str().into(), BasicGetOptions { no_ack: false })
             .await
             .unwrap()
             .expect("a complaint in the intake queue");
@@ -210,7 +210,7 @@ async fn summary_matches_what_went_through_rabbitmq() {
         pintu::ops::status::Status::Gateway(_) => panic!("port 9 answered"),
     }
 
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
     gw.stop().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
 }

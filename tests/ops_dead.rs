@@ -21,7 +21,7 @@ async fn depth(ch: &lapin::Channel, q: &str) -> u32 {
         passive: true,
         ..Default::default()
     };
-    ch.queue_declare(q, passive, FieldTable::default())
+    ch.queue_declare(q.into(), passive, FieldTable::default())
         .await
         .unwrap()
         .message_count()
@@ -51,7 +51,7 @@ async fn list_and_replay_dead_letters() {
     let err = dead::list(&cfg.amqp, 10).await.unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
 
-    let conn = connect(cfg.amqp.url.expose(), "ops-dead-test").await.unwrap();
+    let conn = connect(&cfg.amqp, "ops-dead-test").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     Topology::new(&cfg.amqp).declare(&ch).await.unwrap();
     let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
@@ -87,7 +87,7 @@ async fn list_and_replay_dead_letters() {
         .await
         .unwrap();
     let m = ch
-        .basic_get(&names.outbound_queue(), BasicGetOptions { no_ack: false })
+        .basic_get(names.outbound_queue().into(), BasicGetOptions { no_ack: false })
         .await
         .unwrap()
         .unwrap();
@@ -155,7 +155,7 @@ async fn list_and_replay_dead_letters() {
     assert!(report.not_found.is_empty());
     wait_depth(&ch, &names.dead_queue(), 2).await;
     let back = ch
-        .basic_get(&names.intake_queue(), BasicGetOptions { no_ack: true })
+        .basic_get(names.intake_queue().into(), BasicGetOptions { no_ack: true })
         .await
         .unwrap()
         .expect("replayed complaint in the intake queue");
@@ -192,7 +192,7 @@ async fn list_and_replay_dead_letters() {
         Err(dead::DeadError::NothingSelected)
     ));
 
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
 }
 
 /// Why the ops monitor does not peek at the intake queue's head to date the
@@ -206,7 +206,7 @@ async fn peeking_at_a_quorum_queue_head_dead_letters_it() {
     cfg.amqp.delivery_limit = 2;
     let _cleanup = BrokerCleanup(cfg.clone());
     let names = Names::new(&cfg.amqp.prefix);
-    let conn = connect(cfg.amqp.url.expose(), "ops-peek-test").await.unwrap();
+    let conn = connect(&cfg.amqp, "ops-peek-test").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     Topology::new(&cfg.amqp).declare(&ch).await.unwrap();
     let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
@@ -226,7 +226,7 @@ async fn peeking_at_a_quorum_queue_head_dead_letters_it() {
     let mut peeks = 0;
     for _ in 0..10 {
         match ch
-            .basic_get(&names.intake_queue(), BasicGetOptions { no_ack: false })
+            .basic_get(names.intake_queue().into(), BasicGetOptions { no_ack: false })
             .await
             .unwrap()
         {
@@ -247,5 +247,5 @@ async fn peeking_at_a_quorum_queue_head_dead_letters_it() {
     wait_depth(&ch, &names.dead_queue(), 1).await;
     wait_depth(&ch, &names.intake_queue(), 0).await;
     assert!(peeks <= 3, "{peeks} peeks before it was dead-lettered");
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
 }

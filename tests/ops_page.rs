@@ -44,7 +44,7 @@ async fn ops_page_renders_live_figures() {
         200
     );
     // One routed complaint seen by the tap, so the top lists have content.
-    let conn = connect(cfg.amqp.url.expose(), "ops-page-test").await.unwrap();
+    let conn = connect(&cfg.amqp, "ops-page-test").await.unwrap();
     let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
         .await
         .unwrap();
@@ -125,6 +125,6 @@ async fn ops_page_renders_live_figures() {
     assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
     eprintln!("screenshot: {}", png.display());
 
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
     gw.stop().await;
 }

@@ -108,12 +108,12 @@ async fn one_reply_per_complaint_with_retry_and_dead_letter() {
     );
 
     // The refused reply is parked in pintu.dead with the reason.
-    let conn = pintu::broker::connect(AMQP, "test-dead").await.unwrap();
+    let conn = pintu::broker::connect_url(AMQP, "test-dead").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     let mut dead = None;
     for _ in 0..50 {
         if let Some(m) = ch
-            .basic_get(&format!("{prefix}.dead"), BasicGetOptions { no_ack: true })
+            .basic_get(format!("{prefix}.dead").into(), BasicGetOptions { no_ack: true })
             .await
             .unwrap()
         {
@@ -131,7 +131,7 @@ async fn one_reply_per_complaint_with_retry_and_dead_letter() {
         other => panic!("no reason header: {other:?}"),
     };
     assert!(reason.contains("400"), "reason recorded: {reason}");
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
     gw.stop().await;
     cleanup(&cfg).await;
 }

@@ -234,7 +234,7 @@ async fn unpublishable_complaint_is_dead_lettered_by_delivery_limit() {
     let (stop, worker) = spawn_worker(cfg);
     // Give the worker time to declare the topology, then break it.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    b.ch.queue_delete(&b.names.unbound_queue(), QueueDeleteOptions::default())
+    b.ch.queue_delete(b.names.unbound_queue().into(), QueueDeleteOptions::default())
         .await
         .unwrap();
 

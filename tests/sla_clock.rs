@@ -54,14 +54,12 @@ fn start_clock(cfg: &Config, clock: Arc<ManualClock>) -> (SlaHandle, Cancellatio
 
 /// Every event on `<prefix>.sla.events`, in order, acked.
 async fn events(cfg: &Config) -> mpsc::UnboundedReceiver<SlaEvent> {
-    let conn = pintu::broker::connect(cfg.amqp.url.expose(), "sla-test-events")
-        .await
-        .unwrap();
+    let conn = pintu::broker::connect(&cfg.amqp, "sla-test-events").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     let mut consumer = ch
         .basic_consume(
-            &Names::new(&cfg.amqp.prefix).sla_events_queue(),
-            "sla-test",
+            Names::new(&cfg.amqp.prefix).sla_events_queue().into(),
+            "sla-test".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )

@@ -39,7 +39,7 @@ async fn ops_page_shows_overdue_counts_and_report_cli_matches_the_api() {
     let names = Names::new(&cfg.amqp.prefix);
     let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     let addr = gw.addr;
-    let conn = connect(cfg.amqp.url.expose(), "sla-ops-test").await.unwrap();
+    let conn = connect(&cfg.amqp, "sla-ops-test").await.unwrap();
     Topology::new(&cfg.amqp)
         .declare(&conn.create_channel().await.unwrap())
         .await
@@ -218,6 +218,6 @@ async fn ops_page_shows_overdue_counts_and_report_cli_matches_the_api() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
     gw.stop().await;
 }

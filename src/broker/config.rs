@@ -1,12 +1,22 @@
 //! `[amqp]`: the broker connection and the names and limits of the topology.
 
+use std::sync::Arc;
+
 use pintu_channels::Secret;
 use serde::Deserialize;
+
+use super::failover::Failover;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmqpConfig {
     /// `amqp://user:password@host:5672/vhost`: a secret, it carries the password.
     pub url: Secret,
+    /// Further endpoints of the same cluster (each a URL like `url`, each a
+    /// secret), tried in order after `url` and round-robin after a lost
+    /// connection (src/broker/failover.rs).
+    #[serde(default)]
+    pub urls: Vec<Secret>,
     /// Prefix of every exchange and queue name, so tenants and tests do not collide.
     #[serde(default = "default_prefix")]
     pub prefix: String,
@@ -23,6 +33,24 @@ pub struct AmqpConfig {
     /// RabbitMQ management API base (`http://guest:guest@127.0.0.1:15672`) for ops views.
     #[serde(default)]
     pub management_url: Option<Secret>,
+    /// Which endpoint answered last and whether its connection is still up:
+    /// shared by every clone of this config, so the relay, the router and the
+    /// consumers of one process move to the next endpoint together.
+    #[serde(skip)]
+    pub failover: Arc<Failover>,
+}
+
+impl AmqpConfig {
+    /// `url`, then `urls`, each once, in the order written.
+    pub fn endpoints(&self) -> Vec<&Secret> {
+        let mut out: Vec<&Secret> = Vec::with_capacity(1 + self.urls.len());
+        for u in std::iter::once(&self.url).chain(&self.urls) {
+            if !out.contains(&u) {
+                out.push(u);
+            }
+        }
+        out
+    }
 }
 
 fn default_prefix() -> String {

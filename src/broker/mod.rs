@@ -1,17 +1,20 @@
 //! RabbitMQ: connection, the topology of docs/design.md, and confirmed publishing.
 
 pub mod config;
+pub mod failover;
 pub mod publisher;
 pub mod topology;
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::tcp::OwnedTLSConfig;
+use lapin::tcp::{AMQPUriTcpExt, AsyncTcpStream, OwnedTLSConfig};
 use lapin::{Connection, ConnectionProperties};
 use parking_lot::Mutex;
 
 pub use config::AmqpConfig;
+pub use failover::connect;
 pub use publisher::{ConfirmedPublisher, PublishError};
 pub use topology::{Names, Topology};
 
@@ -36,12 +39,20 @@ const HEARTBEAT_SECS: u16 = 10;
 /// seconds to answer a handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Connect on the tokio runtime (lapin otherwise starts its own executor threads).
-pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
-    let props = ConnectionProperties::default()
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio)
-        .with_connection_name(name.into());
+/// A second handle on a connection's socket, to shut it down from outside
+/// lapin's I/O loop. A dup of the descriptor: shutting it down ends the
+/// socket itself, and closing the dup never closes lapin's descriptor.
+type SocketHandle = Arc<Mutex<Option<std::net::TcpStream>>>;
+
+fn keep_handle<S: AsFd>(s: &S, slot: &SocketHandle) {
+    *slot.lock() = s.as_fd().try_clone_to_owned().ok().map(std::net::TcpStream::from);
+}
+
+/// Connect to one URL on the tokio runtime the caller runs on (lapin's
+/// default runtime with its `tokio` feature). Components use [`connect`],
+/// which picks the endpoint; this is for tools and tests that name one.
+pub async fn connect_url(url: &str, name: &str) -> Result<Connection, lapin::Error> {
+    let props = ConnectionProperties::default().with_connection_name(name.into());
     let Ok(mut uri) = url.parse::<lapin::uri::AMQPUri>() else {
         // lapin parses it again and reports the error in its own words.
         return Connection::connect(url, props).await;
@@ -56,17 +67,26 @@ pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> 
     // lapin keeps a connection whose handshake was abandoned alive (its I/O
     // loop runs on), so a timed-out attempt must close the socket itself, or
     // every retry against a silent broker leaks one. Keep a handle on it.
-    let socket: Arc<Mutex<Option<std::net::TcpStream>>> = Arc::default();
+    let socket: SocketHandle = Arc::default();
     let handle = socket.clone();
+    let runtime = lapin::runtime::default_runtime()?;
     let attempt = Connection::connector(
         uri,
-        Box::new(move |uri| {
-            let stream = lapin::tcp::AMQPUriTcpExt::connect_with_config(uri, OwnedTLSConfig::default().as_ref());
-            if let Ok(s) = &stream {
-                *handle.lock() = s.try_clone().ok();
+        runtime,
+        async move |uri, runtime| {
+            let stream = uri
+                .connect_with_config_async(OwnedTLSConfig::default().as_ref(), &runtime)
+                .await
+                .map_err(lapin::Error::from)?;
+            match &stream {
+                AsyncTcpStream::Plain(s) => keep_handle(s.get_ref(), &handle),
+                #[cfg(feature = "amqps")]
+                AsyncTcpStream::Rustls(s) => keep_handle(s.get_ref().0.get_ref(), &handle),
+                #[allow(unreachable_patterns)]
+                _ => {}
             }
-            stream
-        }),
+            Ok(stream)
+        },
         props,
     );
     match tokio::time::timeout(limit, attempt).await {
@@ -76,10 +96,10 @@ pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> 
                 // Shuts the socket down under lapin's I/O loop, which then ends.
                 let _ = s.shutdown(std::net::Shutdown::Both);
             }
-            Err(lapin::Error::IOError(Arc::new(std::io::Error::new(
+            Err(lapin::Error::from(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 format!("no answer from the broker within {} ms", limit.as_millis()),
-            ))))
+            )))
         }
     }
 }

@@ -8,8 +8,8 @@
 use std::future::Future;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::Confirmation;
 use lapin::{BasicProperties, Channel};
 use thiserror::Error;
 
@@ -76,7 +76,7 @@ impl ConfirmedPublisher {
         };
         let confirm = self
             .channel
-            .basic_publish(msg.exchange, msg.routing_key, opts, msg.body, props)
+            .basic_publish(msg.exchange.into(), msg.routing_key.into(), opts, msg.body, props)
             .await?;
         Ok(async move {
             match confirm.await? {

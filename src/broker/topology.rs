@@ -228,20 +228,21 @@ impl Topology {
                 "fanout" => ExchangeKind::Fanout,
                 other => ExchangeKind::Custom(other.to_string()),
             };
-            ch.exchange_declare(&e.name, kind, durable, args).await?;
+            ch.exchange_declare(e.name.as_str().into(), kind, durable, args).await?;
         }
         let qopts = QueueDeclareOptions {
             durable: true,
             ..Default::default()
         };
         for q in &self.queues {
-            ch.queue_declare(&q.name, qopts, Self::queue_args(q)).await?;
+            ch.queue_declare(q.name.as_str().into(), qopts, Self::queue_args(q))
+                .await?;
         }
         for b in &self.bindings {
             ch.queue_bind(
-                &b.queue,
-                &b.exchange,
-                &b.key,
+                b.queue.as_str().into(),
+                b.exchange.as_str().into(),
+                b.key.as_str().into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )

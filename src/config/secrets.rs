@@ -130,10 +130,14 @@ impl Config {
         add("dedupe.secret", &self.dedupe.secret, Role::Verified);
         // Keys the permutation that hides how many codes came before.
         add("node.tracking_key", &self.node.tracking_key, Role::Verified);
+        let urls = self.amqp.urls.iter().map(|u| ("amqp.urls", Some(u)));
         for (key, url) in [
             ("amqp.url", Some(&self.amqp.url)),
             ("amqp.management_url", self.amqp.management_url.as_ref()),
-        ] {
+        ]
+        .into_iter()
+        .chain(urls)
+        {
             // The URL is not the secret; its password is.
             if let Some(p) = url.and_then(|u| url_password(u.expose())) {
                 add(key, &Some(Secret::new(p)), Role::Presented);

@@ -40,11 +40,11 @@ pub struct Session {
 
 impl Session {
     pub async fn open(amqp: &AmqpConfig, node: u8) -> Result<Session, NodeError> {
-        let conn = connect(amqp.url.expose(), &format!("pintu-node-{node}")).await?;
+        let conn = connect(amqp, &format!("pintu-node-{node}")).await?;
         match Session::setup(conn, &amqp.prefix, node).await {
             Ok(s) => Ok(s),
             Err((conn, e)) => {
-                let _ = tokio::time::timeout(Duration::from_secs(1), conn.close(200, "node claim failed")).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), conn.close(200, "node claim failed".into())).await;
                 Err(e)
             }
         }
@@ -65,20 +65,25 @@ impl Session {
             ..Default::default()
         };
         t!(ch
-            .exchange_declare(&exchange(prefix), ExchangeKind::Topic, durable, FieldTable::default())
+            .exchange_declare(
+                exchange(prefix).into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default()
+            )
             .await);
         let codes = codes_queue(prefix, node);
         let qopts = QueueDeclareOptions {
             durable: true,
             ..Default::default()
         };
-        t!(ch.queue_declare(&codes, qopts, codes_args()).await);
+        t!(ch.queue_declare(codes.as_str().into(), qopts, codes_args()).await);
         let bind = QueueBindOptions::default();
         t!(ch
             .queue_bind(
-                &codes,
-                &exchange(prefix),
-                &routing_key(node),
+                codes.as_str().into(),
+                exchange(prefix).into(),
+                routing_key(node).into(),
                 bind,
                 FieldTable::default()
             )
@@ -90,20 +95,29 @@ impl Session {
             exclusive: true,
             ..Default::default()
         };
-        match claim_ch.queue_declare(&claim, exclusive, FieldTable::default()).await {
+        match claim_ch
+            .queue_declare(claim.as_str().into(), exclusive, FieldTable::default())
+            .await
+        {
             Ok(_) => {}
-            Err(lapin::Error::ProtocolError(e)) if e.get_id() == RESOURCE_LOCKED => {
+            Err(e) if matches!(e.kind(), lapin::ErrorKind::ProtocolError(p) if p.get_id() == RESOURCE_LOCKED) => {
                 return Err((conn, NodeError::InUse { id: node, queue: claim }));
             }
             Err(e) => return Err((conn, e.into())),
         }
         t!(claim_ch
-            .queue_bind(&claim, &exchange(prefix), "codes.*", bind, FieldTable::default())
+            .queue_bind(
+                claim.as_str().into(),
+                exchange(prefix).into(),
+                "codes.*".into(),
+                bind,
+                FieldTable::default()
+            )
             .await);
         let peers = t!(claim_ch
             .basic_consume(
-                &claim,
-                &format!("pintu-node-{node}"),
+                claim.as_str().into(),
+                format!("pintu-node-{node}").into(),
                 BasicConsumeOptions {
                     no_ack: true,
                     ..Default::default()
@@ -132,7 +146,11 @@ impl Session {
         let mut best: Option<Announce> = None;
         let mut last_tag = None;
         for _ in 0..MAX_READ_BACK {
-            let Some(m) = self.ch.basic_get(&queue, BasicGetOptions { no_ack: false }).await? else {
+            let Some(m) = self
+                .ch
+                .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
+                .await?
+            else {
                 break;
             };
             last_tag = Some(m.delivery.delivery_tag);
@@ -177,7 +195,7 @@ impl Session {
 
     /// Close the connection, which releases the claim.
     pub async fn close(self) {
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.close(200, "node stopping")).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.close(200, "node stopping".into())).await;
     }
 }
 

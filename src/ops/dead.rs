@@ -281,18 +281,18 @@ pub struct ReplayReport {
 
 async fn open(amqp: &AmqpConfig) -> Result<(lapin::Connection, lapin::Channel, Names), DeadError> {
     let names = Names::new(&amqp.prefix);
-    let conn = connect(amqp.url.expose(), "pintu-dead").await?;
+    let conn = connect(amqp, "pintu-dead").await?;
     let ch = conn.create_channel().await?;
     let passive = QueueDeclareOptions {
         passive: true,
         ..Default::default()
     };
     if ch
-        .queue_declare(&names.dead_queue(), passive, FieldTable::default())
+        .queue_declare(names.dead_queue().into(), passive, FieldTable::default())
         .await
         .is_err()
     {
-        let _ = conn.close(200, "bye").await;
+        let _ = conn.close(200, "bye".into()).await;
         return Err(DeadError::NoQueue(names.dead_queue()));
     }
     Ok((conn, ch, names))
@@ -304,7 +304,7 @@ pub async fn list(amqp: &AmqpConfig, limit: usize) -> Result<Vec<DeadLetter>, De
     let mut out = Vec::new();
     while out.len() < limit {
         match ch
-            .basic_get(&names.dead_queue(), BasicGetOptions { no_ack: false })
+            .basic_get(names.dead_queue().into(), BasicGetOptions { no_ack: false })
             .await?
         {
             Some(m) => out.push(inspect(&names, &m.delivery.properties, &m.delivery.data)),
@@ -312,8 +312,8 @@ pub async fn list(amqp: &AmqpConfig, limit: usize) -> Result<Vec<DeadLetter>, De
         }
     }
     // Closing the channel hands every held message back, in order.
-    let _ = ch.close(200, "listed").await;
-    let _ = conn.close(200, "bye").await;
+    let _ = ch.close(200, "listed".into()).await;
+    let _ = conn.close(200, "bye".into()).await;
     Ok(out)
 }
 
@@ -330,7 +330,7 @@ pub async fn replay(amqp: &AmqpConfig, selection: &Selection, limit: usize) -> R
     let result = async {
         while report.scanned < limit {
             let Some(m) = ch
-                .basic_get(&names.dead_queue(), BasicGetOptions { no_ack: false })
+                .basic_get(names.dead_queue().into(), BasicGetOptions { no_ack: false })
                 .await?
             else {
                 break;
@@ -376,8 +376,8 @@ pub async fn replay(amqp: &AmqpConfig, selection: &Selection, limit: usize) -> R
         Ok::<(), DeadError>(())
     }
     .await;
-    let _ = ch.close(200, "replayed").await;
-    let _ = conn.close(200, "bye").await;
+    let _ = ch.close(200, "replayed".into()).await;
+    let _ = conn.close(200, "bye".into()).await;
     result?;
     if let Selection::Ids(ids) = selection {
         report.not_found = ids.iter().filter(|i| !seen.contains_key(*i)).cloned().collect();

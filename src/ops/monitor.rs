@@ -153,7 +153,7 @@ impl Monitor {
             t.abort();
         }
         if let Some(c) = conn {
-            let _ = c.close(200, "bye").await;
+            let _ = c.close(200, "bye".into()).await;
         }
     }
 
@@ -163,7 +163,7 @@ impl Monitor {
         &self,
         shutdown: &CancellationToken,
     ) -> Result<(Connection, Option<tokio::task::JoinHandle<()>>), OpsError> {
-        let conn = connect(self.cfg.amqp.url.expose(), "pintu-ops").await?;
+        let conn = connect(&self.cfg.amqp, "pintu-ops").await?;
         if !self.cfg.ops.tap {
             return Ok((conn, None));
         }
@@ -183,7 +183,7 @@ impl Monitor {
         );
         args.insert("x-max-length".into(), AMQPValue::LongLongInt(TAP_MAX_LENGTH));
         ch.queue_declare(
-            &tap,
+            tap.as_str().into(),
             QueueDeclareOptions {
                 durable: false,
                 exclusive: true,
@@ -199,26 +199,26 @@ impl Monitor {
             .filter(|b| b.exchange == names.agency_exchange())
         {
             ch.queue_bind(
-                &tap,
-                &b.exchange,
-                &b.key,
+                tap.as_str().into(),
+                b.exchange.as_str().into(),
+                b.key.as_str().into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
             .await?;
         }
         ch.queue_bind(
-            &tap,
-            &names.unbound_exchange(),
-            "",
+            tap.as_str().into(),
+            names.unbound_exchange().into(),
+            "".into(),
             QueueBindOptions::default(),
             FieldTable::default(),
         )
         .await?;
         let mut consumer = ch
             .basic_consume(
-                &tap,
-                "pintu-ops-tap",
+                tap.as_str().into(),
+                "pintu-ops-tap".into(),
                 BasicConsumeOptions {
                     no_ack: true,
                     exclusive: true,

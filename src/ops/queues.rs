@@ -99,7 +99,10 @@ pub async fn via_amqp(conn: &Connection, queues: &[(String, Role)]) -> Result<Ve
             Some(c) => c,
             None => conn.create_channel().await?,
         };
-        match channel.queue_declare(name, passive, FieldTable::default()).await {
+        match channel
+            .queue_declare(name.as_str().into(), passive, FieldTable::default())
+            .await
+        {
             Ok(q) => {
                 out.push(QueueStat {
                     name: name.clone(),
@@ -121,7 +124,7 @@ pub async fn via_amqp(conn: &Connection, queues: &[(String, Role)]) -> Result<Ve
         }
     }
     if let Some(c) = ch {
-        let _ = c.close(200, "done").await;
+        let _ = c.close(200, "done".into()).await;
     }
     Ok(out)
 }
@@ -341,11 +344,13 @@ mod tests {
     fn roles() {
         let cfg = AmqpConfig {
             url: "amqp://h".into(),
+            urls: Vec::new(),
             prefix: "p".into(),
             delivery_limit: 5,
             publish_window: 1,
             agency_queues: vec!["kemenkes".into(), "3171.#".into()],
             management_url: None,
+            failover: Default::default(),
         };
         let roles: Vec<Role> = pintu_queues(&cfg).into_iter().map(|(_, r)| r).collect();
         assert_eq!(

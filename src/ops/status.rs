@@ -95,9 +95,9 @@ pub async fn collect(cfg: &Config, url: Option<&str>) -> Result<Status, OpsError
             });
         }
     }
-    let conn = connect(cfg.amqp.url.expose(), "pintu-status").await?;
+    let conn = connect(&cfg.amqp, "pintu-status").await?;
     let q = queues::via_amqp(&conn, &wanted).await;
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
     Ok(Status::BrokerOnly {
         gateway_error,
         queues: q?,

@@ -77,15 +77,15 @@ impl ReplySender {
     }
 
     async fn session(self: Arc<Self>, shutdown: &CancellationToken) -> Result<(), lapin::Error> {
-        let conn = connect(self.amqp.url.expose(), "pintu-replies").await?;
+        let conn = connect(&self.amqp, "pintu-replies").await?;
         let ch = conn.create_channel().await?;
         Topology::new(&self.amqp).declare(&ch).await?;
         ch.basic_qos(self.concurrency, BasicQosOptions::default()).await?;
         let dead = ConfirmedPublisher::new(conn.create_channel().await?).await?;
         let mut consumer = ch
             .basic_consume(
-                &self.names.outbound_queue(),
-                "pintu-replies",
+                self.names.outbound_queue().into(),
+                "pintu-replies".into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
             )
@@ -93,7 +93,7 @@ impl ReplySender {
         info!("reply sender: consuming {}", self.names.outbound_queue());
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => { let _ = conn.close(200, "bye").await; return Ok(()) }
+                _ = shutdown.cancelled() => { let _ = conn.close(200, "bye".into()).await; return Ok(()) }
                 next = consumer.next() => match next {
                     Some(Ok(delivery)) => {
                         let me = self.clone();

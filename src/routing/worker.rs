@@ -97,7 +97,7 @@ pub async fn run_worker(
     stats: Arc<RouteStats>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RouteError> {
-    let conn = connect(cfg.amqp.url.expose(), "pintu-route").await?;
+    let conn = connect(&cfg.amqp, "pintu-route").await?;
     let consume_ch = conn.create_channel().await?;
     Topology::new(&cfg.amqp).declare(&consume_ch).await?;
     let publisher = ConfirmedPublisher::new(conn.create_channel().await?).await?;
@@ -107,8 +107,8 @@ pub async fn run_worker(
     let names = Names::new(&cfg.amqp.prefix);
     let mut consumer = consume_ch
         .basic_consume(
-            &names.intake_queue(),
-            "pintu-route",
+            names.intake_queue().into(),
+            "pintu-route".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
@@ -160,7 +160,7 @@ pub async fn run_worker(
     // Stop taking new work, finish what is in flight; whatever is unacked is
     // redelivered by the broker when the channel closes.
     let _ = consume_ch
-        .basic_cancel(consumer.tag().as_str(), BasicCancelOptions::default())
+        .basic_cancel(consumer.tag().as_str().into(), BasicCancelOptions::default())
         .await;
     while let Some(done) = tasks.join_next().await {
         if let Err(e) = flatten(done) {
@@ -173,7 +173,7 @@ pub async fn run_worker(
     if let Some(s) = &store {
         s.flush()?;
     }
-    let _ = conn.close(200, "route worker stopping").await;
+    let _ = conn.close(200, "route worker stopping".into()).await;
     result
 }
 

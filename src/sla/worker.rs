@@ -87,7 +87,7 @@ pub async fn run(cfg: Config, handle: SlaHandle, shutdown: CancellationToken) {
 
 /// One connection's life.
 pub async fn session(cfg: &Config, h: &SlaHandle, shutdown: &CancellationToken) -> Result<(), SlaWorkerError> {
-    let conn = connect(cfg.amqp.url.expose(), "pintu-sla").await?;
+    let conn = connect(&cfg.amqp, "pintu-sla").await?;
     let ch = conn.create_channel().await?;
     Topology::new(&cfg.amqp).declare(&ch).await?;
     let publisher = ConfirmedPublisher::new(conn.create_channel().await?).await?;
@@ -95,8 +95,8 @@ pub async fn session(cfg: &Config, h: &SlaHandle, shutdown: &CancellationToken) 
     let names = Names::new(&cfg.amqp.prefix);
     let mut consumer = ch
         .basic_consume(
-            &names.sla_stage_queue(),
-            "pintu-sla",
+            names.sla_stage_queue().into(),
+            "pintu-sla".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
@@ -122,7 +122,7 @@ pub async fn session(cfg: &Config, h: &SlaHandle, shutdown: &CancellationToken) 
         }
     };
     let _ = h.engine.index.flush();
-    let _ = conn.close(200, "sla clock stopping").await;
+    let _ = conn.close(200, "sla clock stopping".into()).await;
     result
 }
 
@@ -152,7 +152,9 @@ async fn stage(
                 headers: vec![(REASON_HEADER, reason)],
             };
             match publisher.publish(&msg).await {
-                Ok(()) => d.acker.ack(BasicAckOptions::default()).await?,
+                Ok(()) => {
+                    d.acker.ack(BasicAckOptions::default()).await?;
+                }
                 Err(e) => {
                     warn!(error = %e, "dead-letter refused, requeued");
                     d.acker
@@ -170,7 +172,9 @@ async fn stage(
     let engine = h.engine.clone();
     let applied = tokio::task::spawn_blocking(move || span.in_scope(|| engine.on_stage(&ev))).await;
     match applied {
-        Ok(Ok(_)) => d.acker.ack(BasicAckOptions::default()).await?,
+        Ok(Ok(_)) => {
+            d.acker.ack(BasicAckOptions::default()).await?;
+        }
         // The store failed: leave the event to the broker (redelivery, then
         // the delivery limit) rather than acknowledge what was not kept.
         Ok(Err(e)) => {

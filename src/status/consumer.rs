@@ -51,23 +51,23 @@ pub async fn run(svc: Arc<StatusService>, shutdown: CancellationToken) {
 
 async fn session(svc: &Arc<StatusService>, shutdown: &CancellationToken) -> Result<(), StatusError> {
     let amqp = &svc.cfg.amqp;
-    let conn = connect(amqp.url.expose(), "pintu-status").await?;
+    let conn = connect(amqp, "pintu-status").await?;
     let ch = conn.create_channel().await?;
     topology::declare(amqp, &ch).await?;
     ch.basic_qos(64, BasicQosOptions::default()).await?;
     let dl = ConfirmedPublisher::new(conn.create_channel().await?).await?;
     let mut routed = ch
         .basic_consume(
-            &topology::routed_queue(&amqp.prefix),
-            "pintu-status-routed",
+            topology::routed_queue(&amqp.prefix).into(),
+            "pintu-status-routed".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
         .await?;
     let mut updates = ch
         .basic_consume(
-            &topology::updates_queue(&amqp.prefix),
-            "pintu-status-updates",
+            topology::updates_queue(&amqp.prefix).into(),
+            "pintu-status-updates".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
@@ -97,7 +97,7 @@ async fn session(svc: &Arc<StatusService>, shutdown: &CancellationToken) -> Resu
         }
     };
     svc.set_connected(false);
-    let _ = conn.close(200, "status consumers stopping").await;
+    let _ = conn.close(200, "status consumers stopping".into()).await;
     result
 }
 
@@ -195,7 +195,9 @@ async fn dead_letter(dl: &ConfirmedPublisher, names: &Names, d: Delivery, reason
         headers: vec![(REASON_HEADER, reason)],
     };
     match dl.publish(&msg).await {
-        Ok(()) => d.acker.ack(BasicAckOptions::default()).await?,
+        Ok(()) => {
+            d.acker.ack(BasicAckOptions::default()).await?;
+        }
         Err(e) => {
             warn!(error = %e, "dead-letter refused; requeued");
             d.acker

@@ -143,10 +143,10 @@ pub fn validate(cfg: &Config) -> Result<(), StatusError> {
 /// consumers declare them once it is back, and `deploy/` declares them too.
 async fn declare_early(cfg: &Config) {
     let attempt = async {
-        let conn = crate::broker::connect(cfg.amqp.url.expose(), "pintu-status-declare").await?;
+        let conn = crate::broker::connect(&cfg.amqp, "pintu-status-declare").await?;
         let ch = conn.create_channel().await?;
         topology::declare(&cfg.amqp, &ch).await?;
-        let _ = conn.close(200, "declared").await;
+        let _ = conn.close(200, "declared".into()).await;
         Ok::<_, lapin::Error>(())
     };
     match tokio::time::timeout(std::time::Duration::from_secs(5), attempt).await {

@@ -40,14 +40,14 @@ pub async fn run(store: StatusStore, amqp: AmqpConfig, shutdown: CancellationTok
 }
 
 async fn session(store: &StatusStore, amqp: &AmqpConfig, shutdown: &CancellationToken) -> Result<(), StatusError> {
-    let conn = connect(amqp.url.expose(), "pintu-status-outbox").await?;
+    let conn = connect(amqp, "pintu-status-outbox").await?;
     let publisher = ConfirmedPublisher::new(conn.create_channel().await?).await?;
     let names = Names::new(&amqp.prefix);
     loop {
         drain(store, &publisher, &names).await?;
         tokio::select! {
             _ = shutdown.cancelled() => {
-                let _ = conn.close(200, "status outbox stopping").await;
+                let _ = conn.close(200, "status outbox stopping".into()).await;
                 return Ok(());
             }
             _ = store.wake.notified() => {}

@@ -51,7 +51,7 @@ pub async fn declare(cfg: &AmqpConfig, ch: &Channel) -> Result<(), lapin::Error>
     let names = &topo.names;
     let p = &cfg.prefix;
     ch.exchange_declare(
-        &exchange(p),
+        exchange(p).into(),
         ExchangeKind::Topic,
         ExchangeDeclareOptions {
             durable: true,
@@ -65,19 +65,31 @@ pub async fn declare(cfg: &AmqpConfig, ch: &Channel) -> Result<(), lapin::Error>
         ..Default::default()
     };
     for q in [updates_queue(p), routed_queue(p)] {
-        ch.queue_declare(&q, qopts, quorum(cfg, names)).await?;
+        ch.queue_declare(q.as_str().into(), qopts, quorum(cfg, names)).await?;
     }
     let bind = QueueBindOptions::default();
-    ch.queue_bind(&updates_queue(p), &exchange(p), "status.#", bind, FieldTable::default())
-        .await?;
+    ch.queue_bind(
+        updates_queue(p).into(),
+        exchange(p).into(),
+        "status.#".into(),
+        bind,
+        FieldTable::default(),
+    )
+    .await?;
     for b in topo.bindings.iter().filter(|b| b.exchange == names.agency_exchange()) {
-        ch.queue_bind(&routed_queue(p), &b.exchange, &b.key, bind, FieldTable::default())
-            .await?;
+        ch.queue_bind(
+            routed_queue(p).into(),
+            b.exchange.as_str().into(),
+            b.key.as_str().into(),
+            bind,
+            FieldTable::default(),
+        )
+        .await?;
     }
     ch.queue_bind(
-        &routed_queue(p),
-        &names.unbound_exchange(),
-        "",
+        routed_queue(p).into(),
+        names.unbound_exchange().into(),
+        "".into(),
         bind,
         FieldTable::default(),
     )

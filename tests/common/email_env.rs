@@ -330,9 +330,7 @@ pub struct Broker {
 
 impl Broker {
     pub async fn new(cfg: &Config) -> Broker {
-        let conn = pintu::broker::connect(cfg.amqp.url.expose(), "pintu-email-test")
-            .await
-            .unwrap();
+        let conn = pintu::broker::connect(&cfg.amqp, "pintu-email-test").await.unwrap();
         let channel = conn.create_channel().await.unwrap();
         let topology = Topology::new(&cfg.amqp);
         topology.declare(&channel).await.unwrap();
@@ -380,7 +378,12 @@ impl Broker {
     /// Drain a queue, acking everything; bodies as JSON.
     pub async fn drain(&self, queue: &str) -> Vec<Value> {
         let mut out = Vec::new();
-        while let Some(m) = self.channel.basic_get(queue, BasicGetOptions::default()).await.unwrap() {
+        while let Some(m) = self
+            .channel
+            .basic_get(queue.into(), BasicGetOptions::default())
+            .await
+            .unwrap()
+        {
             out.push(serde_json::from_slice(&m.delivery.data).unwrap());
             m.delivery.ack(BasicAckOptions::default()).await.unwrap();
         }
@@ -401,21 +404,27 @@ impl Broker {
 
     pub async fn teardown(self) {
         for q in &self.topology.queues {
-            let _ = self.channel.queue_delete(&q.name, QueueDeleteOptions::default()).await;
+            let _ = self
+                .channel
+                .queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
+                .await;
         }
         for e in &self.topology.exchanges {
             let _ = self
                 .channel
-                .exchange_delete(&e.name, ExchangeDeleteOptions::default())
+                .exchange_delete(e.name.as_str().into(), ExchangeDeleteOptions::default())
                 .await;
         }
         let (queue, exchange) = &self.node;
-        let _ = self.channel.queue_delete(queue, QueueDeleteOptions::default()).await;
         let _ = self
             .channel
-            .exchange_delete(exchange, ExchangeDeleteOptions::default())
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
             .await;
-        let _ = self.conn.close(200, "bye").await;
+        let _ = self
+            .channel
+            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
+        let _ = self.conn.close(200, "bye".into()).await;
     }
 }
 

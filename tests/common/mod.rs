@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
-use pintu::broker::{connect, Topology};
+use pintu::broker::{connect_url as connect, Topology};
 use pintu::config::Config;
 
 pub const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -41,23 +41,27 @@ pub async fn cleanup(cfg: &Config) {
     let Ok(ch) = conn.create_channel().await else { return };
     let topo = Topology::new(&cfg.amqp);
     for q in &topo.queues {
-        let _ = ch.queue_delete(&q.name, QueueDeleteOptions::default()).await;
+        let _ = ch
+            .queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
+            .await;
     }
     for e in &topo.exchanges {
-        let _ = ch.exchange_delete(&e.name, ExchangeDeleteOptions::default()).await;
+        let _ = ch
+            .exchange_delete(e.name.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
     }
     // The node's reservation queue and exchange (pintu::node).
     let p = &cfg.amqp.prefix;
     let _ = ch
         .queue_delete(
-            &pintu::node::codes_queue(p, cfg.node.id()),
+            pintu::node::codes_queue(p, cfg.node.id()).into(),
             QueueDeleteOptions::default(),
         )
         .await;
     let _ = ch
-        .exchange_delete(&pintu::node::exchange(p), ExchangeDeleteOptions::default())
+        .exchange_delete(pintu::node::exchange(p).into(), ExchangeDeleteOptions::default())
         .await;
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
 }
 
 /// A message taken off a queue.
@@ -82,8 +86,8 @@ pub async fn take(queue: &str, n: usize, timeout: Duration) -> Vec<Got> {
         ch.basic_qos(1000, Default::default()).await.expect("qos");
         match ch
             .basic_consume(
-                queue,
-                "pintu-test",
+                queue.into(),
+                "pintu-test".into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
             )
@@ -123,7 +127,7 @@ pub async fn take(queue: &str, n: usize, timeout: Duration) -> Vec<Got> {
             _ => break,
         }
     }
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
     out
 }
 

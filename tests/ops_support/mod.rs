@@ -88,18 +88,22 @@ pub async fn wait_for(
 
 /// Remove every exchange and queue of the test's prefix.
 pub async fn cleanup(cfg: &Config) {
-    let Ok(conn) = pintu::broker::connect(cfg.amqp.url.expose(), "pintu-test-cleanup").await else {
+    let Ok(conn) = pintu::broker::connect(&cfg.amqp, "pintu-test-cleanup").await else {
         return;
     };
     let topo = pintu::broker::Topology::new(&cfg.amqp);
     for q in &topo.queues {
         if let Ok(ch) = conn.create_channel().await {
-            let _ = ch.queue_delete(&q.name, QueueDeleteOptions::default()).await;
+            let _ = ch
+                .queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
+                .await;
         }
     }
     for e in &topo.exchanges {
         if let Ok(ch) = conn.create_channel().await {
-            let _ = ch.exchange_delete(&e.name, ExchangeDeleteOptions::default()).await;
+            let _ = ch
+                .exchange_delete(e.name.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
         }
     }
     // The node's reservation queue and exchange (pintu::node).
@@ -107,15 +111,15 @@ pub async fn cleanup(cfg: &Config) {
         let p = &cfg.amqp.prefix;
         let _ = ch
             .queue_delete(
-                &pintu::node::codes_queue(p, cfg.node.id()),
+                pintu::node::codes_queue(p, cfg.node.id()).into(),
                 QueueDeleteOptions::default(),
             )
             .await;
         let _ = ch
-            .exchange_delete(&pintu::node::exchange(p), ExchangeDeleteOptions::default())
+            .exchange_delete(pintu::node::exchange(p).into(), ExchangeDeleteOptions::default())
             .await;
     }
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
 }
 
 /// Deletes the test's broker objects when dropped, also when the test panics

@@ -108,7 +108,7 @@ pub struct Broker {
 
 impl Broker {
     pub async fn new(cfg: Config) -> Broker {
-        let conn = connect(cfg.amqp.url.expose(), "router-test").await.unwrap();
+        let conn = connect(&cfg.amqp, "router-test").await.unwrap();
         let ch = conn.create_channel().await.unwrap();
         Topology::new(&cfg.amqp).declare(&ch).await.unwrap();
         let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
@@ -159,7 +159,7 @@ impl Broker {
     pub async fn depth(&self, queue: &str) -> u32 {
         self.ch
             .queue_declare(
-                queue,
+                queue.into(),
                 QueueDeclareOptions {
                     passive: true,
                     ..Default::default()
@@ -186,7 +186,12 @@ impl Broker {
     /// Take every message of `queue` (acked), with its properties.
     pub async fn drain(&self, queue: &str) -> Vec<(BasicProperties, Vec<u8>)> {
         let mut out = Vec::new();
-        while let Some(msg) = self.ch.basic_get(queue, BasicGetOptions::default()).await.unwrap() {
+        while let Some(msg) = self
+            .ch
+            .basic_get(queue.into(), BasicGetOptions::default())
+            .await
+            .unwrap()
+        {
             let d = msg.delivery;
             d.acker.ack(BasicAckOptions::default()).await.unwrap();
             out.push((d.properties, d.data));
@@ -199,8 +204,8 @@ impl Broker {
         let ch = self.conn.create_channel().await.unwrap();
         let mut consumer = ch
             .basic_consume(
-                queue,
-                "test-take",
+                queue.into(),
+                "test-take".into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
             )
@@ -218,7 +223,7 @@ impl Broker {
                 _ => break,
             }
         }
-        let _ = ch.close(200, "done").await;
+        let _ = ch.close(200, "done".into()).await;
         out
     }
 
@@ -226,11 +231,17 @@ impl Broker {
     pub async fn cleanup(self) {
         let t = Topology::new(&self.cfg.amqp);
         for q in &t.queues {
-            let _ = self.ch.queue_delete(&q.name, QueueDeleteOptions::default()).await;
+            let _ = self
+                .ch
+                .queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
+                .await;
         }
         for e in &t.exchanges {
-            let _ = self.ch.exchange_delete(&e.name, ExchangeDeleteOptions::default()).await;
+            let _ = self
+                .ch
+                .exchange_delete(e.name.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
         }
-        let _ = self.conn.close(200, "test done").await;
+        let _ = self.conn.close(200, "test done".into()).await;
     }
 }

@@ -234,27 +234,31 @@ pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool
 /// Delete every queue and exchange of the test's prefix (best effort).
 pub async fn cleanup_broker(cfg: &Config) {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-    let Ok(conn) = pintu::broker::connect(cfg.amqp.url.expose(), "pintu-test-cleanup").await else {
+    let Ok(conn) = pintu::broker::connect(&cfg.amqp, "pintu-test-cleanup").await else {
         return;
     };
     let Ok(ch) = conn.create_channel().await else { return };
     let topo = pintu::broker::Topology::new(&cfg.amqp);
     for q in &topo.queues {
-        let _ = ch.queue_delete(&q.name, QueueDeleteOptions::default()).await;
+        let _ = ch
+            .queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
+            .await;
     }
     for e in &topo.exchanges {
-        let _ = ch.exchange_delete(&e.name, ExchangeDeleteOptions::default()).await;
+        let _ = ch
+            .exchange_delete(e.name.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
     }
     // The node's reservation queue and exchange (pintu::node).
     let p = &cfg.amqp.prefix;
     let _ = ch
         .queue_delete(
-            &pintu::node::codes_queue(p, cfg.node.id()),
+            pintu::node::codes_queue(p, cfg.node.id()).into(),
             QueueDeleteOptions::default(),
         )
         .await;
     let _ = ch
-        .exchange_delete(&pintu::node::exchange(p), ExchangeDeleteOptions::default())
+        .exchange_delete(pintu::node::exchange(p).into(), ExchangeDeleteOptions::default())
         .await;
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
 }

@@ -15,7 +15,7 @@ use axum::routing::get;
 use lapin::options::{BasicPublishOptions, ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::BasicProperties;
 use parking_lot::Mutex;
-use pintu::broker::connect;
+use pintu::broker::connect_url as connect;
 use pintu::config::Config;
 use pintu::routing::worker::{run_worker, RouteStats};
 use pintu::routing::Engine;
@@ -141,8 +141,8 @@ pub async fn publish_update(cfg: &Config, key: &str, body: &serde_json::Value) {
     let ch = conn.create_channel().await.unwrap();
     ch.confirm_select(Default::default()).await.unwrap();
     ch.basic_publish(
-        &pintu::status::topology::exchange(&cfg.amqp.prefix),
-        key,
+        pintu::status::topology::exchange(&cfg.amqp.prefix).into(),
+        key.into(),
         BasicPublishOptions::default(),
         &serde_json::to_vec(body).unwrap(),
         BasicProperties::default()
@@ -153,7 +153,7 @@ pub async fn publish_update(cfg: &Config, key: &str, body: &serde_json::Value) {
     .unwrap()
     .await
     .unwrap();
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
 }
 
 pub fn update(agency: &str, tracking: &str, status: &str, message: Option<&str>) -> serde_json::Value {
@@ -212,12 +212,15 @@ impl Drop for StatusCleanup {
                     pintu::status::topology::updates_queue(&p),
                     pintu::status::topology::routed_queue(&p),
                 ] {
-                    let _ = ch.queue_delete(&q, QueueDeleteOptions::default()).await;
+                    let _ = ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
                 }
                 let _ = ch
-                    .exchange_delete(&pintu::status::topology::exchange(&p), ExchangeDeleteOptions::default())
+                    .exchange_delete(
+                        pintu::status::topology::exchange(&p).into(),
+                        ExchangeDeleteOptions::default(),
+                    )
                     .await;
-                let _ = conn.close(200, "bye").await;
+                let _ = conn.close(200, "bye".into()).await;
             });
         })
         .join();

@@ -48,11 +48,11 @@ struct Args {
 }
 
 async fn queue_depth(amqp: &str, queue: &str) -> anyhow::Result<u64> {
-    let conn = pintu::broker::connect(amqp, "pintu-load").await?;
+    let conn = pintu::broker::connect_url(amqp, "pintu-load").await?;
     let ch = conn.create_channel().await?;
     let q = ch
         .queue_declare(
-            queue,
+            queue.into(),
             QueueDeclareOptions {
                 passive: true,
                 ..Default::default()
@@ -60,7 +60,7 @@ async fn queue_depth(amqp: &str, queue: &str) -> anyhow::Result<u64> {
             FieldTable::default(),
         )
         .await?;
-    let _ = conn.close(200, "bye").await;
+    let _ = conn.close(200, "bye".into()).await;
     Ok(q.message_count() as u64)
 }
 

@@ -112,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
     let cfg = config(&args, &prefix, &dir)?;
     let names = Names::new(&prefix);
 
-    let conn = connect(cfg.amqp.url.expose(), "pintu-route-load").await?;
+    let conn = connect(&cfg.amqp, "pintu-route-load").await?;
     let ch = conn.create_channel().await?;
     let topology = Topology::new(&cfg.amqp);
     topology.declare(&ch).await?;
@@ -197,13 +197,17 @@ async fn main() -> anyhow::Result<()> {
 
     if !args.keep {
         for q in &topology.queues {
-            let _ = ch.queue_delete(&q.name, QueueDeleteOptions::default()).await;
+            let _ = ch
+                .queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
+                .await;
         }
         for e in &topology.exchanges {
-            let _ = ch.exchange_delete(&e.name, ExchangeDeleteOptions::default()).await;
+            let _ = ch
+                .exchange_delete(e.name.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
         }
     }
-    let _ = conn.close(200, "done").await;
+    let _ = conn.close(200, "done".into()).await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

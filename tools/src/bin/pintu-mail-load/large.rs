@@ -113,19 +113,19 @@ fn cleanup_broker(config: &Path) {
     };
     let Ok(rt) = tokio::runtime::Runtime::new() else { return };
     let work = async {
-        let Ok(conn) = pintu::broker::connect(cfg.amqp.url.expose(), "pintu-mail-load").await else {
+        let Ok(conn) = pintu::broker::connect(&cfg.amqp, "pintu-mail-load").await else {
             return;
         };
         let Ok(ch) = conn.create_channel().await else { return };
         let topology = pintu::broker::Topology::new(&cfg.amqp);
         for q in &topology.queues {
-            let _ = ch.queue_delete(&q.name, Default::default()).await;
+            let _ = ch.queue_delete(q.name.as_str().into(), Default::default()).await;
         }
         for e in &topology.exchanges {
-            let _ = ch.exchange_delete(&e.name, Default::default()).await;
+            let _ = ch.exchange_delete(e.name.as_str().into(), Default::default()).await;
         }
         // Closing is not worth waiting for: the process ends next.
-        let _ = tokio::time::timeout(Duration::from_secs(2), conn.close(200, "bye")).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), conn.close(200, "bye".into())).await;
     };
     // Best effort, bounded: a broker that does not answer must not keep the
     // figures from being printed.
