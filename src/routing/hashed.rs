@@ -10,7 +10,7 @@
 //! sorted per kind and merged instead of sorted all together. Doing that work
 //! once was the largest single saving in the router's time per decision.
 
-use super::features::{self, fnv, Names, Spec, TableScores, FNV_OFFSET, SCORE_CAP, SCORE_SCALE};
+use super::features::{self, fnv, Key, Names, Spec, TableScores, FNV_OFFSET, SCORE_CAP, SCORE_SCALE};
 use super::text::NormText;
 
 const WORD: u64 = fnv(FNV_OFFSET, b"w=");
@@ -31,7 +31,7 @@ pub struct TableKeys {
 
 impl TableKeys {
     pub fn new(names: &Names<'_>) -> TableKeys {
-        let h = |parts: &[&[u8]]| parts.iter().fold(FNV_OFFSET, |h, p| fnv(h, p));
+        let h = <u64 as Key>::of;
         TableKeys {
             lex_any: h(&[b"lex=any"]),
             lex: names.categories.iter().map(|c| h(&[b"lex=", c.as_bytes()])).collect(),

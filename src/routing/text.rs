@@ -16,20 +16,20 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// FNV-1a as a `Hasher`: the abbreviation table is looked up for every word
 /// of every complaint, and SipHash's protection against chosen keys buys
 /// nothing for a table the project itself writes.
-#[derive(Default)]
 pub struct FnvHasher(u64);
+
+impl Default for FnvHasher {
+    fn default() -> FnvHasher {
+        FnvHasher(super::features::FNV_OFFSET)
+    }
+}
 
 impl Hasher for FnvHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let h = if self.0 == 0 {
-            super::features::FNV_OFFSET
-        } else {
-            self.0
-        };
-        self.0 = super::features::fnv(h, bytes);
+        self.0 = super::features::fnv(self.0, bytes);
     }
 }
 
