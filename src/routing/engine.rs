@@ -223,6 +223,7 @@ impl Engine {
             s: String::with_capacity(len + len / 4),
             toks: Vec::with_capacity(len / 4),
             subject_toks: 0,
+            lead: None,
         };
         let mut raw = String::with_capacity(len);
         if let Some(s) = &subject_part {
@@ -230,7 +231,9 @@ impl Engine {
             super::text::raw_words(s, &mut raw);
         }
         nt.subject_toks = nt.toks.len();
+        let body_start = nt.s.len();
         self.norm.push(&body, &mut nt);
+        nt.lead = self.norm.lead_clause(&body, body_start, &nt);
         super::text::raw_words(&body, &mut raw);
         // In a text written in capitals a capital letter says nothing about
         // proper nouns (rule 2's district names rely on it).

@@ -15,6 +15,7 @@ impl Engine {
     /// Turn name hits into places, using the word before each (docs/routing.md rule 2).
     pub(super) fn interpret_places(&self, raw: &[(usize, usize, usize)], a: &Analysis, nt: &NormText) -> Vec<PlaceHit> {
         let mut out = Vec::new();
+        let mut pending = Vec::new();
         for &(s, e, ix) in raw {
             let p = &self.places[ix];
             let tok = nt.tok_at(s);
@@ -67,6 +68,24 @@ impl Engine {
                 continue;
             }
             let named = !p.provinces.is_empty() || !p.cities.is_empty() || !p.regencies.is_empty();
+            if named
+                && p.needs_place_word
+                && prefix.is_none()
+                && !place_word
+                && (!p.cities.is_empty() || !p.regencies.is_empty())
+            {
+                // `serang`, `banjar` alone are everyday words; beside a
+                // district of that regency (`kramatwatu serang`, `martapura
+                // banjar`) the two name each other (see `corroborated`).
+                let mut cands: Vec<usize> = p.cities.iter().map(|&c| c as usize).collect();
+                cands.extend(p.regencies.iter().map(|&c| c as usize));
+                let default = cands[0];
+                pending.push(hit(PlaceKind::Regency {
+                    cands,
+                    default,
+                    explicit: false,
+                }));
+            }
             if named && (!p.needs_place_word || prefix.is_some() || place_word) {
                 let cities: Vec<usize> = p.cities.iter().map(|&c| c as usize).collect();
                 let kabs: Vec<usize> = p.regencies.iter().map(|&c| c as usize).collect();
@@ -114,12 +133,20 @@ impl Engine {
                 let first = &nt.toks[tok];
                 let multiword = nt.s[s..e].contains(' ');
                 let cands: Vec<usize> = p.districts.iter().map(|&d| d as usize).collect();
-                if !p.common_district && (multiword || first.cap || place_word) {
+                // A text that opens with the name alone and a comma
+                // (`rungkut, tiap malam ...`) names its place like a dateline.
+                let dateline = nt.lead == Some((s as u32, e as u32));
+                if !p.common_district && (multiword || first.cap || place_word || dateline) {
                     out.push(hit(PlaceKind::District(cands)));
                 } else if !p.reads_official && (!p.common_district || multiword) {
                     out.push(hit(PlaceKind::WeakDistrict(cands)));
                 }
             }
+        }
+        if !pending.is_empty() {
+            let kept: Vec<PlaceHit> = pending.into_iter().filter(|r| corroborated(r, &out)).collect();
+            out.extend(kept);
+            out.sort_by_key(|h| h.start);
         }
         out
     }
@@ -308,4 +335,18 @@ impl Engine {
             Region::Regency(g) => self.wilayah.regencies[g].province,
         }
     }
+}
+
+/// Whether a regency name that needs a place word stands within two words of
+/// a district lying in one of its regencies: each makes the other a place.
+fn corroborated(regency: &PlaceHit, hits: &[PlaceHit]) -> bool {
+    let PlaceKind::Regency { cands, .. } = &regency.kind else {
+        return false;
+    };
+    hits.iter().any(|h| match &h.kind {
+        PlaceKind::District(d) | PlaceKind::WeakDistrict(d) => {
+            h.tok.abs_diff(regency.tok) <= 2 && h.start != regency.start && d.iter().any(|r| cands.contains(r))
+        }
+        _ => false,
+    })
 }

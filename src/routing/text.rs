@@ -53,6 +53,9 @@ pub struct NormText {
     pub toks: Vec<Tok>,
     /// Words before this index came from the e-mail subject.
     pub subject_toks: usize,
+    /// Byte range of the body's opening words when a comma or colon ends
+    /// them (at most three words: `Rungkut, ...`), set by the engine.
+    pub lead: Option<(u32, u32)>,
 }
 
 impl NormText {
@@ -163,6 +166,29 @@ impl Normalizer {
         n.s.trim().to_string()
     }
 
+    /// Where in `nt.s` the body's opening words lie when a comma or colon
+    /// ends them within the first 48 bytes (`Rungkut, tiap malam ...`): at
+    /// most three words of letters. `body_start` is `nt.s`'s length before
+    /// the body was pushed.
+    pub fn lead_clause(&self, body: &str, body_start: usize, nt: &NormText) -> Option<(u32, u32)> {
+        let (cut, _) = body
+            .char_indices()
+            .take_while(|&(i, _)| i < 48)
+            .find(|&(_, c)| c == ',' || c == ':')?;
+        let opening = body[..cut].trim();
+        if opening.is_empty()
+            || opening.split_whitespace().count() > 3
+            || !opening.chars().all(|c| c.is_alphabetic() || c == ' ')
+        {
+            return None;
+        }
+        let canon = self.term(opening);
+        let start = body_start.max(1);
+        let end = start + canon.len();
+        (!canon.is_empty() && nt.s.get(start..end) == Some(canon.as_str()) && nt.s.as_bytes().get(end) == Some(&b' '))
+            .then_some((start as u32, end as u32))
+    }
+
     fn emit(&self, word: &str, cap: bool, out: &mut NormText) {
         // `anak2` is how SMS writes the reduplicated `anak-anak`.
         if let Some(base) = word.strip_suffix('2') {
@@ -263,6 +289,35 @@ mod tests {
     #[test]
     fn accents_fold() {
         assert_eq!(n().term("café Kab"), "cafe kabupaten");
+    }
+
+    #[test]
+    fn lead_clause_is_the_opening_words_before_a_comma() {
+        let lead = |subject: Option<&str>, body: &str| {
+            let norm = n();
+            let mut t = NormText::default();
+            if let Some(s) = subject {
+                norm.push(s, &mut t);
+            }
+            let start = t.s.len();
+            norm.push(body, &mut t);
+            norm.lead_clause(body, start, &t)
+                .map(|(s, e)| t.s[s as usize..e as usize].to_string())
+        };
+        assert_eq!(lead(None, "Rungkut, tiap malam").as_deref(), Some("rungkut"));
+        assert_eq!(lead(None, "  tanah abang: macet").as_deref(), Some("tanah abang"));
+        assert_eq!(
+            lead(Some("Banjir"), "Kab Bogor, banjir lagi").as_deref(),
+            Some("kabupaten bogor")
+        );
+        assert_eq!(
+            lead(None, "jalan di depan rumah kami rusak, tolong"),
+            None,
+            "more than three words"
+        );
+        assert_eq!(lead(None, "RT 05, jalan rusak"), None, "digits");
+        assert_eq!(lead(None, "tiap malam ada truk"), None, "no comma");
+        assert_eq!(lead(None, ", kosong"), None);
     }
 
     #[test]
