@@ -598,9 +598,9 @@ async fn smtp_errors_are_classified() {
         text: "Kode lacak: LPR-ABCDEF".into(),
         context: Default::default(),
     };
-    assert!(matches!(transport.send(&reply).await, Err(SendError::Transient(_))));
+    assert!(matches!(transport.send(&reply).await, Err(SendError::Transient { .. })));
     reply.to = "not an address".into();
-    assert!(matches!(transport.send(&reply).await, Err(SendError::Permanent(_))));
+    assert!(matches!(transport.send(&reply).await, Err(SendError::Permanent { .. })));
     // Suppressed replies are never sent, even if one was queued.
     reply.to = "budi@warga.test".into();
     reply.context.insert("suppress_reply".into(), "loop".into());

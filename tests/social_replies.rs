@@ -132,8 +132,8 @@ async fn failures_are_classified() {
     );
     let tg = reply("telegram", Channel::Telegram, "5", &[("chat_id", "5")]);
     let x = reply("x", Channel::X, "9", &[("tweet_id", "1850000000000000001")]);
-    let transient = |r: Result<(), SendError>| matches!(r, Err(SendError::Transient(_)));
-    let permanent = |r: Result<(), SendError>| matches!(r, Err(SendError::Permanent(_)));
+    let transient = |r: Result<(), SendError>| matches!(r, Err(SendError::Transient { .. }));
+    let permanent = |r: Result<(), SendError>| matches!(r, Err(SendError::Permanent { .. }));
 
     sim.fail_next_send(
         500,
@@ -181,7 +181,7 @@ async fn failures_are_classified() {
     let mut down = cfg.clone();
     down.channels.telegram.api_base = "http://127.0.0.1:9".into();
     match transports(&down)["telegram"].send(&tg).await {
-        Err(SendError::Transient(why)) => assert!(!why.contains("ABC-sim_bot_token"), "{why}"),
+        Err(SendError::Transient { reason: why, .. }) => assert!(!why.contains("ABC-sim_bot_token"), "{why}"),
         other => panic!("{other:?}"),
     }
     sim.stop().await;

@@ -125,7 +125,7 @@ impl SmtpReplyTransport {
         let to: Address = reply
             .to
             .parse()
-            .map_err(|e| SendError::Permanent(format!("recipient address: {e}")))?;
+            .map_err(|e| SendError::permanent_from(format!("recipient address: {e}"), e))?;
         // The code shown to the citizen (the original complaint for a
         // follow-up) goes into the Message-ID, so their answer threads to it.
         let shown = reply
@@ -170,15 +170,15 @@ impl SmtpReplyTransport {
             b = b.references(refs.clone());
         }
         b.body(reply.text.clone())
-            .map_err(|e| SendError::Permanent(format!("building the message: {e}")))
+            .map_err(|e| SendError::permanent_from(format!("building the message: {e}"), e))
     }
 }
 
-fn classify(e: &lettre::transport::smtp::Error) -> SendError {
+fn classify(e: lettre::transport::smtp::Error) -> SendError {
     if e.is_permanent() {
-        SendError::Permanent(e.to_string())
+        SendError::permanent_from(e.to_string(), e)
     } else {
-        SendError::Transient(e.to_string())
+        SendError::transient_from(e.to_string(), e)
     }
 }
 
@@ -212,9 +212,9 @@ impl ReplyTransport for SmtpReplyTransport {
                         Ok(())
                     }
                     Err(e) => {
-                        let err = classify(&e);
+                        let err = classify(e);
                         metrics::counter!("pintu_email_reply_errors_total",
-                            "kind" => if matches!(err, SendError::Permanent(_)) { "permanent" } else { "transient" })
+                            "kind" => if err.is_permanent() { "permanent" } else { "transient" })
                         .increment(1);
                         Err(err)
                     }

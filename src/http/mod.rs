@@ -91,6 +91,17 @@ async fn require_ops_token(State(st): State<AppState>, req: Request, next: Next)
     next.run(req).await
 }
 
+/// The client side of [`require_ops_token`], for the commands that call a
+/// running gateway's `/ops/api/*` (`pintu status`, `report`, `flood`,
+/// `quarantine`): the token as a bearer token, and no `Authorization` header
+/// for an absent or empty one.
+pub fn with_ops_token(req: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+    match token.filter(|t| !t.is_empty()) {
+        Some(t) => req.bearer_auth(t),
+        None => req,
+    }
+}
+
 /// `http.access_log`: one line per request. Gateways put their credential in
 /// the URL (Kannel's get-url `?token=`, Meta's `hub.verify_token`), so the
 /// query is logged with every credential parameter masked; the client is the
@@ -131,4 +142,28 @@ pub async fn serve(
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ops_token_goes_as_a_bearer_token_and_an_empty_one_not_at_all() {
+        let http = reqwest::Client::new();
+        let auth = |token: Option<&str>| {
+            let req = with_ops_token(http.get("http://127.0.0.1:1/ops/api/summary"), token)
+                .build()
+                .unwrap();
+            req.headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_string())
+        };
+        assert_eq!(
+            auth(Some("s3cret-ops-token")).as_deref(),
+            Some("Bearer s3cret-ops-token")
+        );
+        assert_eq!(auth(Some("")), None);
+        assert_eq!(auth(None), None);
+    }
 }

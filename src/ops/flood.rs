@@ -18,7 +18,7 @@ use super::status::reachable;
 use super::summary::rfc3339_ms;
 use super::OpsError;
 use crate::config::Config;
-use crate::http::AppState;
+use crate::http::{with_ops_token, AppState};
 use crate::intake::{ReleaseReport, ReleaseRequest};
 use crate::store::held::{self, Held};
 use crate::store::Store;
@@ -126,11 +126,7 @@ fn base(cfg: &Config, url: Option<&str>) -> String {
 
 async fn call<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder, cfg: &Config) -> Result<T, OpsError> {
     let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
-    let req = match token.filter(|t| !t.is_empty()) {
-        Some(t) => req.bearer_auth(t),
-        None => req,
-    };
-    let resp = req
+    let resp = with_ops_token(req, token)
         .timeout(Duration::from_secs(60))
         .send()
         .await

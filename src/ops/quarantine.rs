@@ -24,7 +24,7 @@ use super::OpsError;
 use crate::config::Config;
 use crate::email::quarantine::{Quarantine, QuarantineRecord};
 use crate::email::replay::{replay, ReplayError, ReplayOutcome};
-use crate::http::AppState;
+use crate::http::{with_ops_token, AppState};
 use crate::stats::Ranked;
 
 /// Most entries one listing returns.
@@ -175,16 +175,7 @@ fn base(cfg: &Config, url: Option<&str>) -> String {
 }
 
 fn with_token(req: reqwest::RequestBuilder, cfg: &Config) -> reqwest::RequestBuilder {
-    match cfg
-        .http
-        .ops_token
-        .as_ref()
-        .map(pintu_channels::Secret::expose)
-        .filter(|t| !t.is_empty())
-    {
-        Some(t) => req.bearer_auth(t),
-        None => req,
-    }
+    with_ops_token(req, cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose))
 }
 
 async fn body(resp: reqwest::Response) -> Result<serde_json::Value, OpsError> {

@@ -12,6 +12,7 @@ use super::summary::{rfc3339_ms, Summary};
 use super::OpsError;
 use crate::broker::connect;
 use crate::config::Config;
+use crate::http::with_ops_token;
 use crate::stats::now_ms;
 
 /// What `status` could find out.
@@ -58,11 +59,8 @@ pub async fn fetch(base: &str, token: Option<&str>) -> Result<Summary, OpsError>
         .timeout(Duration::from_secs(5))
         .build()
         .map_err(OpsError::Request)?;
-    let mut req = http.get(format!("{}/ops/api/summary", base.trim_end_matches('/')));
-    if let Some(t) = token.filter(|t| !t.is_empty()) {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.map_err(OpsError::Request)?;
+    let req = http.get(format!("{}/ops/api/summary", base.trim_end_matches('/')));
+    let resp = with_ops_token(req, token).send().await.map_err(OpsError::Request)?;
     let status = resp.status();
     let body = resp.bytes().await.map_err(OpsError::Request)?;
     if !status.is_success() {

@@ -38,14 +38,70 @@ pub struct OutboundReply {
     pub context: BTreeMap<String, String>,
 }
 
+/// Why a reply was not sent. `reason` is the whole text that goes into the
+/// log line and the dead letter's `x-pintu-reason`, so it carries the cause's
+/// words too; `source` keeps the cause itself (when there is one) for whoever
+/// walks [`std::error::Error::source`].
 #[derive(Debug, Error)]
 pub enum SendError {
     /// Worth retrying (network, 5xx, rate limit).
-    #[error("temporary failure: {0}")]
-    Transient(String),
+    #[error("temporary failure: {reason}")]
+    Transient {
+        reason: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// Retrying cannot help (4xx, bad address): dead-letter at once.
-    #[error("permanent failure: {0}")]
-    Permanent(String),
+    #[error("permanent failure: {reason}")]
+    Permanent {
+        reason: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl SendError {
+    /// A temporary failure known only by its text (an HTTP status and answer).
+    pub fn transient(reason: impl Into<String>) -> SendError {
+        SendError::Transient {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A permanent failure known only by its text (a missing reply context).
+    pub fn permanent(reason: impl Into<String>) -> SendError {
+        SendError::Permanent {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A temporary failure caused by `source`; `reason` should quote it.
+    pub fn transient_from(
+        reason: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> SendError {
+        SendError::Transient {
+            reason: reason.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A permanent failure caused by `source`; `reason` should quote it.
+    pub fn permanent_from(
+        reason: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> SendError {
+        SendError::Permanent {
+            reason: reason.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, SendError::Permanent { .. })
+    }
 }
 
 /// Sends replies for one provider.
@@ -84,7 +140,8 @@ pub async fn read_answer(mut resp: reqwest::Response) -> (u16, String) {
 /// out of the message because it can carry credentials (Kannel's password,
 /// Telegram's bot token) and the citizen's number.
 pub fn transient_http(e: reqwest::Error) -> SendError {
-    SendError::Transient(e.without_url().to_string())
+    let e = e.without_url();
+    SendError::transient_from(e.to_string(), e)
 }
 
 /// Classify an HTTP status from a provider's send API. The answer's body goes
@@ -93,14 +150,37 @@ pub fn transient_http(e: reqwest::Error) -> SendError {
 pub fn classify_status(status: u16, body: &str) -> Result<(), SendError> {
     match status {
         200..=299 => Ok(()),
-        408 | 425 | 429 | 500..=599 => Err(SendError::Transient(format!("HTTP {status}: {}", sanitize(body)))),
-        _ => Err(SendError::Permanent(format!("HTTP {status}: {}", sanitize(body)))),
+        408 | 425 | 429 | 500..=599 => Err(SendError::transient(format!("HTTP {status}: {}", sanitize(body)))),
+        _ => Err(SendError::permanent(format!("HTTP {status}: {}", sanitize(body)))),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error;
+
     use super::*;
+
+    /// The reqwest error stays the source, without the URL that would show
+    /// the bot token; the reason recorded on the dead letter is its text.
+    #[tokio::test]
+    async fn a_failed_call_keeps_the_http_error() {
+        let http = http_client(std::time::Duration::from_secs(2)).unwrap();
+        let e = http
+            .post("http://127.0.0.1:9/botSECRET-TOKEN/sendMessage")
+            .send()
+            .await
+            .unwrap_err();
+        let err = transient_http(e);
+        let SendError::Transient { reason, .. } = &err else {
+            panic!("{err:?}");
+        };
+        let cause = err.source().and_then(|s| s.downcast_ref::<reqwest::Error>());
+        assert!(cause.is_some_and(|c| c.url().is_none() && c.is_connect()), "{err:?}");
+        assert_eq!(Some(reason.clone()), cause.map(ToString::to_string));
+        assert!(!format!("{err:?}").contains("SECRET-TOKEN"), "{err:?}");
+        assert!(classify_status(503, "busy").unwrap_err().source().is_none());
+    }
 
     #[test]
     fn provider_answers_are_sanitized_in_errors() {

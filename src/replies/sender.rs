@@ -136,12 +136,12 @@ impl ReplySender {
                         warn!(error = %e, "reply sent but ack failed; it may be sent again");
                     }
                 }
-                Err(SendError::Permanent(reason)) => {
+                Err(SendError::Permanent { reason, .. }) => {
                     metrics::counter!("pintu_replies_failed_total", &labels).increment(1);
                     self.stats.reply(false);
                     self.dead_letter(delivery, dead, &reason).await;
                 }
-                Err(SendError::Transient(reason)) => {
+                Err(SendError::Transient { reason, .. }) => {
                     metrics::counter!("pintu_replies_failed_total", &labels).increment(1);
                     self.stats.reply(false);
                     let attempt = delivery_count(&delivery);

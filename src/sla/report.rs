@@ -187,13 +187,13 @@ pub async fn fetch_cli(
         .build()
         .map_err(|e| e.to_string())?;
     let format = if json { "json" } else { "csv" };
-    let mut req = http
+    let req = http
         .get(format!("{}/ops/api/report", base.trim_end_matches('/')))
         .query(&[("from", from), ("to", to), ("by", by), ("format", format)]);
-    if let Some(t) = token.filter(|t| !t.is_empty()) {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.map_err(|e| super::status::chain(&e))?;
+    let resp = crate::http::with_ops_token(req, token)
+        .send()
+        .await
+        .map_err(|e| super::status::chain(&e))?;
     let status = resp.status();
     let text = resp.text().await.map_err(|e| e.to_string())?;
     if !status.is_success() {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::summary::{AgencyRow, Summary};
+use crate::http::with_ops_token;
 
 #[derive(Debug, Deserialize)]
 struct Answer {
@@ -46,11 +47,8 @@ async fn fetch(base: &str, token: Option<&str>) -> Result<Option<Summary>, Strin
         .timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| e.to_string())?;
-    let mut req = http.get(format!("{}/ops/api/sla", base.trim_end_matches('/')));
-    if let Some(t) = token.filter(|t| !t.is_empty()) {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.map_err(|e| chain(&e))?;
+    let req = http.get(format!("{}/ops/api/sla", base.trim_end_matches('/')));
+    let resp = with_ops_token(req, token).send().await.map_err(|e| chain(&e))?;
     if !resp.status().is_success() {
         return Err(format!("HTTP {}", resp.status()));
     }

@@ -132,7 +132,7 @@ impl ReplyTransport for JasminSend {
             if body.starts_with("Success") {
                 Ok(())
             } else {
-                Err(SendError::Permanent(format!(
+                Err(SendError::permanent(format!(
                     "Jasmin answered: {}",
                     crate::obs::sanitize(&body)
                 )))
@@ -173,7 +173,7 @@ impl ReplyTransport for TwilioSend {
             let from = reply
                 .context
                 .get("reply_from")
-                .ok_or_else(|| SendError::Permanent("no `To` number recorded to reply from".into()))?;
+                .ok_or_else(|| SendError::permanent("no `To` number recorded to reply from"))?;
             // WhatsApp over Twilio: both addresses carry the `whatsapp:` prefix
             // (recorded at intake), or Twilio would send an SMS instead.
             let prefix = reply.context.get("address_prefix").map(String::as_str).unwrap_or("");

@@ -44,7 +44,7 @@ fn context<'a>(reply: &'a OutboundReply, key: &str) -> Result<&'a str, SendError
         .get(key)
         .map(String::as_str)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| SendError::Permanent(format!("reply context lacks `{key}`")))
+        .ok_or_else(|| SendError::permanent(format!("reply context lacks `{key}`")))
 }
 
 fn cut(text: &str, max_chars: usize) -> String {
@@ -109,7 +109,9 @@ fn graph_transient(body: &str) -> bool {
 
 fn graph_result(status: u16, body: &str) -> Result<(), SendError> {
     match classify_status(status, body) {
-        Err(SendError::Permanent(why)) if graph_transient(body) => Err(SendError::Transient(why)),
+        Err(SendError::Permanent { reason, source }) if graph_transient(body) => {
+            Err(SendError::Transient { reason, source })
+        }
         other => other,
     }
 }
@@ -146,9 +148,7 @@ impl GraphReply {
             GraphProduct::Whatsapp => {
                 let phone_number_id = context(reply, "phone_number_id")?;
                 if !phone_number_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    return Err(SendError::Permanent(
-                        "reply context `phone_number_id` is not an id".into(),
-                    ));
+                    return Err(SendError::permanent("reply context `phone_number_id` is not an id"));
                 }
                 let mut body = json!({
                     "messaging_product": "whatsapp",
@@ -222,7 +222,7 @@ impl ReplyTransport for TelegramReply {
         Box::pin(async move {
             let chat_id: i64 = context(reply, "chat_id")?
                 .parse()
-                .map_err(|_| SendError::Permanent("reply context `chat_id` is not a number".into()))?;
+                .map_err(|e| SendError::permanent_from("reply context `chat_id` is not a number", e))?;
             let mut body = json!({ "chat_id": chat_id, "text": reply.text });
             if let Some(mid) = reply.context.get("message_id").and_then(|m| m.parse::<i64>().ok()) {
                 body["reply_to_message_id"] = json!(mid);
@@ -242,10 +242,10 @@ mod tests {
     #[test]
     fn graph_codes() {
         let throttled = r#"{"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429}}"#;
-        assert!(matches!(graph_result(400, throttled), Err(SendError::Transient(_))));
+        assert!(matches!(graph_result(400, throttled), Err(SendError::Transient { .. })));
         let window = r#"{"error":{"message":"Re-engagement message","code":131047}}"#;
-        assert!(matches!(graph_result(400, window), Err(SendError::Permanent(_))));
-        assert!(matches!(graph_result(500, "x"), Err(SendError::Transient(_))));
+        assert!(matches!(graph_result(400, window), Err(SendError::Permanent { .. })));
+        assert!(matches!(graph_result(500, "x"), Err(SendError::Transient { .. })));
         assert!(graph_result(200, "{}").is_ok());
     }
 

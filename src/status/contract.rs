@@ -129,10 +129,10 @@ pub struct StatusUpdate {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Error, PartialEq)]
+#[derive(Debug, Error)]
 pub enum InvalidUpdate {
     #[error("not a status update: {0}")]
-    Parse(String),
+    Parse(#[source] serde_json::Error),
     #[error("`update_id` must be 1-{MAX_UPDATE_ID} printable characters")]
     UpdateId,
     #[error("neither `tracking` nor `id` names the complaint")]
@@ -145,6 +145,24 @@ pub enum InvalidUpdate {
     ToAgency,
     #[error("`{0}` is longer than {1} characters")]
     TooLong(&'static str, usize),
+}
+
+/// By hand because `serde_json::Error` has none: two parse errors are equal
+/// when they say the same.
+impl PartialEq for InvalidUpdate {
+    fn eq(&self, other: &Self) -> bool {
+        use InvalidUpdate::*;
+        match (self, other) {
+            (Parse(a), Parse(b)) => a.to_string() == b.to_string(),
+            (TooLong(a, n), TooLong(b, m)) => (a, n) == (b, m),
+            (UpdateId, UpdateId)
+            | (NoComplaint, NoComplaint)
+            | (Tracking, Tracking)
+            | (Agency, Agency)
+            | (ToAgency, ToAgency) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Agency codes: lower-case letters, digits, `-` and `.` (`3273.dpupr`,
@@ -161,7 +179,7 @@ pub fn is_agency_code(s: &str) -> bool {
 impl StatusUpdate {
     /// Parse and check one update; never panics on hostile input.
     pub fn parse(bytes: &[u8]) -> Result<StatusUpdate, InvalidUpdate> {
-        let u: StatusUpdate = serde_json::from_slice(bytes).map_err(|e| InvalidUpdate::Parse(e.to_string()))?;
+        let u: StatusUpdate = serde_json::from_slice(bytes).map_err(InvalidUpdate::Parse)?;
         u.validate()?;
         Ok(u)
     }
@@ -287,6 +305,14 @@ mod tests {
         bad["message"] = "x".repeat(MAX_MESSAGE_CHARS + 1).into();
         assert_eq!(update(bad), Err(InvalidUpdate::TooLong("message", MAX_MESSAGE_CHARS)));
         assert!(matches!(StatusUpdate::parse(b"\xff\x00"), Err(InvalidUpdate::Parse(_))));
+    }
+
+    #[test]
+    fn a_parse_error_keeps_the_json_error() {
+        let e = StatusUpdate::parse(b"{\"update_id\": \"u-1\"").unwrap_err();
+        let json = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<serde_json::Error>());
+        assert!(json.is_some_and(serde_json::Error::is_eof), "{e:?}");
+        assert_eq!(e.to_string(), format!("not a status update: {}", json.unwrap()));
     }
 
     /// The schema and the type agree: what the type accepts validates, and

@@ -51,8 +51,13 @@ pub enum StatusError {
     Sled(#[from] sled::Error),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("corrupt record in `{tree}`: {reason}")]
-    Corrupt { tree: &'static str, reason: String },
+    /// A record serde_json does not read back.
+    #[error("corrupt record in `{tree}`: {source}")]
+    Corrupt {
+        tree: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("status transaction aborted")]
     Aborted,
     #[error("broker: {0}")]

@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::service::{AgencyCounts, StatusService};
+use crate::http::with_ops_token;
 
 pub const STAGE_REFRESH: Duration = Duration::from_secs(10);
 
@@ -130,11 +131,8 @@ pub async fn fetch_text(base: &str, token: Option<&str>) -> Option<String> {
         .timeout(Duration::from_secs(5))
         .build()
         .ok()?;
-    let mut req = http.get(format!("{}/ops/api/status-loop", base.trim_end_matches('/')));
-    if let Some(t) = token.filter(|t| !t.is_empty()) {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.ok()?;
+    let req = http.get(format!("{}/ops/api/status-loop", base.trim_end_matches('/')));
+    let resp = with_ops_token(req, token).send().await.ok()?;
     if !resp.status().is_success() {
         return None;
     }

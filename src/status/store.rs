@@ -69,11 +69,8 @@ pub struct StatusStore {
     pub(crate) wake: Arc<tokio::sync::Notify>,
 }
 
-fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StatusError {
-    StatusError::Corrupt {
-        tree,
-        reason: e.to_string(),
-    }
+fn corrupt(tree: &'static str, source: serde_json::Error) -> StatusError {
+    StatusError::Corrupt { tree, source }
 }
 
 fn update_key(agency: &str, update_id: &str) -> Vec<u8> {
@@ -468,4 +465,31 @@ pub(crate) fn encode_pending(p: &Pending) -> Vec<u8> {
 
 pub(crate) fn decode_pending(v: &[u8]) -> Result<Pending, StatusError> {
     serde_json::from_slice(v).map_err(|e| corrupt("status.outbox", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+
+    #[test]
+    fn an_undecodable_outbox_entry_keeps_the_json_error() {
+        let e = decode_pending(b"[1,").err().unwrap();
+        assert!(
+            matches!(
+                e,
+                StatusError::Corrupt {
+                    tree: "status.outbox",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let json = e.source().and_then(|s| s.downcast_ref::<serde_json::Error>());
+        assert_eq!(
+            e.to_string(),
+            format!("corrupt record in `status.outbox`: {}", json.unwrap())
+        );
+    }
 }

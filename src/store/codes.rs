@@ -336,10 +336,7 @@ fn check_history(
 }
 
 fn corrupt(reason: &str) -> StoreError {
-    StoreError::Corrupt {
-        tree: "meta",
-        reason: reason.into(),
-    }
+    StoreError::corrupt("meta", reason)
 }
 
 pub fn decode_next(v: &[u8]) -> Result<u64, StoreError> {

@@ -90,10 +90,7 @@ impl Record {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
-        let corrupt = |reason: &str| StoreError::Corrupt {
-            tree: "dedupe",
-            reason: reason.to_string(),
-        };
+        let corrupt = |reason: &str| StoreError::corrupt("dedupe", reason);
         if bytes.len() == COMPACT_LEN {
             let mut id = [0u8; 16];
             id.copy_from_slice(&bytes[..16]);

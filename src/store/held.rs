@@ -49,10 +49,7 @@ impl Held {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Held, StoreError> {
-        bincode::deserialize(bytes).map_err(|e| StoreError::Corrupt {
-            tree: TREE,
-            reason: e.to_string(),
-        })
+        bincode::deserialize(bytes).map_err(|e| StoreError::undecodable(TREE, *e))
     }
 }
 

@@ -35,8 +35,15 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("storage flush failed: {0}")]
     Flush(#[source] Failure),
+    /// A record that does not read back. `reason` says why in words (the
+    /// decoder's own, when there is one); `source` keeps the decoder's error.
     #[error("corrupt record in `{tree}`: {reason}")]
-    Corrupt { tree: &'static str, reason: String },
+    Corrupt {
+        tree: &'static str,
+        reason: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     #[error("all 2^26 tracking codes of this node are issued: give it an unused node.id and a new data directory (docs/scale-out.md)")]
     CodesExhausted,
     #[error("this data directory issued tracking codes as node {stored}, but node.id is {configured}: a node id belongs to its data directory (docs/scale-out.md)")]
@@ -65,6 +72,26 @@ pub enum StoreError {
     /// (each waiter gets the same error, see [`writer`]).
     #[error(transparent)]
     Shared(Arc<StoreError>),
+}
+
+impl StoreError {
+    /// A record that breaks an invariant of its own (a wrong length).
+    pub fn corrupt(tree: &'static str, reason: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            tree,
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A record its decoder (bincode, serde_json) refused.
+    pub fn undecodable(tree: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::Corrupt {
+            tree,
+            reason: source.to_string(),
+            source: Some(Box::new(source)),
+        }
+    }
 }
 
 /// Open trees of the gateway database.

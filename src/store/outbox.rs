@@ -28,10 +28,7 @@ impl Envelope {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Envelope, StoreError> {
-        bincode::deserialize(bytes).map_err(|e| StoreError::Corrupt {
-            tree: "outbox",
-            reason: e.to_string(),
-        })
+        bincode::deserialize(bytes).map_err(|e| StoreError::undecodable("outbox", *e))
     }
 }
 

@@ -91,10 +91,8 @@ impl Store {
                 Some(v) => {
                     // JSON, not bincode: `Inbound` uses skip_serializing_if,
                     // which a non-self-describing format cannot read back.
-                    let inbound: Inbound = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                        tree: "parts",
-                        reason: e.to_string(),
-                    })?;
+                    let inbound: Inbound =
+                        serde_json::from_slice(&v).map_err(|e| StoreError::undecodable("parts", e))?;
                     Some(StoredPart { key, inbound })
                 }
                 None => None,
@@ -161,10 +159,7 @@ impl Group {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Group, StoreError> {
-        bincode::deserialize(bytes).map_err(|e| StoreError::Corrupt {
-            tree: "part_groups",
-            reason: e.to_string(),
-        })
+        bincode::deserialize(bytes).map_err(|e| StoreError::undecodable("part_groups", *e))
     }
 }
 
@@ -188,7 +183,33 @@ pub fn part_key(group: &[u8], seq: u8) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error;
+
     use super::*;
+
+    #[test]
+    fn an_undecodable_part_keeps_the_decoders_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _closed) = Store::open(dir.path(), 1 << 20).unwrap();
+        let gkey = group_key("kannel", "628111", 7, 2);
+        let mut group = Group::new(0, 2);
+        group.mark(1);
+        store.part_groups.insert(&gkey, group.encode()).unwrap();
+        store.parts.insert(part_key(&gkey, 1), b"{not json".as_slice()).unwrap();
+        let e = store.group_parts(&gkey).err().unwrap();
+        assert!(matches!(e, StoreError::Corrupt { tree: "parts", .. }), "{e}");
+        let json = e.source().and_then(|s| s.downcast_ref::<serde_json::Error>());
+        assert!(json.is_some_and(serde_json::Error::is_syntax), "{e:?}");
+
+        let e = Group::decode(&[]).err().unwrap();
+        assert!(e.to_string().starts_with("corrupt record in `part_groups`: "), "{e}");
+        assert!(
+            e.source()
+                .and_then(|s| s.downcast_ref::<bincode::ErrorKind>())
+                .is_some(),
+            "{e:?}"
+        );
+    }
 
     #[test]
     fn bitmap() {

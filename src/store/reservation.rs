@@ -73,10 +73,7 @@ pub fn stored_known(meta: &sled::Tree) -> Result<[u64; NODES], StoreError> {
     let mut known = [0u64; NODES];
     if let Some(v) = meta.get(KNOWN_KEY)? {
         if v.len() != NODES * 8 {
-            return Err(StoreError::Corrupt {
-                tree: "meta",
-                reason: "known ceilings are not 16 numbers".into(),
-            });
+            return Err(StoreError::corrupt("meta", "known ceilings are not 16 numbers"));
         }
         for (slot, chunk) in known.iter_mut().zip(v.chunks_exact(8)) {
             *slot = decode_u64(chunk)?;
