@@ -47,6 +47,15 @@ impl Engine {
                 continue;
             };
             let word = &nt.s[s..e];
+            let file = o.src.file.file_name().and_then(|f| f.to_str()).unwrap_or_default();
+            if o.target == OverrideTarget::Local {
+                let (agency, why) = self.unit_for(cat, region);
+                reasons.push(format!(
+                    "agency {agency}: {why}; '{word}' keeps it local ({file}:{}, rules 3-4)",
+                    o.src.line
+                ));
+                return agency;
+            }
             let c = &self.categories[cat];
             let agency = match (&o.target, region, &c.p) {
                 (OverrideTarget::Agency(code), _, _) => code.clone(),
@@ -54,11 +63,10 @@ impl Engine {
                 (OverrideTarget::Province, Some(r), Some(p)) => {
                     format!("{}.{p}", self.wilayah.provinces[self.province_of(r)].code)
                 }
-                (OverrideTarget::Province, _, _) => c.n.clone(),
+                (OverrideTarget::Province | OverrideTarget::Local, _, _) => c.n.clone(),
             };
             reasons.push(format!(
-                "agency {agency}: level override for '{word}' ({}:{}, rule 3)",
-                o.src.file.file_name().and_then(|f| f.to_str()).unwrap_or_default(),
+                "agency {agency}: level override for '{word}' ({file}:{}, rule 3)",
                 o.src.line
             ));
             return agency;

@@ -101,6 +101,9 @@ pub struct OfficeDef {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OverrideTarget {
+    /// No fixed level: rule 4 decides. For terms that would otherwise trip a
+    /// later override (`kantor pajak daerah` holds `kantor pajak`).
+    Local,
     Province,
     National,
     Agency(String),

@@ -306,6 +306,7 @@ pub(super) fn parse_overrides(
                 OverrideTarget::Province
             }
             "national" => OverrideTarget::National,
+            "local" => OverrideTarget::Local,
             code => {
                 check_code(&l.src, "agency code", code)?;
                 OverrideTarget::Agency(code.to_string())
