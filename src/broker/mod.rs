@@ -1,6 +1,8 @@
-//! RabbitMQ: connection, the topology of docs/design.md, and confirmed publishing.
+//! RabbitMQ: connection, the topology of docs/design.md, confirmed publishing,
+//! and the requeue/dead-letter steps every consumer shares.
 
 pub mod config;
+pub mod delivery;
 pub mod failover;
 pub mod publisher;
 pub mod topology;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use thiserror::Error;
 use tokio::task::JoinSet;
@@ -28,13 +28,15 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::store::{DecisionStore, StoreError};
 use super::{Engine, RouteOptions, RoutingError};
+use crate::broker::delivery::{self, message_id, DeadLettered};
 use crate::broker::publisher::Outgoing;
 use crate::broker::{connect, ConfirmedPublisher, Names, PublishError, Topology};
 use crate::complaint::Complaint;
 use crate::config::Config;
 
-/// Header carrying why a message was dead-lettered by Pintu itself.
-pub const REASON_HEADER: &str = "x-pintu-reason";
+/// Header of a dead letter that says why (kept here for the tests and tools
+/// that read it through the router).
+pub use crate::broker::delivery::REASON_HEADER;
 
 #[derive(Debug, Error)]
 pub enum RouteError {
@@ -189,14 +191,6 @@ fn flatten(done: Result<Result<(), RouteError>, tokio::task::JoinError>) -> Resu
     }
 }
 
-fn message_id(d: &Delivery) -> String {
-    d.properties
-        .message_id()
-        .as_ref()
-        .map(|m| m.to_string())
-        .unwrap_or_default()
-}
-
 /// One delivery: route and publish, or dead-letter; then ack. Broker errors
 /// on ack/nack end the worker (the connection is gone).
 async fn handle(ctx: Arc<Ctx>, delivery: Delivery) -> Result<(), RouteError> {
@@ -279,38 +273,20 @@ fn route(ctx: &Ctx, c: &Complaint) -> Result<Complaint, StoreError> {
 }
 
 async fn dead_letter(ctx: &Ctx, delivery: Delivery, reason: String) -> Result<(), RouteError> {
-    warn!(reason = %reason, "dead-lettering");
-    let id = message_id(&delivery);
-    let msg = Outgoing {
-        exchange: &ctx.names.dlx(),
-        routing_key: "",
-        message_id: &id,
-        body: &delivery.data,
-        headers: vec![(REASON_HEADER, reason)],
-    };
-    match ctx.publisher.publish(&msg).await {
-        Ok(()) => {
+    match delivery::dead_letter(&ctx.publisher, &ctx.names, &delivery, reason).await? {
+        DeadLettered::Kept => {
             ctx.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-            delivery.acker.ack(BasicAckOptions::default()).await?;
             ctx.stats.acked.fetch_add(1, Ordering::Relaxed);
-            Ok(())
         }
-        Err(PublishError::Broker(e)) => Err(e.into()),
-        Err(e) => {
-            warn!(error = %e, "dead-letter publish refused, requeued");
-            requeue(ctx, delivery).await
+        DeadLettered::Requeued => {
+            ctx.stats.requeued.fetch_add(1, Ordering::Relaxed);
         }
     }
+    Ok(())
 }
 
 async fn requeue(ctx: &Ctx, delivery: Delivery) -> Result<(), RouteError> {
     ctx.stats.requeued.fetch_add(1, Ordering::Relaxed);
-    delivery
-        .acker
-        .nack(BasicNackOptions {
-            multiple: false,
-            requeue: true,
-        })
-        .await?;
+    delivery::requeue(&delivery).await?;
     Ok(())
 }

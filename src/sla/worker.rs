@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use thiserror::Error;
 use tokio::sync::Notify;
@@ -19,12 +19,10 @@ use tracing::{info, info_span, warn, Instrument};
 use super::engine::{Engine, Firing, SlaError};
 use super::event::StageEvent;
 use super::summary::{Summary, SummaryCell};
+use crate::broker::delivery;
 use crate::broker::publisher::Outgoing;
 use crate::broker::{connect, ConfirmedPublisher, Names, PublishError, Topology};
 use crate::config::Config;
-
-/// Why a message was dead-lettered (the header the router uses too).
-pub const REASON_HEADER: &str = "x-pintu-reason";
 
 #[derive(Debug, Error)]
 pub enum SlaWorkerError {
@@ -137,34 +135,7 @@ async fn stage(
     let ev = match StageEvent::from_wire(&d.data) {
         Ok(ev) => ev,
         Err(reason) => {
-            warn!(reason = %reason, "stage event dead-lettered");
-            let id = d
-                .properties
-                .message_id()
-                .as_ref()
-                .map(|m| m.to_string())
-                .unwrap_or_default();
-            let msg = Outgoing {
-                exchange: &names.dlx(),
-                routing_key: "",
-                message_id: &id,
-                body: &d.data,
-                headers: vec![(REASON_HEADER, reason)],
-            };
-            match publisher.publish(&msg).await {
-                Ok(()) => {
-                    d.acker.ack(BasicAckOptions::default()).await?;
-                }
-                Err(e) => {
-                    warn!(error = %e, "dead-letter refused, requeued");
-                    d.acker
-                        .nack(BasicNackOptions {
-                            multiple: false,
-                            requeue: true,
-                        })
-                        .await?;
-                }
-            }
+            delivery::dead_letter(publisher, names, &d, reason).await?;
             return Ok(());
         }
     };
@@ -179,22 +150,12 @@ async fn stage(
         // the delivery limit) rather than acknowledge what was not kept.
         Ok(Err(e)) => {
             warn!(error = %e, "stage event not applied, requeued");
-            d.acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await?;
+            delivery::requeue(&d).await?;
             return Err(e.into());
         }
         Err(e) => {
             warn!(error = %e, "stage task failed, requeued");
-            d.acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await?;
+            delivery::requeue(&d).await?;
         }
     }
     Ok(())

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
@@ -23,10 +23,9 @@ use super::contract::StatusUpdate;
 use super::service::{StatusService, Submitted};
 use super::topology;
 use super::StatusError;
-use crate::broker::publisher::Outgoing;
+use crate::broker::delivery::{self, message_id};
 use crate::broker::{connect, ConfirmedPublisher, Names};
 use crate::complaint::Complaint;
-use crate::routing::worker::REASON_HEADER;
 
 /// Pause before a delivery for a complaint not (yet) on record is requeued:
 /// the routed copy may still be on its way; the delivery limit ends it.
@@ -101,14 +100,6 @@ async fn session(svc: &Arc<StatusService>, shutdown: &CancellationToken) -> Resu
     result
 }
 
-fn message_id(d: &Delivery) -> String {
-    d.properties
-        .message_id()
-        .as_ref()
-        .map(|m| m.to_string())
-        .unwrap_or_default()
-}
-
 async fn on_routed(
     svc: &StatusService,
     dl: &ConfirmedPublisher,
@@ -124,12 +115,7 @@ async fn on_routed(
         Err(StatusError::NotRouted) => return dead_letter(dl, names, d, "complaint without routing".into()).await,
         Err(e) => {
             warn!(error = %e, "cannot record routed complaint; requeued");
-            d.acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await?;
+            delivery::requeue(&d).await?;
             return Ok(());
         }
     }
@@ -164,49 +150,17 @@ async fn on_update(
         }
         Ok(Submitted::Unknown) => {
             tokio::time::sleep(UNKNOWN_RETRY).await;
-            d.acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await?;
+            delivery::requeue(&d).await?;
         }
         Err(e) => {
             warn!(error = %e, "cannot apply update; requeued");
-            d.acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await?;
+            delivery::requeue(&d).await?;
         }
     }
     Ok(())
 }
 
 async fn dead_letter(dl: &ConfirmedPublisher, names: &Names, d: Delivery, reason: String) -> Result<(), StatusError> {
-    warn!(%reason, "status: dead-lettering");
-    let id = message_id(&d);
-    let msg = Outgoing {
-        exchange: &names.dlx(),
-        routing_key: "",
-        message_id: &id,
-        body: &d.data,
-        headers: vec![(REASON_HEADER, reason)],
-    };
-    match dl.publish(&msg).await {
-        Ok(()) => {
-            d.acker.ack(BasicAckOptions::default()).await?;
-        }
-        Err(e) => {
-            warn!(error = %e, "dead-letter refused; requeued");
-            d.acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await?;
-        }
-    }
+    delivery::dead_letter(dl, names, &d, reason).await?;
     Ok(())
 }
