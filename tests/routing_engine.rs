@@ -237,6 +237,13 @@ const CASES: &[Case] = &[
         "djp",
     ),
     case(
+        "1 a phone snatched at a terminal is a crime, not transport",
+        "hp saya dijambret di dekat terminal bus pas nunggu angkot",
+        Some("kepolisian"),
+        None,
+        "polri",
+    ),
+    case(
         "2 plg after a verb is pulang",
         "dokter gigi puskesmas cuma datang hari rabu pasien lain disuruh plg",
         Some("kesehatan"),
