@@ -1,5 +1,5 @@
 //! Seed inputs for every target, built from the repository's fixtures:
-//! the SMS harness cases (`channels/tests/harness.rs`), the social payloads
+//! the SMS harness cases (`channels/tests/harness/sms.rs`), the social payloads
 //! (`channels/tests/fixtures/social/`), the e-mail corpus
 //! (`tests/fixtures/email/`) and the routing evaluation sets
 //! (`tests/data/*.jsonl`). `cargo run -p pintu-fuzz-checks --bin seed`

@@ -1,4 +1,8 @@
-//! Table-driven test over the e-mail corpus in `tests/fixtures/email/`.
+//! E-mail: the corpus in `tests/fixtures/email/` at the repository root (it
+//! is shared with the gateway's tests and the fuzz seeds). Mail is read from
+//! IMAP, not posted to a webhook, so these cases run `parse_message` on the
+//! raw message instead of a [`crate::request::Request`], through the same
+//! table and report.
 //!
 //! Each `NAME.eml` has a sidecar `NAME.json` with the expected outcome; only
 //! the keys present are checked, so a fixture states exactly what it is about:
@@ -16,15 +20,19 @@
 //! `ht-` for hostile or damaged structure.
 
 use std::fs;
-use std::path::PathBuf;
 
 use pintu_channels::email::{parse_message, Automated, Limits, ParseOptions};
 use serde_json::Value;
 
-fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/email")
+use crate::common::{email_corpus, files, read_json, Table};
+
+/// One corpus message and its sidecar.
+struct EmailCase {
+    raw: Vec<u8>,
+    expect: Value,
 }
 
+/// The parser options of the gateway's mailbox, with `limits` from the sidecar.
 fn opts(expect: &Value) -> ParseOptions {
     let mut limits = Limits::default();
     if let Some(l) = expect.get("limits") {
@@ -43,9 +51,10 @@ fn opts(expect: &Value) -> ParseOptions {
     }
 }
 
-fn check(name: &str, raw: &[u8], expect: &Value) -> Vec<String> {
+/// Every way `raw` differs from its sidecar `expect`; empty when it matches.
+fn check(raw: &[u8], expect: &Value) -> Vec<String> {
     let mut errs = Vec::new();
-    let mut fail = |m: String| errs.push(format!("{name}: {m}"));
+    let mut fail = |m: String| errs.push(m);
     let outcome = expect["outcome"].as_str().unwrap_or("accept");
     let parsed = parse_message(raw, &opts(expect));
     let p = match (outcome, parsed) {
@@ -93,8 +102,13 @@ fn check(name: &str, raw: &[u8], expect: &Value) -> Vec<String> {
         (_, Ok(p)) => p,
     };
     let ib = &p.inbound;
-    assert_eq!(ib.channel.as_str(), "email");
-    assert_eq!(ib.provider, "imap");
+    if ib.channel.as_str() != "email" || ib.provider != "imap" {
+        fail(format!(
+            "channel {} / provider {}, expected email / imap",
+            ib.channel.as_str(),
+            ib.provider
+        ));
+    }
     let opt_eq = |key: &str, actual: Option<&str>, fail: &mut dyn FnMut(String)| {
         if let Some(v) = expect.get(key) {
             if v.as_str() != actual {
@@ -205,44 +219,44 @@ fn check(name: &str, raw: &[u8], expect: &Value) -> Vec<String> {
     errs
 }
 
+/// Every message of the corpus against its sidecar.
 #[test]
-fn email_corpus() {
-    let mut names: Vec<String> = fs::read_dir(corpus_dir())
-        .expect("corpus dir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.ends_with(".eml"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 20, "corpus too small: {}", names.len());
-    let mut errors = Vec::new();
-    for n in &names {
-        let raw = fs::read(corpus_dir().join(n)).expect("read eml");
-        let sidecar = corpus_dir().join(n.replace(".eml", ".json"));
-        let expect: Value = serde_json::from_slice(&fs::read(&sidecar).expect("every fixture has a .json"))
-            .expect("valid sidecar json");
-        errors.extend(check(n, &raw, &expect));
+fn every_email_case() {
+    let dir = email_corpus();
+    let mut table = Table::new("email");
+    let names = files(&dir, ".eml").unwrap_or_else(|e| {
+        table.broken("email corpus", e);
+        Vec::new()
+    });
+    if names.len() < 20 {
+        table.broken("email corpus", format!("too small: {}", names.len()));
     }
-    assert!(
-        errors.is_empty(),
-        "{} fixture failures:\n{}",
-        errors.len(),
-        errors.join("\n")
-    );
+    for n in names {
+        let raw = fs::read(dir.join(&n)).map_err(|e| format!("{n}: {e}"));
+        let expect = read_json(&dir.join(n.replace(".eml", ".json")));
+        match (raw, expect) {
+            (Ok(raw), Ok(expect)) => table.push(n, EmailCase { raw, expect }),
+            (Err(e), _) | (_, Err(e)) => table.broken(n, format!("every fixture has a readable .eml and .json: {e}")),
+        }
+    }
+    table.run(|c| {
+        let errs = check(&c.raw, &c.expect);
+        errs.is_empty().then_some(()).ok_or_else(|| errs.join("; "))
+    });
 }
 
 /// The corpus of mail no citizen wrote is large enough and covers every kind.
 #[test]
-fn not_citizen_corpus_covers_every_kind() {
+fn not_citizen_corpus_covers_every_kind() -> Result<(), String> {
+    let dir = email_corpus();
     let mut seen = std::collections::BTreeSet::new();
     let mut n = 0;
-    for e in fs::read_dir(corpus_dir()).expect("corpus dir").flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if !(name.starts_with("nc-") && name.ends_with(".json")) {
+    for name in files(&dir, ".json")? {
+        if !name.starts_with("nc-") {
             continue;
         }
         n += 1;
-        let v: Value = serde_json::from_slice(&fs::read(e.path()).unwrap()).unwrap();
+        let v = read_json(&dir.join(&name))?;
         if let Some(r) = v["reason"].as_str() {
             seen.insert(r.to_string());
         }
@@ -251,4 +265,5 @@ fn not_citizen_corpus_covers_every_kind() {
     for k in Automated::ALL {
         assert!(seen.contains(k.as_str()), "no fixture for {}", k.as_str());
     }
+    Ok(())
 }
