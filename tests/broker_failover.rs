@@ -6,65 +6,14 @@
 //! proxies to the local RabbitMQ that count the connections they carry and
 //! can be cut, so other tests on the same broker are not disturbed.
 
-mod common;
+mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-
-/// A TCP proxy to 127.0.0.1:5672; `cut` resets its connections and refuses
-/// new ones, as when a broker node stops.
-struct Proxy {
-    port: u16,
-    carried: Arc<AtomicUsize>,
-    down: watch::Sender<bool>,
-}
-
-impl Proxy {
-    async fn start() -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (down, watch) = watch::channel(false);
-        let carried = Arc::new(AtomicUsize::new(0));
-        let count = carried.clone();
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if *watch.borrow() {
-                    drop(client);
-                    continue;
-                }
-                count.fetch_add(1, Ordering::SeqCst);
-                let mut watch = watch.clone();
-                tokio::spawn(async move {
-                    let Ok(mut upstream) = TcpStream::connect("127.0.0.1:5672").await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-                        _ = watch.wait_for(|d| *d) => {}
-                    }
-                });
-            }
-        });
-        Proxy { port, carried, down }
-    }
-
-    fn url(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
-    }
-
-    fn carried(&self) -> usize {
-        self.carried.load(Ordering::SeqCst)
-    }
-
-    fn cut(&self) {
-        self.down.send_replace(true);
-    }
-}
+use support::proxy::BrokerProxy;
+use support::*;
+use tokio::net::TcpListener;
 
 /// A loopback port nothing listens on: connections are refused.
 async fn dead_port() -> u16 {
@@ -88,16 +37,16 @@ async fn post(c: &reqwest::Client, addr: std::net::SocketAddr, id: &str) -> Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn skips_a_dead_endpoint_and_fails_over_when_the_one_in_use_goes() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.replies.enabled = false;
-    let (second, third) = (Proxy::start().await, Proxy::start().await);
-    cfg.amqp.url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", dead_port().await).into();
-    cfg.amqp.urls = vec![second.url().into(), third.url().into()];
-    cfg.validate().unwrap();
-    let _guard = CleanupGuard(cfg.clone());
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let (second, third) = (BrokerProxy::start().await, BrokerProxy::start().await);
+    let dead = dead_port().await;
+    let gw = spawn_app(|cfg| {
+        cfg.replies.enabled = false;
+        cfg.amqp.url = format!("amqp://guest:guest@127.0.0.1:{dead}/%2f").into();
+        cfg.amqp.urls = vec![second.url().into(), third.url().into()];
+        cfg.validate().unwrap();
+    })
+    .await;
+    let prefix = gw.prefix().to_string();
     let c = reqwest::Client::new();
     assert!(
         wait_until(Duration::from_secs(20), || gw.relay.connected.load(Ordering::Relaxed)).await,

@@ -8,68 +8,26 @@
 //! broker at the same time are not disturbed (stopping RabbitMQ itself did,
 //! and its restart under load could outlast the test's patience).
 
-mod common;
+mod support;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-
-/// A TCP proxy to the local RabbitMQ that can go down: `down` resets every
-/// open connection and refuses new ones until `up`.
-struct Outage {
-    port: u16,
-    down: watch::Sender<bool>,
-}
-
-impl Outage {
-    async fn start() -> Outage {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (down, watch) = watch::channel(false);
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if *watch.borrow() {
-                    // Refused: closed at once, before any AMQP handshake.
-                    drop(client);
-                    continue;
-                }
-                let mut watch = watch.clone();
-                tokio::spawn(async move {
-                    let Ok(mut upstream) = TcpStream::connect("127.0.0.1:5672").await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-                        // Going down drops both sockets: the gateway sees its
-                        // connection reset, as when the broker stops.
-                        _ = watch.wait_for(|d| *d) => {}
-                    }
-                });
-            }
-        });
-        Outage { port, down }
-    }
-
-    fn set_down(&self, down: bool) {
-        self.down.send_replace(down);
-    }
-}
+use support::proxy::BrokerProxy;
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn outage_keeps_intake_and_drains_after() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.replies.enabled = false;
-    cfg.outbox.ready_max_backlog = 50;
-    let outage = Outage::start().await;
-    cfg.amqp.url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", outage.port).into();
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let outage = BrokerProxy::start().await;
+    let gw = spawn_app(|cfg| {
+        cfg.replies.enabled = false;
+        cfg.outbox.ready_max_backlog = 50;
+        cfg.amqp.url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", outage.port).into();
+    })
+    .await;
+    let prefix = gw.prefix().to_string();
     let addr = gw.addr;
     let c = reqwest::Client::new();
     assert!(
@@ -143,5 +101,4 @@ async fn outage_keeps_intake_and_drains_after() {
     let ready = c.get(format!("http://{addr}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     gw.stop().await;
-    cleanup(&cfg).await;
 }

@@ -1,23 +1,16 @@
 //! `pintu check` and environment overrides, as an operator runs them.
 
-use std::process::Command;
+mod support;
+
+use support::{pintu_command, run};
 
 fn pintu(envs: &[(&str, &str)], args: &[&str]) -> (bool, String) {
-    let repo = env!("CARGO_MANIFEST_DIR");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pintu"));
-    cmd.current_dir(repo).args(args);
+    let mut cmd = pintu_command();
+    cmd.args(args);
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    run(&mut cmd)
 }
 
 #[test]

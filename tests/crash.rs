@@ -2,7 +2,7 @@
 //! gateway mid-run, restart. Every request that got a 2xx is in RabbitMQ (by
 //! complaint id), none under two ids, and the outbox drains to empty.
 
-mod common;
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use support::*;
 
 const N: usize = 6000;
 const CLIENTS: usize = 16;
@@ -66,16 +66,13 @@ async fn send(c: &reqwest::Client, port: u16, i: usize) -> Option<(String, Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_mid_load_loses_nothing_acknowledged() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let cfg = test_config(&prefix, dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // The gateway runs as a process of its own here: only the directory,
+    // the prefix and the cleanup come from the environment.
+    let env = test_env(|_| {});
+    let (dir, prefix) = (env.dir().to_path_buf(), env.prefix().to_string());
+    let port = free_port();
     let c = reqwest::Client::new();
-    let mut child = spawn_gateway(dir.path(), &prefix, port);
+    let mut child = spawn_gateway(&dir, &prefix, port);
     wait_ready(&c, port).await;
 
     let acked: Arc<parking_lot::Mutex<HashMap<String, String>>> = Arc::default();
@@ -116,7 +113,7 @@ async fn kill_9_mid_load_loses_nothing_acknowledged() {
     killed.store(true, Ordering::Relaxed);
     let acked_before_kill = acked.lock().len();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut child = spawn_gateway(dir.path(), &prefix, port);
+    let mut child = spawn_gateway(&dir, &prefix, port);
     wait_ready(&c, port).await;
 
     let mut unanswered = Vec::new();
@@ -177,5 +174,5 @@ async fn kill_9_mid_load_loses_nothing_acknowledged() {
     assert_eq!(backlog, 0, "outbox drained");
     child.kill().unwrap();
     child.wait().unwrap();
-    cleanup(&cfg).await;
+    env.cleanup().await;
 }

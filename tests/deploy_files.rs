@@ -2,12 +2,12 @@
 //! `pintu topology` prints for the default config, and every YAML, JSON and
 //! TOML file under `deploy/` and `config/` parses.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::{pintu_command, repo};
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -22,9 +22,8 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn definitions_json_is_what_pintu_topology_prints() {
-    let out = Command::new(env!("CARGO_BIN_EXE_pintu"))
+    let out = pintu_command()
         .args(["--config", "config/pintu.toml", "topology"])
-        .current_dir(root())
         // The committed file describes the default config, not this machine's overrides.
         .env_remove("PINTU_AMQP__PREFIX")
         .env_remove("PINTU_AMQP__AGENCY_QUEUES")
@@ -33,7 +32,7 @@ fn definitions_json_is_what_pintu_topology_prints() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8(out.stdout).unwrap();
-    let file = std::fs::read_to_string(root().join("deploy/rabbitmq/definitions.json")).unwrap();
+    let file = std::fs::read_to_string(repo().join("deploy/rabbitmq/definitions.json")).unwrap();
     assert!(
         printed == file,
         "deploy/rabbitmq/definitions.json is stale; regenerate with\n  \
@@ -44,7 +43,7 @@ fn definitions_json_is_what_pintu_topology_prints() {
     for key in ["exchanges", "queues", "bindings"] {
         assert!(v[key].as_array().is_some_and(|a| !a.is_empty()), "{key}");
     }
-    let conf = std::fs::read_to_string(root().join("deploy/rabbitmq/rabbitmq.conf")).unwrap();
+    let conf = std::fs::read_to_string(repo().join("deploy/rabbitmq/rabbitmq.conf")).unwrap();
     assert!(conf
         .lines()
         .any(|l| l.trim() == "load_definitions = /etc/rabbitmq/definitions.json"));
@@ -53,8 +52,8 @@ fn definitions_json_is_what_pintu_topology_prints() {
 #[test]
 fn every_yaml_json_and_toml_file_parses() {
     let mut all = Vec::new();
-    files(&root().join("deploy"), &mut all);
-    files(&root().join("config"), &mut all);
+    files(&repo().join("deploy"), &mut all);
+    files(&repo().join("config"), &mut all);
     let mut checked = 0;
     for path in &all {
         let text = || std::fs::read_to_string(path).unwrap();
@@ -87,7 +86,7 @@ fn every_yaml_json_and_toml_file_parses() {
 #[test]
 fn every_shell_script_under_deploy_parses_and_is_executable() {
     let mut all = Vec::new();
-    files(&root().join("deploy"), &mut all);
+    files(&repo().join("deploy"), &mut all);
     let scripts: Vec<_> = all
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "sh"))
@@ -109,7 +108,7 @@ fn every_shell_script_under_deploy_parses_and_is_executable() {
         }
     }
     // Without a subcommand the cluster script only prints its usage.
-    let out = Command::new(root().join("deploy/rabbitmq/cluster.sh"))
+    let out = Command::new(repo().join("deploy/rabbitmq/cluster.sh"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -122,7 +121,7 @@ fn kubernetes_manifests_have_the_required_shape() {
     let mut configmaps = Vec::new();
     let mut secret_env = Vec::new();
     let mut dir = Vec::new();
-    files(&root().join("deploy/k8s"), &mut dir);
+    files(&repo().join("deploy/k8s"), &mut dir);
     for path in dir {
         let src = std::fs::read_to_string(&path).unwrap();
         for doc in serde_norway::Deserializer::from_str(&src) {
@@ -175,9 +174,9 @@ fn kubernetes_manifests_have_the_required_shape() {
             cmd.env_remove(k);
         }
         cmd.envs(env.iter().cloned())
-            .env("PINTU_REPLIES__TEMPLATES", root().join("config/replies.toml"))
-            .env("PINTU_ROUTING__DIR", root().join("config/routing"))
-            .env("PINTU_ROUTING__WILAYAH_DIR", root().join("config/wilayah"))
+            .env("PINTU_REPLIES__TEMPLATES", repo().join("config/replies.toml"))
+            .env("PINTU_ROUTING__DIR", repo().join("config/routing"))
+            .env("PINTU_ROUTING__WILAYAH_DIR", repo().join("config/wilayah"))
             .arg("--config")
             .arg(&path)
             .arg("check")
@@ -210,7 +209,7 @@ fn kubernetes_manifests_have_the_required_shape() {
 #[test]
 fn systemd_units_keep_separate_state_and_hardening() {
     for (unit, cmd) in [("pintu-serve.service", " serve"), ("pintu-route.service", " route")] {
-        let text = std::fs::read_to_string(root().join("deploy/systemd").join(unit)).unwrap();
+        let text = std::fs::read_to_string(repo().join("deploy/systemd").join(unit)).unwrap();
         let state = format!("StateDirectory={}", unit.trim_end_matches(".service"));
         assert!(text.lines().any(|l| l == state), "{unit}: {state}");
         assert!(

@@ -4,7 +4,7 @@
 //!
 //! Mounting needs root (as CI runs); each test mounts and unmounts its own.
 
-mod common;
+mod support;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use support::*;
 use tokio_util::sync::CancellationToken;
 
 /// A tmpfs mounted on a fresh directory; unmounted when dropped (also when
@@ -144,13 +144,16 @@ async fn published_ids(prefix: &str, n: usize) -> HashSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reserve_refuses_writes_and_recovers_when_space_returns() {
     let fs = Tmpfs::mount(32);
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, fs.path());
-    cfg.replies.enabled = false;
-    cfg.outbox.cache_bytes = 1 << 20;
-    cfg.outbox.min_free_bytes = 8 << 20;
-    let _cleanup = CleanupGuard(cfg.clone());
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let gw = TestApp::builder()
+        .data_dir(fs.path())
+        .config(|cfg| {
+            cfg.replies.enabled = false;
+            cfg.outbox.cache_bytes = 1 << 20;
+            cfg.outbox.min_free_bytes = 8 << 20;
+        })
+        .spawn()
+        .await;
+    let prefix = gw.prefix().to_string();
     let addr = gw.addr.to_string();
     let c = reqwest::Client::new();
     assert_eq!(post(&c, &addr, &complaint("df-1", "081600000001")).await, Some(200));
@@ -196,21 +199,21 @@ async fn reserve_refuses_writes_and_recovers_when_space_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sled_write_failure_is_reported_and_the_store_reopened() {
     let fs = Tmpfs::mount(32);
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, fs.path());
-    cfg.replies.enabled = false;
-    cfg.outbox.cache_bytes = 1 << 20;
-    cfg.outbox.min_free_bytes = 0;
-    // A fixed port: the restarted gateway listens where the first one did.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    cfg.http.addr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Supervised (restarted in-process) rather than started once: the
+    // environment gives the config, the directory and the cleanup.
+    let env = TestApp::builder()
+        .data_dir(fs.path())
+        .config(|cfg| {
+            cfg.replies.enabled = false;
+            cfg.outbox.cache_bytes = 1 << 20;
+            cfg.outbox.min_free_bytes = 0;
+            // A fixed port: the restarted gateway listens where the first one did.
+            cfg.http.addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        })
+        .env();
+    let (cfg, prefix) = (env.cfg.clone(), env.prefix().to_string());
     let addr = cfg.http.addr.to_string();
     let shutdown = CancellationToken::new();
-    let _cleanup = CleanupGuard(cfg.clone());
     let gateway = tokio::spawn(pintu::serve::supervise(cfg.clone(), shutdown.clone()));
     let c = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     assert!(wait_health(&c, &addr, 200, 10).await.is_some_and(|h| h.0 == 200));

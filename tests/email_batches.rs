@@ -4,14 +4,13 @@
 //!
 //! Run: `cargo test --test email_batches` (needs dovecot and RabbitMQ).
 
-mod common {
-    pub mod email_env;
-}
+mod email_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::email_env::*;
+use email_support::*;
 use pintu::email::mailbox::{Fetched, FolderState, MailError, Mailbox};
 use tokio_util::sync::CancellationToken;
 

@@ -6,17 +6,17 @@
 //! Run: `cargo test --test email_peers` (needs dovecot, python3-aiosmtpd,
 //! openssl and RabbitMQ; each test uses its own ports, user and broker prefix).
 
-mod common {
-    pub mod email_env;
-}
+mod email_support;
+mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::email_env::*;
+use email_support::*;
 use pintu::email::mailbox::{Fetched, FolderState, MailError, Mailbox};
 use pintu::replies::{OutboundReply, SendError};
+use support::*;
 use tokio_util::sync::CancellationToken;
 
 fn plain_opts(env: &Env, smtp: Option<u16>, extra: &str) -> MailboxOpts {
@@ -116,7 +116,7 @@ async fn imap_to_rabbitmq_with_smtp_acknowledgements() {
     let shutdown = CancellationToken::new();
     let handles = pintu::email::spawn(&cfg, intake.clone(), shutdown.clone()).unwrap();
     assert_eq!(handles.len(), 2, "the poller and the storage retention task");
-    wait_until("inbox processed", Duration::from_secs(30), || {
+    expect_until("inbox processed", Duration::from_secs(30), || {
         env.count("Pintu-Processed") == 6 && env.count("Pintu-Quarantine") == 3 && env.count("INBOX") == 0
     })
     .await;
@@ -194,7 +194,7 @@ async fn imap_to_rabbitmq_with_smtp_acknowledgements() {
             &format!("In-Reply-To: {ack_id}\r\nReferences: <m1@warga.test> {ack_id}\r\n"),
         )],
     );
-    wait_until("reply picked up by IDLE", Duration::from_secs(15), || {
+    expect_until("reply picked up by IDLE", Duration::from_secs(15), || {
         env.count("Pintu-Processed") == 7
     })
     .await;
@@ -315,7 +315,7 @@ async fn restart_mid_batch_loses_nothing_and_doubles_nothing() {
             })
         });
     });
-    wait_until("part of the stream processed", Duration::from_secs(60), || {
+    expect_until("part of the stream processed", Duration::from_secs(60), || {
         env.count("Pintu-Processed") >= 100
     })
     .await;
@@ -337,7 +337,7 @@ async fn restart_mid_batch_loses_nothing_and_doubles_nothing() {
     let intake = open_intake(&cfg);
     let shutdown = CancellationToken::new();
     let handles = pintu::email::spawn(&cfg, intake.clone(), shutdown.clone()).unwrap();
-    wait_until("everything processed", Duration::from_secs(90), || {
+    expect_until("everything processed", Duration::from_secs(90), || {
         env.count("Pintu-Processed") == n && env.count("INBOX") == 0
     })
     .await;
@@ -504,7 +504,7 @@ async fn hostile_mail_is_quarantined_with_reason() {
     );
     let shutdown = CancellationToken::new();
     let handles = pintu::email::spawn(&cfg, intake.clone(), shutdown.clone()).unwrap();
-    wait_until("all handled", Duration::from_secs(30), || {
+    expect_until("all handled", Duration::from_secs(30), || {
         env.count("INBOX") == 0 && env.count("Pintu-Quarantine") == 4 && env.count("Pintu-Processed") == 1
     })
     .await;

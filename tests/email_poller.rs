@@ -5,6 +5,8 @@
 //!
 //! Run: `cargo test --test email_poller`.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,8 +138,7 @@ fn poller_with(
 ) -> (Poller, Arc<Intake>) {
     let (store, _closed) = Store::open(dir, 8 << 20).unwrap();
     let hasher = SenderHasher::new(&[7u8; 32]);
-    let templates =
-        Templates::load(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/replies.toml")).unwrap();
+    let templates = Templates::load(&support::repo().join("config/replies.toml")).unwrap();
     let (feed, _rx) = pintu::relay::outbox_feed();
     let intake = Arc::new(
         Intake::new(store, hasher.clone(), Some(Arc::new(templates)), window, feed)
@@ -321,7 +322,7 @@ async fn mail_no_citizen_wrote_is_quarantined_not_ingested() {
     let (p, first) = pass(p, &folder).await;
     assert_eq!(first.accepted, 1);
     assert_eq!(intake.store().outbox.len(), 2);
-    let fixtures = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/email");
+    let fixtures = support::repo().join("tests/fixtures/email");
     for name in [
         "nc-01-ooo-exchange-in-reply-to-ack",
         "nc-06-newsletter-precedence-bulk",

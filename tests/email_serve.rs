@@ -3,13 +3,14 @@
 //! RabbitMQ, and acknowledged through its reply sender to a real SMTP sink.
 //! (The other e-mail tests drive the pieces one by one.)
 
-mod common {
-    pub mod email_env;
-}
+mod email_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use common::email_env::*;
+use email_support::*;
+use support::browser::{chromium, CHROMIUM};
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_through_the_running_gateway() {
@@ -79,47 +80,17 @@ async fn mail_through_the_running_gateway() {
 
 /// The pintu binary as an operator runs it.
 fn pintu_cli(config: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pintu"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    run(pintu_command().arg("--config").arg(config).args(args))
 }
 
 /// The DOM of `url` after its scripts ran, or `None` without Chromium.
 async fn rendered(url: &str) -> Option<String> {
-    const CHROMIUM: &str = "/usr/bin/chromium";
     if !std::path::Path::new(CHROMIUM).exists() {
         eprintln!("SKIPPED the /ops rendering check: {CHROMIUM} is not installed");
         return None;
     }
     let profile = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-sync",
-        ])
-        .args([
-            "--disable-background-networking",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(url)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(90), out).await.ok()?.ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    Some(chromium(profile.path(), &["--dump-dom".into()], url).await)
 }
 
 async fn drain_until(broker: &Broker, n: usize, got: &mut Vec<serde_json::Value>, what: &str) {

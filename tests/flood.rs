@@ -2,7 +2,7 @@
 //! published and not acknowledged; /ops shows what is held, and `pintu
 //! flood replay` releases it as the complaint it is.
 
-mod common;
+mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,10 +11,10 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use common::*;
 use parking_lot::Mutex;
 use pintu::ops::flood::HeldList;
 use pintu::ops::summary::Summary;
+use support::*;
 
 type Calls = Arc<Mutex<Vec<HashMap<String, String>>>>;
 
@@ -30,18 +30,15 @@ async fn a_flooding_sender_is_held_shown_and_replayable() {
     let app = axum::Router::new()
         .route("/cgi-bin/sendsms", get(sendsms))
         .with_state(calls.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mock = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mock = serve_http(app).await;
 
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.channels.kannel.sendsms_url = Some(format!("http://{mock}/cgi-bin/sendsms"));
-    cfg.flood.burst = 3;
-    cfg.flood.per_hour = 1;
-    let _cleanup = CleanupGuard(cfg.clone());
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        cfg.channels.kannel.sendsms_url = Some(format!("http://{mock}/cgi-bin/sendsms"));
+        cfg.flood.burst = 3;
+        cfg.flood.per_hour = 1;
+    })
+    .await;
+    let prefix = gw.prefix().to_string();
     let base = format!("http://{}", gw.addr);
     let c = reqwest::Client::new();
     let sms = |id: String, from: &str, text: String| {

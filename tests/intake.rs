@@ -1,12 +1,11 @@
 //! The intake spine against the real RabbitMQ: dedupe, concatenated SMS,
 //! HTTP answers, and the schema of what is published.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
-use pintu::serve;
+use support::*;
 
 fn kannel_url(addr: std::net::SocketAddr, query: &str) -> String {
     format!("http://{addr}/sms/kannel?token=change-me-kannel&{query}")
@@ -34,11 +33,8 @@ fn tracking_of(v: &serde_json::Value) -> (String, bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dedupe_retry_resend_and_two_citizens() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.replies.enabled = false;
-    let gw = serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| cfg.replies.enabled = false).await;
+    let prefix = gw.prefix().to_string();
     let c = reqwest::Client::new();
     let text = "Jembatan di Desa Sukamaju Kab. Bogor putus sejak seminggu";
 
@@ -90,22 +86,21 @@ async fn dedupe_retry_resend_and_two_citizens() {
         assert_valid_complaint(&g.json);
     }
     gw.stop().await;
-    cleanup(&cfg).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concatenated_sms_out_of_order_across_restart_and_partial() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.replies.enabled = false;
-    cfg.sms.concat_timeout_secs = 2;
+    let env = test_env(|cfg| {
+        cfg.replies.enabled = false;
+        cfg.sms.concat_timeout_secs = 2;
+    });
+    let prefix = env.prefix().to_string();
     let c = reqwest::Client::new();
     let from = "%2B6281299990001";
 
     // 16-bit reference, 3 parts, arriving 3, 1, (restart), 2.
     let udh16 = |seq: u8| format!("%06%08%04%12%34%03%{seq:02X}");
-    let gw = serve::start(cfg.clone()).await.unwrap();
+    let mut gw = env.start().await;
     let r = c
         .get(kannel_url(
             gw.addr,
@@ -129,9 +124,8 @@ async fn concatenated_sms_out_of_order_across_restart_and_partial() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    gw.stop().await;
     // Parts survive a restart of the gateway.
-    let gw = restart(&cfg).await;
+    gw.restart().await;
     let r = c
         .get(kannel_url(
             gw.addr,
@@ -176,17 +170,15 @@ async fn concatenated_sms_out_of_order_across_restart_and_partial() {
         assert_valid_complaint(&g.json);
     }
     gw.stop().await;
-    cleanup(&cfg).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_answers_for_bad_requests() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.replies.enabled = false;
-    cfg.http.body_limit = 4096;
-    let gw = serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        cfg.replies.enabled = false;
+        cfg.http.body_limit = 4096;
+    })
+    .await;
     let c = reqwest::Client::new();
     let a = gw.addr;
 
@@ -265,7 +257,6 @@ async fn http_answers_for_bad_requests() {
         .unwrap();
     assert!(ready["outbox_backlog"].is_u64());
     gw.stop().await;
-    cleanup(&cfg).await;
 }
 
 fn metric_line<'a>(metrics: &'a str, name: &str, labels: &[&str]) -> Option<&'a str> {
@@ -281,13 +272,11 @@ fn metric_line<'a>(metrics: &'a str, name: &str, labels: &[&str]) -> Option<&'a 
 /// is reported, and cannot make someone else's message a duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_id_reused_by_another_citizen_is_a_new_complaint() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.replies.enabled = false;
+    let env = test_env(|cfg| cfg.replies.enabled = false);
+    let prefix = env.prefix().to_string();
     // Records an earlier version wrote: keyed by provider id alone.
     {
-        let gdir = cfg.gateway_data_dir();
+        let gdir = env.cfg.gateway_data_dir();
         std::fs::create_dir_all(&gdir).unwrap();
         let (store, closed) = pintu::store::Store::open(&gdir, 1 << 20).unwrap();
         let rec = pintu::store::dedupe::Record {
@@ -307,8 +296,7 @@ async fn provider_id_reused_by_another_citizen_is_a_new_complaint() {
         drop(store);
         assert!(closed.wait(Duration::from_secs(10)));
     }
-    let _cleanup = CleanupGuard(cfg.clone());
-    let gw = serve::start(cfg.clone()).await.unwrap();
+    let gw = env.start().await;
     assert!(
         wait_until(Duration::from_secs(10), || gw
             .relay

@@ -2,33 +2,31 @@
 //! bearerbox → smsbox → Pintu's get-url → outbox → RabbitMQ, and the
 //! acknowledgement comes back through Kannel's sendsms as an MT to `fakesmsc`.
 
-mod common;
-#[path = "common/kannel.rs"]
-mod kannel;
+mod kannel_support;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
-use kannel::*;
+use kannel_support::*;
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mo_through_kannel_reaches_rabbitmq_and_ack_returns_as_mt() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
     let ports = KannelPorts::new();
     let smsc = ports.smsc;
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.channels.kannel.sendsms_url = Some(ports.sendsms_url());
-    cfg.channels.kannel.password = Some(SENDSMS_PASSWORD.into());
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        cfg.channels.kannel.sendsms_url = Some(ports.sendsms_url());
+        cfg.channels.kannel.password = Some(SENDSMS_PASSWORD.into());
+    })
+    .await;
+    let prefix = gw.prefix().to_string();
 
     let mut procs = ports.start(
-        dir.path(),
-        &repo(),
+        gw.dir(),
         gw.addr,
-        cfg.channels.kannel.auth.token.as_ref().unwrap().expose(),
+        gw.cfg().channels.kannel.auth.token.as_ref().unwrap().expose(),
     );
 
     let text = "Puskesmas di Kota Padang tutup terus, mohon ditindak";
@@ -89,5 +87,4 @@ async fn mo_through_kannel_reaches_rabbitmq_and_ack_returns_as_mt() {
 
     drop(procs);
     gw.stop().await;
-    cleanup(&cfg).await;
 }

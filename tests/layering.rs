@@ -3,6 +3,8 @@
 //! and test modules), so a new upward import fails here with the file that
 //! made it.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -118,7 +120,7 @@ fn imports(text: &str) -> Vec<(usize, String, bool)> {
 
 #[test]
 fn lower_layers_never_import_higher_ones() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = support::repo().join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     let mut violations = Vec::new();

@@ -2,35 +2,16 @@
 //! were committed, entries nobody announced, and a broker connection that
 //! dies while the relay is idle.
 
-mod common;
+mod support;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
 use pintu::store::outbox::{new_key, Envelope, Target};
 use rand::Rng;
+use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Messages in `queue`, read with a passive declare (creates nothing).
-async fn queue_depth(queue: &str) -> u32 {
-    let conn = pintu::broker::connect_url(AMQP, "pintu-test-depth").await.unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    let n = ch
-        .queue_declare(queue.into(), passive, FieldTable::default())
-        .await
-        .unwrap()
-        .message_count();
-    let _ = conn.close(200, "bye".into()).await;
-    n
-}
 
 /// One generic-webhook request over a raw socket. With `abort_after`, the
 /// connection is reset (RST, as a client that crashed or gave up) that long
@@ -72,15 +53,14 @@ async fn raw_request(addr: std::net::SocketAddr, i: usize, abort_after: Option<D
 /// the backlog figure ends at exactly zero.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_requests_still_reach_the_broker_and_counters_stay_exact() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.replies.enabled = false;
-    cfg.outbox.rescan_secs = 0;
-    // Short enough that many requests time out while their batch is flushed.
-    cfg.http.request_timeout_ms = 4;
-    let _cleanup = CleanupGuard(cfg.clone());
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        cfg.replies.enabled = false;
+        cfg.outbox.rescan_secs = 0;
+        // Short enough that many requests time out while their batch is flushed.
+        cfg.http.request_timeout_ms = 4;
+    })
+    .await;
+    let prefix = gw.prefix().to_string();
     assert!(
         wait_until(Duration::from_secs(10), || gw.relay.connected.load(Ordering::Relaxed)).await,
         "relay connected"
@@ -136,13 +116,12 @@ async fn abandoned_requests_still_reach_the_broker_and_counters_stay_exact() {
 /// being handed to the relay (the safety net behind the feed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn periodic_rescan_publishes_unannounced_entries() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.replies.enabled = false;
-    cfg.outbox.rescan_secs = 1;
-    let _cleanup = CleanupGuard(cfg.clone());
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        cfg.replies.enabled = false;
+        cfg.outbox.rescan_secs = 1;
+    })
+    .await;
+    let prefix = gw.prefix().to_string();
     assert!(
         wait_until(Duration::from_secs(10), || gw.relay.connected.load(Ordering::Relaxed)).await,
         "relay connected"
@@ -196,12 +175,8 @@ async fn readyz(addr: std::net::SocketAddr) -> serde_json::Value {
 /// publish: readiness drops, and it reconnects on a new connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_relay_notices_a_closed_connection() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.replies.enabled = false;
-    let _cleanup = CleanupGuard(cfg.clone());
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| cfg.replies.enabled = false).await;
+    let prefix = gw.prefix().to_string();
     let mut first = None;
     for _ in 0..100 {
         first = relay_connection(&prefix);
@@ -330,18 +305,17 @@ impl BlackHole {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_relay_notices_a_silent_broker_by_heartbeat() {
     let hole = BlackHole::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.replies.enabled = false;
-    cfg.ops.tap = false;
-    cfg.amqp.url = format!(
-        "amqp://guest:guest@127.0.0.1:{}/%2f?heartbeat=1&connection_timeout=1000",
-        hole.port
-    )
-    .into();
-    let _cleanup = CleanupGuard(cfg.clone());
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        cfg.replies.enabled = false;
+        cfg.ops.tap = false;
+        cfg.amqp.url = format!(
+            "amqp://guest:guest@127.0.0.1:{}/%2f?heartbeat=1&connection_timeout=1000",
+            hole.port
+        )
+        .into();
+    })
+    .await;
+    let prefix = gw.prefix().to_string();
     let connected = || gw.relay.connected.load(Ordering::Relaxed);
     assert!(wait_until(Duration::from_secs(10), connected).await, "relay connected");
     hole.silence();

@@ -7,21 +7,20 @@
 //! Every gateway here has its own data directory; gateways that form one
 //! cluster share a prefix (the broker-side names) and a tracking key.
 
-mod common;
+mod support;
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
 use lapin::options::{BasicGetOptions, BasicNackOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use pintu::config::Config;
 use pintu::node::Announce;
 use pintu::serve::{self, Gateway, ServeError};
 use pintu::tracking::Permutation;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use support::proxy::BrokerProxy;
+use support::*;
 
 const KEY: &str = "5e2a0c1f9b7d4e3a8c6b1d0f2e4a6c8b5e2a0c1f9b7d4e3a8c6b1d0f2e4a6c8b";
 
@@ -40,24 +39,18 @@ struct NodeCleanup(String);
 impl Drop for NodeCleanup {
     fn drop(&mut self) {
         let prefix = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        support::broker::block_on_own_thread(move || async move {
+            let Ok(conn) = pintu::broker::connect_url(AMQP, "pintu-test-cleanup").await else {
                 return;
             };
-            rt.block_on(async {
-                let Ok(conn) = pintu::broker::connect_url(AMQP, "pintu-test-cleanup").await else {
-                    return;
-                };
-                let (queues, _) = pintu::node::broker_objects(&prefix);
-                for q in queues {
-                    if let Ok(ch) = conn.create_channel().await {
-                        let _ = ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
-                    }
+            let (queues, _) = pintu::node::broker_objects(&prefix);
+            for q in queues {
+                if let Ok(ch) = conn.create_channel().await {
+                    let _ = ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
                 }
-                let _ = conn.close(200, "bye".into()).await;
-            });
-        })
-        .join();
+            }
+            let _ = conn.close(200, "bye".into()).await;
+        });
     }
 }
 
@@ -290,26 +283,6 @@ async fn a_follow_up_quoting_another_nodes_code_is_linked() {
     gw4.stop().await;
 }
 
-/// A TCP proxy to the local RabbitMQ that refuses connections while down.
-async fn proxy(down: watch::Receiver<bool>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            if *down.borrow() {
-                drop(client);
-                continue;
-            }
-            tokio::spawn(async move {
-                if let Ok(mut upstream) = TcpStream::connect("127.0.0.1:5672").await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                }
-            });
-        }
-    });
-    port
-}
-
 /// Post one complaint; the HTTP status.
 async fn post_status(client: &reqwest::Client, gw: &Gateway, id: &str) -> u16 {
     client
@@ -343,10 +316,10 @@ async fn confirmed_ceiling(prefix: &str, id: u8, above: u64) -> Option<u64> {
 async fn without_the_broker_a_node_reserves_locally_and_confirms_later() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_prefix();
-    let (down, watch) = watch::channel(true);
-    let port = proxy(watch).await;
+    let proxy = BrokerProxy::start().await;
+    proxy.set_down(true);
     let mut cfg = node_config(&prefix, dir.path(), 5, KEY);
-    cfg.amqp.url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f").into();
+    cfg.amqp.url = proxy.url().into();
     let _cleanup = CleanupGuard(cfg.clone());
     let client = reqwest::Client::new();
     let perm = Permutation::new(&hex::decode(KEY).unwrap());
@@ -355,7 +328,7 @@ async fn without_the_broker_a_node_reserves_locally_and_confirms_later() {
     // codes only the broker knows, so it issues none yet.
     let gw = serve::start(cfg.clone()).await.unwrap();
     assert_eq!(post_status(&client, &gw, "nb-1").await, 503);
-    down.send_replace(false);
+    proxy.set_down(false);
     let mut status = 0;
     for _ in 0..50 {
         status = post_status(&client, &gw, "nb-1").await;
@@ -370,7 +343,7 @@ async fn without_the_broker_a_node_reserves_locally_and_confirms_later() {
 
     // A store with history and no broker: it starts, and accepts complaints,
     // their numbers a gap above anything the store knows.
-    down.send_replace(true);
+    proxy.set_down(true);
     let gw = restart(&cfg).await;
     let code = complaint(&client, &gw, 1, "Banjir di Kec. Dayeuhkolot Kab. Bandung").await;
     let (node, seq) = perm.origin(&code).unwrap();
@@ -378,7 +351,7 @@ async fn without_the_broker_a_node_reserves_locally_and_confirms_later() {
     assert!(seq >= first + pintu::store::reservation::UNCONFIRMED_GAP, "{seq}");
 
     // The broker is back: the node claims its id and confirms its ceiling.
-    down.send_replace(false);
+    proxy.set_down(false);
     let ceiling = confirmed_ceiling(&prefix, 5, seq)
         .await
         .expect("the local reservation reached the broker");

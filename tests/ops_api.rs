@@ -5,6 +5,7 @@
 //! holds one gateway test.
 
 mod ops_support;
+mod support;
 
 use std::time::Duration;
 
@@ -13,14 +14,13 @@ use ops_support::*;
 use pintu::broker::publisher::Outgoing;
 use pintu::broker::{connect, ConfirmedPublisher, Names};
 use pintu::ops::queues::Role;
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summary_matches_what_went_through_rabbitmq() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let _cleanup = BrokerCleanup(cfg.clone());
+    let gw = spawn_app(ops_config).await;
+    let cfg = gw.cfg().clone();
     let names = Names::new(&cfg.amqp.prefix);
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     let addr = gw.addr;
     let http = reqwest::Client::new();
     let token = generic_token(&cfg);

@@ -3,29 +3,20 @@
 //! and one whose origin cannot be told.
 
 mod ops_support;
+mod support;
 
 use std::time::Duration;
 
-use lapin::options::{BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::options::{BasicGetOptions, BasicNackOptions};
 use ops_support::*;
 use pintu::broker::publisher::Outgoing;
 use pintu::broker::{connect, ConfirmedPublisher, Names, Topology};
 use pintu::ops::dead::{self, Kind, Selection};
+use support::broker::depth;
+use support::*;
 
 const COMPLAINT: &str = r#"{"schema":1,"id":"01JDEADCOMPLAINT0000000000","tracking":"LPR-7K3Q9X","received_at":"2026-01-02T03:04:05Z","channel":"sms","provider":"generic","external_id":"e1","sender":null,"recipient":"1708","subject":null,"text":"lampu jalan mati","attachments":[],"flags":{"confidential":false,"anonymous":false},"in_reply_to":null,"parts":1,"fingerprint":"ab"}"#;
 const REPLY: &str = r#"{"id":"01JDEADREPLY00000000000000","complaint_id":"01JDEADCOMPLAINT0000000000","tracking":"LPR-7K3Q9X","channel":"sms","provider":"kannel","to":"+6281234567890","subject":null,"text":"Terima kasih","context":{}}"#;
-
-async fn depth(ch: &lapin::Channel, q: &str) -> u32 {
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    ch.queue_declare(q.into(), passive, FieldTable::default())
-        .await
-        .unwrap()
-        .message_count()
-}
 
 /// Ready messages settle asynchronously after a channel returns what it held.
 async fn wait_depth(ch: &lapin::Channel, q: &str, want: u32) {
@@ -42,9 +33,8 @@ async fn wait_depth(ch: &lapin::Channel, q: &str, want: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_and_replay_dead_letters() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let _cleanup = BrokerCleanup(cfg.clone());
+    let env = test_env(ops_config);
+    let cfg = env.cfg.clone();
     let names = Names::new(&cfg.amqp.prefix);
 
     // No dead queue yet: a clear error, not an empty list.
@@ -201,10 +191,11 @@ async fn list_and_replay_dead_letters() {
 /// complaint over `x-delivery-limit` into the dead-letter queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peeking_at_a_quorum_queue_head_dead_letters_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
-    cfg.amqp.delivery_limit = 2;
-    let _cleanup = BrokerCleanup(cfg.clone());
+    let env = test_env(|cfg| {
+        ops_config(cfg);
+        cfg.amqp.delivery_limit = 2;
+    });
+    let cfg = env.cfg.clone();
     let names = Names::new(&cfg.amqp.prefix);
     let conn = connect(&cfg.amqp, "ops-peek-test").await.unwrap();
     let ch = conn.create_channel().await.unwrap();

@@ -6,13 +6,15 @@
 //! installs it.
 
 mod ops_support;
+mod support;
 
 use std::path::Path;
 
-use ops_support::browser::*;
 use ops_support::*;
 use pintu::broker::publisher::Outgoing;
 use pintu::broker::{connect, ConfirmedPublisher, Names};
+use support::browser::*;
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ops_page_renders_live_figures() {
@@ -20,13 +22,14 @@ async fn ops_page_renders_live_figures() {
         eprintln!("SKIPPED ops_page_renders_live_figures: {CHROMIUM} is not installed (apt-get install chromium)");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
-    // Every SMS here comes from one number: the fourth distinct one is held.
-    cfg.flood.burst = 3;
-    let _cleanup = BrokerCleanup(cfg.clone());
+    let gw = spawn_app(|cfg| {
+        ops_config(cfg);
+        // Every SMS here comes from one number: the fourth distinct one is held.
+        cfg.flood.burst = 3;
+    })
+    .await;
+    let cfg = gw.cfg().clone();
     let names = Names::new(&cfg.amqp.prefix);
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     let addr = gw.addr;
     let http = reqwest::Client::new();
     let token = generic_token(&cfg);

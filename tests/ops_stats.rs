@@ -3,18 +3,17 @@
 //! `serve`, no longer a process global).
 
 mod ops_support;
+mod support;
 
 use ops_support::*;
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gateways_in_one_process_count_apart() {
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (cfg_a, cfg_b) = (config(dir_a.path()), config(dir_b.path()));
-    let _cleanup = (BrokerCleanup(cfg_a.clone()), BrokerCleanup(cfg_b.clone()));
-    let a = pintu::serve::start(cfg_a.clone()).await.unwrap();
-    let b = pintu::serve::start(cfg_b.clone()).await.unwrap();
+    let a = spawn_app(ops_config).await;
+    let b = spawn_app(ops_config).await;
     let http = reqwest::Client::new();
-    let token = generic_token(&cfg_a);
+    let token = generic_token(a.cfg());
     for (i, text) in ["Jalan rusak di Depok", "Lampu jalan mati di Bogor"].iter().enumerate() {
         assert_eq!(send_sms(&http, a.addr, &token, &format!("a{i}"), text).await, 200);
     }

@@ -2,7 +2,7 @@
 //! temporary send failures retried with backoff, permanent ones dead-lettered
 //! with the reason. The SMS gateway's send API is a recording HTTP server.
 
-mod common;
+mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,9 +11,9 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use common::*;
 use lapin::options::BasicGetOptions;
 use parking_lot::Mutex;
+use support::*;
 
 type Calls = Arc<Mutex<Vec<HashMap<String, String>>>>;
 
@@ -40,16 +40,14 @@ async fn one_reply_per_complaint_with_retry_and_dead_letter() {
     let app = axum::Router::new()
         .route("/cgi-bin/sendsms", get(sendsms))
         .with_state(calls.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mock = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mock = serve_http(app).await;
 
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = test_config(&prefix, dir.path());
-    cfg.channels.kannel.sendsms_url = Some(format!("http://{mock}/cgi-bin/sendsms"));
-    cfg.replies.max_backoff_secs = 1;
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        cfg.channels.kannel.sendsms_url = Some(format!("http://{mock}/cgi-bin/sendsms"));
+        cfg.replies.max_backoff_secs = 1;
+    })
+    .await;
+    let prefix = gw.prefix().to_string();
     let c = reqwest::Client::new();
     let url = |q: &str| format!("http://{}/sms/kannel?token=change-me-kannel&to=1708&{q}", gw.addr);
 
@@ -133,5 +131,4 @@ async fn one_reply_per_complaint_with_retry_and_dead_letter() {
     assert!(reason.contains("400"), "reason recorded: {reason}");
     let _ = conn.close(200, "bye".into()).await;
     gw.stop().await;
-    cleanup(&cfg).await;
 }

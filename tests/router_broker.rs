@@ -2,38 +2,19 @@
 //! its own random prefix, so they run in parallel, and deletes its objects.
 
 mod router_support;
+mod support;
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lapin::types::AMQPValue;
 use pintu::complaint::Complaint;
-use pintu::routing::worker::{run_worker, RouteStats, REASON_HEADER};
-use pintu::routing::Engine;
+use pintu::routing::worker::REASON_HEADER;
 use router_support::*;
-use tokio::sync::oneshot;
+use support::*;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Run the worker in-process until the returned sender fires.
-fn spawn_worker(
-    cfg: pintu::config::Config,
-) -> (
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), pintu::routing::worker::RouteError>>,
-) {
-    let engine = Arc::new(Engine::from_config(&cfg).unwrap());
-    let (tx, rx) = oneshot::channel::<()>();
-    let h = tokio::spawn(async move {
-        run_worker(&cfg, engine, None, Arc::new(RouteStats::default()), async {
-            let _ = rx.await;
-        })
-        .await
-    });
-    (tx, h)
-}
 
 fn routed(body: &[u8]) -> Complaint {
     serde_json::from_slice(body).unwrap()
@@ -42,9 +23,9 @@ fn routed(body: &[u8]) -> Complaint {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_to_end_to_agency_queue_with_anonymity() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &random_prefix(), &["3171.dinkes"]);
+    let cfg = config(dir.path(), &unique_prefix(), &["3171.dinkes"]);
     let b = Broker::new(cfg.clone()).await;
-    let (stop, worker) = spawn_worker(cfg);
+    let (stop, worker) = spawn_router(&cfg);
 
     let plain = complaint("puskesmas di jaksel tutup jam 10 pagi, pasien terlantar");
     let mut anon = complaint("ANONIM dokter puskesmas di jaksel sering tdk datang. hub sy 0812-3456-7890");
@@ -89,9 +70,9 @@ async fn end_to_end_to_agency_queue_with_anonymity() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triage_unbound_and_poison() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &random_prefix(), &[]);
+    let cfg = config(dir.path(), &unique_prefix(), &[]);
     let b = Broker::new(cfg.clone()).await;
-    let (stop, worker) = spawn_worker(cfg);
+    let (stop, worker) = spawn_router(&cfg);
 
     let hello = complaint("selamat pagi min");
     let power = complaint("listrik padam tiap malam di kab gowa sdh seminggu");
@@ -158,7 +139,7 @@ fn spawn_binary(config: &std::path::Path) -> Killed {
 async fn kill_and_restart_routes_everything_once_per_decision() {
     const N: usize = 2000;
     let dir = tempfile::tempdir().unwrap();
-    let prefix = random_prefix();
+    let prefix = unique_prefix();
     // A small prefetch keeps the worker busy long enough to be killed mid-stream.
     let path = write_config(dir.path(), &prefix, &[], 32);
     let cfg = pintu::config::Config::load(&path).unwrap();
@@ -229,9 +210,9 @@ async fn unpublishable_complaint_is_dead_lettered_by_delivery_limit() {
     use lapin::options::QueueDeleteOptions;
 
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &random_prefix(), &[]);
+    let cfg = config(dir.path(), &unique_prefix(), &[]);
     let b = Broker::new(cfg.clone()).await;
-    let (stop, worker) = spawn_worker(cfg);
+    let (stop, worker) = spawn_router(&cfg);
     // Give the worker time to declare the topology, then break it.
     tokio::time::sleep(Duration::from_millis(500)).await;
     b.ch.queue_delete(b.names.unbound_queue().into(), QueueDeleteOptions::default())

@@ -2,14 +2,13 @@
 //! rule of docs/routing.md, the accuracy floor on the labelled sets, table
 //! validation errors, and the explain/eval output formats. No broker.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::sync::OnceLock;
 
 use pintu::routing::{cli, validate_dir, Engine, ReportType, RoutingError};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::repo;
 
 fn engine() -> &'static Engine {
     static E: OnceLock<Engine> = OnceLock::new();

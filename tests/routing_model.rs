@@ -3,17 +3,15 @@
 //! channel context, the review threshold, `pintu train` reproducing the
 //! committed model, and an accuracy floor on the never-tuned holdout set.
 
-use std::path::PathBuf;
+mod support;
+
 use std::sync::OnceLock;
 
 use chrono::Utc;
 use pintu::complaint::{Complaint, Flags};
 use pintu::routing::{cli, train, ChannelRegion, Engine, RouteOptions};
 use pintu_channels::{Attachment, Channel, Sender, SenderKind};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::repo;
 
 fn engine() -> &'static Engine {
     static E: OnceLock<Engine> = OnceLock::new();

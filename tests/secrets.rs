@@ -2,20 +2,17 @@
 //! look like, and a gateway that refuses to be exposed with example, short or
 //! empty secrets (issue 11, items 4, 5 and 7).
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use pintu::config::secrets::{is_example, Weakness};
 use pintu::config::Config;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::{pintu_command, repo, run};
 
 /// `pintu [--config path] check` with these environment variables: (ok, output).
 fn check(config: Option<&Path>, envs: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pintu"));
-    cmd.current_dir(repo());
+    let mut cmd = pintu_command();
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
     }
@@ -23,15 +20,7 @@ fn check(config: Option<&Path>, envs: &[(&str, &str)]) -> (bool, String) {
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    run(&mut cmd)
 }
 
 /// Strong values for every credential the default config enables.

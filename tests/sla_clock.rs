@@ -5,6 +5,7 @@
 //! the real router routes gets its clock. Each test has its own prefix.
 
 mod router_support;
+mod support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -17,12 +18,12 @@ use lapin::types::FieldTable;
 use pintu::broker::publisher::Outgoing;
 use pintu::broker::Names;
 use pintu::config::Config;
-use pintu::routing::worker::{run_worker, RouteStats};
 use pintu::sla::deadlines::TimerKind;
 use pintu::sla::index::SlaIndex;
 use pintu::sla::worker::{self, SlaHandle};
 use pintu::sla::{Engine, ManualClock, SlaEvent, SlaKind, StageEvent, StageKind};
 use router_support::*;
+use support::*;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +34,7 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn sla_config(dir: &std::path::Path) -> Config {
-    let mut cfg = config(dir, &random_prefix(), &["3171.dinkes"]);
+    let mut cfg = config(dir, &unique_prefix(), &["3171.dinkes"]);
     cfg.sla.enabled = true;
     cfg.sla.calendar = repo().join("config/calendar/national.toml");
     cfg.sla.overrides = repo().join("config/calendar/overrides.toml");
@@ -267,20 +268,7 @@ async fn a_routed_complaint_gets_its_clock_and_bad_stage_events_are_dead_lettere
     let b = Broker::new(cfg.clone()).await;
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let (h, stop, task) = start_clock(&cfg, clock);
-    let engine = Arc::new(pintu::routing::Engine::from_config(&cfg).unwrap());
-    let router_stop = CancellationToken::new();
-    let rs = router_stop.clone();
-    let rcfg = cfg.clone();
-    let router = tokio::spawn(async move {
-        run_worker(
-            &rcfg,
-            engine,
-            None,
-            Arc::new(RouteStats::default()),
-            rs.cancelled_owned(),
-        )
-        .await
-    });
+    let (router_stop, router) = spawn_router(&cfg);
     let c = complaint("puskesmas di jaksel tutup jam 10 pagi, pasien terlantar");
     b.intake(std::slice::from_ref(&c)).await;
     applied(&h, &c.id, |r| r.is_some()).await;
@@ -304,7 +292,7 @@ async fn a_routed_complaint_gets_its_clock_and_bad_stage_events_are_dead_lettere
             .any(|(p, _)| p.message_id().as_ref().map(|m| m.as_str()) == Some("bad-1")),
         "the bad stage event is dead-lettered"
     );
-    router_stop.cancel();
+    let _ = router_stop.send(());
     router.await.unwrap().unwrap();
     stop.cancel();
     task.await.unwrap();

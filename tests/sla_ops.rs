@@ -5,16 +5,18 @@
 //! when `/usr/bin/chromium` is missing; CI installs it.
 
 mod ops_support;
+mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use ops_support::browser::*;
 use ops_support::*;
 use pintu::broker::publisher::Outgoing;
 use pintu::broker::{connect, ConfirmedPublisher, Names, Topology};
 use pintu::sla::{StageEvent, StageKind};
+use support::browser::*;
+use support::*;
 
 fn ev(id: &str, agency: &str, kind: StageKind, at: DateTime<Utc>, category: &str) -> StageEvent {
     StageEvent {
@@ -31,13 +33,14 @@ fn ev(id: &str, agency: &str, kind: StageKind, at: DateTime<Utc>, category: &str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ops_page_shows_overdue_counts_and_report_cli_matches_the_api() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
-    cfg.sla.enabled = true;
-    cfg.sla.tick_secs = 1;
-    let _cleanup = BrokerCleanup(cfg.clone());
+    let gw = spawn_app(|cfg| {
+        ops_config(cfg);
+        cfg.sla.enabled = true;
+        cfg.sla.tick_secs = 1;
+    })
+    .await;
+    let cfg = gw.cfg().clone();
     let names = Names::new(&cfg.amqp.prefix);
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
     let addr = gw.addr;
     let conn = connect(&cfg.amqp, "sla-ops-test").await.unwrap();
     Topology::new(&cfg.amqp)
@@ -183,7 +186,7 @@ async fn ops_page_shows_overdue_counts_and_report_cli_matches_the_api() {
         .args(["--config", "config/pintu.toml", "report", "--from", from, "--to", &to])
         .arg("--url")
         .arg(format!("http://{addr}"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(repo())
         .env("PINTU_HTTP__OPS_TOKEN", OPS_TOKEN)
         .output()
         .await

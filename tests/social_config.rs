@@ -2,9 +2,11 @@
 //! `*_file` secrets, validation errors naming the key, and no secret in `Debug`.
 
 mod social_support;
+mod support;
 
 use pintu::config::Config;
 use social_support::*;
+use support::*;
 
 /// The full social config loads (two secrets from files), and neither the
 /// config nor anything built from it prints a credential.

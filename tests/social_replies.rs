@@ -4,6 +4,7 @@
 //! tracking code arriving at the simulated platform.
 
 mod social_support;
+mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use pintu_channels::Channel;
 use pintu_tools::sim::client;
 use serde_json::{json, Value};
 use social_support::*;
+use support::*;
 
 fn reply(provider: &str, channel: Channel, to: &str, context: &[(&str, &str)]) -> OutboundReply {
     OutboundReply {
@@ -194,11 +196,12 @@ async fn failures_are_classified() {
 /// receive each tracking code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_reach_the_platforms_with_the_tracking_code() {
-    let dir = tempfile::tempdir().unwrap();
     let sim = start_sim().await;
     let poll = "enabled = true\ninterval_secs = 1\nmax_results = 10";
-    let cfg = write_config(dir.path(), &sim.url(), &unique_prefix(), poll);
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
+    let gw = TestApp::builder()
+        .base(|prefix, dir| write_config(dir, &sim.url(), prefix, poll))
+        .spawn()
+        .await;
     let base = format!("http://{}", gw.addr);
 
     let mut trackings: Vec<(String, String)> = Vec::new();
@@ -274,7 +277,7 @@ async fn replies_reach_the_platforms_with_the_tracking_code() {
     // One more through the gateway's poller of the mentions timeline.
     let polled_tweet = sim.add_mention("31337", "pelapor", "Saluran air tersumbat di Jl. Kenari");
 
-    let delivered = wait_for(Duration::from_secs(30), || sim.sent().len() >= 6).await;
+    let delivered = wait_until(Duration::from_secs(30), || sim.sent().len() >= 6).await;
     let sent = sim.sent();
     assert!(delivered, "replies sent: {sent:#?}");
     for (platform, tracking) in &trackings {
@@ -293,6 +296,5 @@ async fn replies_reach_the_platforms_with_the_tracking_code() {
     assert_eq!(sim.sent().len(), 6, "each reply sent once");
 
     gw.stop().await;
-    cleanup_broker(&cfg).await;
     sim.stop().await;
 }

@@ -2,12 +2,14 @@
 //! platforms sign them, through the real webhook handler into intake.
 
 mod social_support;
+mod support;
 
 use pintu::store::outbox::{Envelope, Target};
 use pintu::store::Store;
 use pintu_tools::sim::client;
 use serde_json::{json, Value};
 use social_support::*;
+use support::*;
 use tokio_util::sync::CancellationToken;
 
 /// Complaint and reply bodies waiting in the outbox.

@@ -2,6 +2,7 @@
 //! across restarts, skipped tweets, and rate-limit handling.
 
 mod social_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use pintu_channels::social::x::XAccount;
 use pintu_channels::Secret;
 use pintu_tools::sim::SimTweet;
 use social_support::*;
+use support::*;
 use tokio_util::sync::CancellationToken;
 
 fn poller(cfg: &pintu::config::Config, intake: Arc<pintu::intake::Intake>) -> XPoller {
@@ -218,7 +220,7 @@ async fn backs_off_after_429_until_reset() {
     let task = tokio::spawn(poller(&cfg, gw.intake.clone()).run(shutdown.clone()));
     let store = gw.store.clone();
     assert!(
-        wait_for(Duration::from_secs(10), || complaints(&store) == 1).await,
+        wait_until(Duration::from_secs(10), || complaints(&store) == 1).await,
         "mention taken in after the reset"
     );
     shutdown.cancel();

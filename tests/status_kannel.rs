@@ -3,18 +3,17 @@
 //! citizen's MT at `fakesmsc` names the agency in words and carries the
 //! agency's message — once, though the update was delivered twice.
 
-mod common;
-#[path = "common/kannel.rs"]
-mod kannel;
+mod kannel_support;
 mod status_support;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
-use kannel::*;
+use kannel_support::*;
 use status_support::*;
+use support::*;
 
 /// MT lines fakesmsc printed that contain `needle`, waiting up to `timeout`
 /// for at least one.
@@ -32,18 +31,18 @@ fn mts(rx: &std::sync::mpsc::Receiver<String>, seen: &mut Vec<String>, needle: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fakesmsc_complaint_gets_the_agency_update_as_an_mt() {
-    let dir = tempfile::tempdir().unwrap();
     let ports = KannelPorts::new();
     let smsc = ports.smsc;
-    let mut cfg = status_config(dir.path(), &ports.sendsms_url());
-    cfg.channels.kannel.password = Some(SENDSMS_PASSWORD.into());
-    let _g = (CleanupGuard(cfg.clone()), StatusCleanup(cfg.clone()));
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
-    let router = spawn_router(&cfg);
+    let gw = spawn_app(|cfg| {
+        with_status(cfg, &ports.sendsms_url());
+        cfg.channels.kannel.password = Some(SENDSMS_PASSWORD.into());
+    })
+    .await;
+    let cfg = gw.cfg().clone();
+    let (router, _) = spawn_router(&cfg);
 
     let mut procs = ports.start(
-        dir.path(),
-        &repo(),
+        gw.dir(),
         gw.addr,
         cfg.channels.kannel.auth.token.as_ref().unwrap().expose(),
     );

@@ -4,14 +4,14 @@
 //! message; redeliveries, other agencies, strangers and restarts do nothing
 //! twice and reveal nothing.
 
-mod common;
 mod status_support;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use pintu::status::Stage;
 use status_support::*;
+use support::*;
 
 const CITIZEN: &str = "+6281234560001";
 const STRANGER: &str = "+6281234569999";
@@ -45,11 +45,9 @@ async fn settle(gw: &pintu::serve::Gateway) {
 async fn amqp_update_reaches_the_citizen_once_and_a_wrong_key_is_refused() {
     let sms = Sms::default();
     let url = fake_sms(sms.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = status_config(dir.path(), &url);
-    let _g = (CleanupGuard(cfg.clone()), StatusCleanup(cfg.clone()));
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
-    let router = spawn_router(&cfg);
+    let gw = spawn_app(|cfg| with_status(cfg, &url)).await;
+    let cfg = gw.cfg().clone();
+    let (router, _) = spawn_router(&cfg);
 
     let code = code_of(&mo(gw.addr, "a1", CITIZEN, POTHOLE).await);
     wait_sms(&sms, CITIZEN, &format!("Balas CEK {code} untuk status"), 1).await;
@@ -109,11 +107,9 @@ async fn amqp_update_reaches_the_citizen_once_and_a_wrong_key_is_refused() {
 async fn http_api_updates_own_complaints_only_and_lists_them() {
     let sms = Sms::default();
     let url = fake_sms(sms.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = status_config(dir.path(), &url);
-    let _g = (CleanupGuard(cfg.clone()), StatusCleanup(cfg.clone()));
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
-    let router = spawn_router(&cfg);
+    let gw = spawn_app(|cfg| with_status(cfg, &url)).await;
+    let cfg = gw.cfg().clone();
+    let (router, _) = spawn_router(&cfg);
 
     let code = code_of(&mo(gw.addr, "h1", CITIZEN, POTHOLE).await);
     wait_stage(&gw, &code, Stage::Terdisposisi).await;
@@ -196,11 +192,9 @@ async fn http_api_updates_own_complaints_only_and_lists_them() {
 async fn bukan_wewenang_reroutes_and_selesai_reopens_only_from_the_sender() {
     let sms = Sms::default();
     let url = fake_sms(sms.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = status_config(dir.path(), &url);
-    let _g = (CleanupGuard(cfg.clone()), StatusCleanup(cfg.clone()));
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
-    let router = spawn_router(&cfg);
+    let gw = spawn_app(|cfg| with_status(cfg, &url)).await;
+    let cfg = gw.cfg().clone();
+    let (router, _) = spawn_router(&cfg);
 
     let code = code_of(&mo(gw.addr, "b1", CITIZEN, POTHOLE).await);
     wait_stage(&gw, &code, Stage::Terdisposisi).await;
@@ -268,11 +262,9 @@ async fn bukan_wewenang_reroutes_and_selesai_reopens_only_from_the_sender() {
 async fn cek_answers_the_owner_only_and_is_rate_limited() {
     let sms = Sms::default();
     let url = fake_sms(sms.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = status_config(dir.path(), &url);
-    let _g = (CleanupGuard(cfg.clone()), StatusCleanup(cfg.clone()));
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
-    let router = spawn_router(&cfg);
+    let gw = spawn_app(|cfg| with_status(cfg, &url)).await;
+    let cfg = gw.cfg().clone();
+    let (router, _) = spawn_router(&cfg);
 
     let code = code_of(&mo(gw.addr, "c1", CITIZEN, POTHOLE).await);
     wait_stage(&gw, &code, Stage::Terdisposisi).await;
@@ -320,11 +312,9 @@ async fn cek_answers_the_owner_only_and_is_rate_limited() {
 async fn anonymous_complaint_hides_the_citizen_from_the_agency_yet_they_hear_back() {
     let sms = Sms::default();
     let url = fake_sms(sms.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = status_config(dir.path(), &url);
-    let _g = (CleanupGuard(cfg.clone()), StatusCleanup(cfg.clone()));
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
-    let router = spawn_router(&cfg);
+    let gw = spawn_app(|cfg| with_status(cfg, &url)).await;
+    let cfg = gw.cfg().clone();
+    let (router, _) = spawn_router(&cfg);
 
     let code = code_of(&mo(gw.addr, "n1", CITIZEN, &format!("ANONIM {POTHOLE}")).await);
     wait_stage(&gw, &code, Stage::Terdisposisi).await;
@@ -358,11 +348,9 @@ async fn anonymous_complaint_hides_the_citizen_from_the_agency_yet_they_hear_bac
 async fn restart_between_update_and_delivery_delivers_once() {
     let sms = Sms::default();
     let url = fake_sms(sms.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = status_config(dir.path(), &url);
-    let _g = (CleanupGuard(cfg.clone()), StatusCleanup(cfg.clone()));
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
-    let router = spawn_router(&cfg);
+    let mut gw = spawn_app(|cfg| with_status(cfg, &url)).await;
+    let cfg = gw.cfg().clone();
+    let (router, _) = spawn_router(&cfg);
     let code = code_of(&mo(gw.addr, "r1", CITIZEN, POTHOLE).await);
     wait_stage(&gw, &code, Stage::Terdisposisi).await;
     wait_sms(&sms, CITIZEN, &code, 1).await;
@@ -377,26 +365,11 @@ async fn restart_between_update_and_delivery_delivers_once() {
     .await;
     assert_eq!(s, 200);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    gw.stop().await;
+    gw.stop_gateway().await;
     sms.down.store(false, std::sync::atomic::Ordering::SeqCst);
     // Once in several loaded runs the restart found the data directory still
-    // locked (an error, not a hang); try again for a while and say why.
-    let mut last = None;
-    let mut gw = None;
-    for _ in 0..20 {
-        match pintu::serve::start(cfg.clone()).await {
-            Ok(g) => {
-                gw = Some(g);
-                break;
-            }
-            Err(e) => last = Some(e.to_string()),
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let gw = gw.unwrap_or_else(|| panic!("gateway did not restart: {last:?}"));
-    if let Some(e) = last {
-        eprintln!("restart needed a retry: {e}");
-    }
+    // locked (an error, not a hang): `restart` tries again for a while.
+    gw.start_gateway().await;
     wait_sms(&sms, CITIZEN, "Menunggu anggaran", 1).await;
     settle(&gw).await;
     assert_eq!(

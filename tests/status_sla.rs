@@ -4,13 +4,13 @@
 //! the citizen-reply stage, `tertunda` pauses it and leaving `tertunda`
 //! resumes it — each through the status outbox and `<prefix>.sla`.
 
-mod common;
 mod status_support;
+mod support;
 
-use common::*;
 use pintu::sla::Stage as ClockStage;
 use pintu::status::Stage;
 use status_support::*;
+use support::*;
 
 const CITIZEN: &str = "+6281234560077";
 const POTHOLE: &str = "Jalan berlubang besar di Kota Bandung mohon segera diperbaiki";
@@ -19,14 +19,14 @@ const POTHOLE: &str = "Jalan berlubang besar di Kota Bandung mohon segera diperb
 async fn agency_updates_move_the_complaints_clock() {
     let sms = Sms::default();
     let url = fake_sms(sms.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = status_config(dir.path(), &url);
-    cfg.sla.enabled = true;
-    cfg.sla.calendar = repo().join("config/calendar/national.toml");
-    cfg.sla.overrides = repo().join("config/calendar/overrides.toml");
-    let _g = (CleanupGuard(cfg.clone()), StatusCleanup(cfg.clone()));
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
-    let router = spawn_router(&cfg);
+    let gw = spawn_app(|cfg| {
+        with_status(cfg, &url);
+        cfg.sla.enabled = true;
+        cfg.sla.calendar = repo().join("config/calendar/national.toml");
+        cfg.sla.overrides = repo().join("config/calendar/overrides.toml");
+    })
+    .await;
+    let (router, _) = spawn_router(gw.cfg());
     let sla = gw.sla.clone().expect("the clock runs with [sla] enabled");
 
     let code = code_of(&mo(gw.addr, "s1", CITIZEN, POTHOLE).await);

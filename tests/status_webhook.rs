@@ -3,8 +3,8 @@
 //! down the push waits and is retried, and once it is back it arrives once.
 //! A push that keeps failing is dead-lettered with the reason.
 
-mod common;
 mod status_support;
+mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,9 +14,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use common::*;
 use parking_lot::Mutex;
 use status_support::*;
+use support::*;
 
 const KEY: &str = "webhook-key-0123456789abcdef";
 
@@ -59,27 +59,25 @@ async fn push_survives_the_endpoint_being_down_and_arrives_once() {
     let app = axum::Router::new()
         .route("/lapor", post(receive))
         .with_state(endpoint.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/lapor", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let hook = format!("http://{}/lapor", serve_http(app).await);
 
     let sms = Sms::default();
     let url = fake_sms(sms.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = status_config(dir.path(), &url);
-    cfg.status.webhook_backoff_secs = 1;
-    cfg.status.webhook_max_backoff_secs = 1;
-    let a = cfg.status.agencies.get_mut(DPUPR).unwrap();
-    a.webhook_url = Some(hook.clone());
-    a.webhook_key = Some(KEY.into());
-    // Dishub's endpoint never answers: its pushes end dead-lettered.
-    let d = cfg.status.agencies.get_mut(DISHUB).unwrap();
-    d.webhook_url = Some("http://127.0.0.1:9/nowhere".into());
-    d.webhook_key = Some(KEY.into());
-    cfg.status.webhook_max_attempts = 3;
-    let _g = (CleanupGuard(cfg.clone()), StatusCleanup(cfg.clone()));
-    let gw = pintu::serve::start(cfg.clone()).await.unwrap();
-    let router = spawn_router(&cfg);
+    let gw = spawn_app(|cfg| {
+        with_status(cfg, &url);
+        cfg.status.webhook_backoff_secs = 1;
+        cfg.status.webhook_max_backoff_secs = 1;
+        let a = cfg.status.agencies.get_mut(DPUPR).unwrap();
+        a.webhook_url = Some(hook.clone());
+        a.webhook_key = Some(KEY.into());
+        // Dishub's endpoint never answers: its pushes end dead-lettered.
+        let d = cfg.status.agencies.get_mut(DISHUB).unwrap();
+        d.webhook_url = Some("http://127.0.0.1:9/nowhere".into());
+        d.webhook_key = Some(KEY.into());
+        cfg.status.webhook_max_attempts = 3;
+    })
+    .await;
+    let (router, _) = spawn_router(gw.cfg());
 
     let code = code_of(
         &mo(

@@ -1,14 +1,13 @@
 //! Webhooks as an attacker meets them: behind a proxy, replayed, and what
 //! reaches the logs (issue 11, items 5, 6 and 11).
 
-mod common;
+mod support;
 
 use std::sync::{Mutex, OnceLock};
 
-use common::*;
 use pintu::config::Config;
-use pintu::serve;
 use pintu_channels::Secret;
+use support::*;
 
 /// Everything this test binary logs (debug and up for Pintu). Installed
 /// before any gateway starts, so `init_logging` finds it and stays out.
@@ -44,9 +43,8 @@ const KANNEL_TOKEN: &str = "kN-5tB8yU1oP3aS6dF9g";
 const GENERIC_TOKEN: &str = "gN-8mN1bV4cX7zL0kJ3h";
 const OPS_TOKEN: &str = "0pS-7hJ2vQ9xR4mK8wLz";
 
-/// The test config with real secrets, so it may also be exposed.
-fn strong_config(prefix: &str, dir: &std::path::Path) -> Config {
-    let mut cfg = test_config(prefix, dir);
+/// Real secrets on a test config, so it may also be exposed.
+fn strong_config(cfg: &mut Config) {
     cfg.replies.enabled = false;
     cfg.http.ops_token = Some(Secret::new(OPS_TOKEN));
     cfg.channels.kannel.auth.token = Some(Secret::new(KANNEL_TOKEN));
@@ -54,7 +52,6 @@ fn strong_config(prefix: &str, dir: &std::path::Path) -> Config {
     cfg.channels.jasmin.auth.token = Some(Secret::new("jS-2qW5eR8tY1uI4oP7a"));
     cfg.channels.jasmin.password = Some(Secret::new("jasmin-z3X6cV9b"));
     cfg.channels.generic.auth.token = Some(Secret::new(GENERIC_TOKEN));
-    cfg
 }
 
 async fn kannel(c: &reqwest::Client, addr: std::net::SocketAddr, id: &str, xff: Option<&str>) -> u16 {
@@ -71,12 +68,12 @@ async fn kannel(c: &reqwest::Client, addr: std::net::SocketAddr, id: &str, xff: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowlists_see_the_client_behind_a_trusted_proxy_only() {
     logs();
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = strong_config(&prefix, dir.path());
-    cfg.channels.kannel.auth.allow_ips = vec!["198.51.100.7".into()];
-    cfg.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
-    let gw = serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        strong_config(cfg);
+        cfg.channels.kannel.auth.allow_ips = vec!["198.51.100.7".into()];
+        cfg.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+    })
+    .await;
     let c = reqwest::Client::new();
     // The proxy on this host forwards the SMS gateway's request.
     assert_eq!(kannel(&c, gw.addr, "p-1", Some("198.51.100.7")).await, 200);
@@ -90,31 +87,29 @@ async fn allowlists_see_the_client_behind_a_trusted_proxy_only() {
     let with_token = c.get(&ready).bearer_auth(OPS_TOKEN).send().await.unwrap();
     assert_ne!(with_token.status(), 401);
     gw.stop().await;
-    cleanup(&cfg).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_for_from_anyone_else_is_ignored() {
     logs();
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = strong_config(&prefix, dir.path());
-    cfg.channels.kannel.auth.allow_ips = vec!["198.51.100.7".into()];
-    let gw = serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        strong_config(cfg);
+        cfg.channels.kannel.auth.allow_ips = vec!["198.51.100.7".into()];
+    })
+    .await;
     let c = reqwest::Client::new();
     assert_eq!(kannel(&c, gw.addr, "q-1", Some("198.51.100.7")).await, 403);
     gw.stop().await;
-    cleanup(&cfg).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_keep_tokens_out_and_citizens_apart_from_their_codes() {
     logs();
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = strong_config(&prefix, dir.path());
-    cfg.http.access_log = true;
-    let gw = serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        strong_config(cfg);
+        cfg.http.access_log = true;
+    })
+    .await;
     let c = reqwest::Client::new();
     let url = format!(
         "http://{}/sms/kannel?token={KANNEL_TOKEN}&id=log-1&from=%2B6281299887766&to=1708&text=Pungli+di+kantor+kelurahan+Kota+Bandung",
@@ -128,7 +123,6 @@ async fn logs_keep_tokens_out_and_citizens_apart_from_their_codes() {
     let bad = format!("http://{}/sms/kannel?token=wrong-{KANNEL_TOKEN}&id=log-2", gw.addr);
     assert_eq!(c.get(bad).send().await.unwrap().status(), 403);
     gw.stop().await;
-    cleanup(&cfg).await;
 
     let text = log_text();
     let access: Vec<&str> = text
@@ -169,11 +163,12 @@ async fn generic(c: &reqwest::Client, addr: std::net::SocketAddr, id: &str, from
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_after_the_dedupe_window_is_not_a_new_complaint() {
     logs();
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = strong_config(&prefix, dir.path());
-    cfg.dedupe.window_secs = 1;
-    let gw = serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        strong_config(cfg);
+        cfg.dedupe.window_secs = 1;
+    })
+    .await;
+    let prefix = gw.prefix().to_string();
     let c = reqwest::Client::new();
     let (code, dup) = generic(&c, gw.addr, "rp-1", "081234567001").await;
     assert!(code.starts_with("LPR-") && !dup);
@@ -189,7 +184,6 @@ async fn a_replay_after_the_dedupe_window_is_not_a_new_complaint() {
     let ids: std::collections::HashSet<&str> = got.iter().map(|g| g.message_id.as_str()).collect();
     assert_eq!(ids.len(), 2, "exactly two complaints published");
     gw.stop().await;
-    cleanup(&cfg).await;
 }
 
 /// X signs the tweet's creation time (it is in the signed body): a signed
@@ -197,15 +191,16 @@ async fn a_replay_after_the_dedupe_window_is_not_a_new_complaint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_signed_x_event_is_refused() {
     logs();
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = unique_prefix();
-    let mut cfg = strong_config(&prefix, dir.path());
     let secret = "x-consumer-5tB8yU1oP3aS6dF9gH2j";
-    cfg.channels.x.user_id = "1708170817081708".into();
-    cfg.channels.x.username = "lapor1708".into();
-    cfg.channels.x.webhook.enabled = true;
-    cfg.channels.x.webhook.consumer_secret = Some(Secret::new(secret));
-    let gw = serve::start(cfg.clone()).await.unwrap();
+    let gw = spawn_app(|cfg| {
+        strong_config(cfg);
+        cfg.channels.x.user_id = "1708170817081708".into();
+        cfg.channels.x.username = "lapor1708".into();
+        cfg.channels.x.webhook.enabled = true;
+        cfg.channels.x.webhook.consumer_secret = Some(Secret::new(secret));
+    })
+    .await;
+    let prefix = gw.prefix().to_string();
     let post = |event: serde_json::Value| {
         let body = serde_json::to_vec(&event).unwrap();
         let sig = pintu_tools::sim::client::x_signature(secret, &body);
@@ -250,5 +245,4 @@ async fn a_stale_signed_x_event_is_refused() {
     let got = take(&format!("{prefix}.intake"), 2, std::time::Duration::from_secs(4)).await;
     assert_eq!(got.len(), 1, "only the fresh mention is a complaint");
     gw.stop().await;
-    cleanup(&cfg).await;
 }

@@ -1,6 +1,7 @@
-//! Shared helpers of the router's broker tests: a config with a random broker
-//! prefix (tests run in parallel against one RabbitMQ), complaints, queue
-//! reads and clean-up.
+//! Shared helpers of the router's broker tests, on `crate::support` (the
+//! test binary declares `mod support;`): a config for a test's own prefix
+//! (tests run in parallel against one RabbitMQ), complaints, publishing to
+//! and reading the router's queues, clean-up.
 
 #![allow(dead_code)]
 
@@ -9,10 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, ExchangeDeleteOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicGetOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
 use pintu::broker::publisher::Outgoing;
@@ -21,15 +19,7 @@ use pintu::complaint::{Complaint, Flags};
 use pintu::config::Config;
 use pintu_channels::{Channel as Via, Sender, SenderKind};
 
-pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn random_prefix() -> String {
-    format!("t-{}", hex::encode(rand::random::<[u8; 6]>()))
-}
+use crate::support::{broker, cleanup, config_file_head, repo};
 
 /// A config file in `dir` for `prefix`, routing tables from the repository.
 pub fn write_config(dir: &Path, prefix: &str, agency_queues: &[&str], prefetch: u16) -> PathBuf {
@@ -39,15 +29,7 @@ pub fn write_config(dir: &Path, prefix: &str, agency_queues: &[&str], prefetch: 
         .collect::<Vec<_>>()
         .join(", ");
     let toml = format!(
-        r#"data_dir = "{data}"
-
-[http]
-addr = "127.0.0.1:0"
-
-[amqp]
-url = "{AMQP_URL}"
-prefix = "{prefix}"
-delivery_limit = 3
+        r#"{head}delivery_limit = 3
 agency_queues = [{queues}]
 
 [routing]
@@ -59,7 +41,7 @@ prefetch = {prefetch}
 format = "pretty"
 level = "warn"
 "#,
-        data = dir.join("data").display(),
+        head = config_file_head(&dir.join("data"), prefix),
         routing = repo().join("config/routing").display(),
         wilayah = repo().join("config/wilayah").display(),
     );
@@ -157,18 +139,7 @@ impl Broker {
     }
 
     pub async fn depth(&self, queue: &str) -> u32 {
-        self.ch
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap()
-            .message_count()
+        broker::depth(&self.ch, queue).await
     }
 
     /// Wait until `queue` holds `n` messages (or the timeout passes).
@@ -229,19 +200,7 @@ impl Broker {
 
     /// Delete everything this test's prefix created (best effort).
     pub async fn cleanup(self) {
-        let t = Topology::new(&self.cfg.amqp);
-        for q in &t.queues {
-            let _ = self
-                .ch
-                .queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        for e in &t.exchanges {
-            let _ = self
-                .ch
-                .exchange_delete(e.name.as_str().into(), ExchangeDeleteOptions::default())
-                .await;
-        }
         let _ = self.conn.close(200, "test done".into()).await;
+        cleanup(&self.cfg).await;
     }
 }

@@ -1,12 +1,13 @@
-//! Shared setup of the social-channel integration tests: a config pointing
-//! every platform at an in-process simulator, an intake on a temp data dir
+//! Shared setup of the social-channel integration tests, on `crate::support`
+//! (the test binary declares `mod support;`): a config pointing every
+//! platform at an in-process simulator, an intake on a temp data dir
 //! (reopenable, for restart tests), and the webhook HTTP server.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pintu::config::Config;
 use pintu::http::{AppState, Mount};
@@ -18,6 +19,8 @@ use pintu::store::{Closed, Store};
 use pintu_tools::sim::{Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
+use crate::support::{config_file_head, repo};
+
 pub const X_USER_ID: &str = "1708170817081708";
 pub const X_BEARER: &str = "x-app-bearer-token";
 pub const X_USER_TOKEN: &str = "x-user-context-token";
@@ -27,14 +30,6 @@ pub const META_SECRET: &str = "meta-app-secret";
 pub const GRAPH_TOKEN: &str = "EAAG-graph-token";
 pub const TG_TOKEN: &str = "123456:ABC-sim_bot_token";
 pub const TG_SECRET: &str = "tg-secret_token-1";
-
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn unique_prefix() -> String {
-    format!("t-{:016x}", rand::random::<u64>())
-}
 
 pub fn sim_config() -> SimConfig {
     SimConfig {
@@ -49,22 +44,14 @@ pub fn sim_config() -> SimConfig {
 }
 
 /// Write `pintu.toml` (plus two secrets as `*_file`) into `dir` and load it.
-/// `poll` is the body of `[channels.x.poll]`.
+/// `poll` is the body of `[channels.x.poll]`. As a base of a test's own
+/// gateway: `TestApp::builder().base(|prefix, dir| write_config(dir, url, prefix, poll))`.
 pub fn write_config(dir: &Path, sim_url: &str, prefix: &str, poll: &str) -> Config {
     std::fs::write(dir.join("x_user_token"), format!("{X_USER_TOKEN}\n")).unwrap();
     std::fs::write(dir.join("meta_app_secret"), META_SECRET).unwrap();
     let templates = repo().join("config/replies.toml");
     let toml = format!(
-        r#"
-data_dir = "{data}"
-
-[http]
-addr = "127.0.0.1:0"
-
-[amqp]
-url = "amqp://guest:guest@127.0.0.1:5672/%2f"
-prefix = "{prefix}"
-
+        r#"{head}
 [replies]
 templates = "{templates}"
 
@@ -111,7 +98,7 @@ bot_token = "{TG_TOKEN}"
 [channels.telegram.webhook]
 secret_token = "{TG_SECRET}"
 "#,
-        data = dir.join("data").display(),
+        head = config_file_head(&dir.join("data"), prefix),
         templates = templates.display(),
     );
     let path = dir.join("pintu.toml");
@@ -217,48 +204,4 @@ pub async fn serve_webhooks(cfg: &Config, intake: Arc<Intake>, shutdown: Cancell
 
 pub async fn start_sim() -> Sim {
     Sim::start(sim_config()).await.unwrap()
-}
-
-/// Poll `cond` until true or the timeout passes.
-pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    cond()
-}
-
-/// Delete every queue and exchange of the test's prefix (best effort).
-pub async fn cleanup_broker(cfg: &Config) {
-    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-    let Ok(conn) = pintu::broker::connect(&cfg.amqp, "pintu-test-cleanup").await else {
-        return;
-    };
-    let Ok(ch) = conn.create_channel().await else { return };
-    let topo = pintu::broker::Topology::new(&cfg.amqp);
-    for q in &topo.queues {
-        let _ = ch
-            .queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
-            .await;
-    }
-    for e in &topo.exchanges {
-        let _ = ch
-            .exchange_delete(e.name.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
-    }
-    // The node's reservation queue and exchange (pintu::node).
-    let p = &cfg.amqp.prefix;
-    let _ = ch
-        .queue_delete(
-            pintu::node::codes_queue(p, cfg.node.id()).into(),
-            QueueDeleteOptions::default(),
-        )
-        .await;
-    let _ = ch
-        .exchange_delete(pintu::node::exchange(p).into(), ExchangeDeleteOptions::default())
-        .await;
-    let _ = conn.close(200, "bye".into()).await;
 }

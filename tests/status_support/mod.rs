@@ -1,10 +1,11 @@
-//! Support for the status-loop tests: a gateway with `[status]` on, the router
-//! worker in-process, and a Kannel-like sendsms that records every MT (and
-//! can be switched to fail), each test with its own prefix, port and data dir.
+//! Support for the status-loop tests, on `crate::support` (the test binary
+//! declares `mod support;`): the `[status]` settings of a test gateway, a
+//! Kannel-like sendsms that records every MT (and can be switched to fail),
+//! and the agency's side (updates over AMQP and HTTP). The router worker
+//! runs in-process (`support::spawn_router`).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,17 +13,14 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use lapin::options::{BasicPublishOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::options::BasicPublishOptions;
 use lapin::BasicProperties;
 use parking_lot::Mutex;
 use pintu::broker::connect_url as connect;
 use pintu::config::Config;
-use pintu::routing::worker::{run_worker, RouteStats};
-use pintu::routing::Engine;
 use pintu::status::config::AgencyAuth;
-use tokio::sync::oneshot;
 
-use crate::common::{test_config, unique_prefix, AMQP};
+use crate::support::{serve_http, AMQP};
 
 pub const WAIT: Duration = Duration::from_secs(30);
 pub const DPUPR: &str = "3273.dpupr";
@@ -68,15 +66,12 @@ pub async fn fake_sms(sms: Sms) -> String {
     let app = axum::Router::new()
         .route("/cgi-bin/sendsms", get(sendsms))
         .with_state(sms);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/cgi-bin/sendsms")
+    format!("http://{}/cgi-bin/sendsms", serve_http(app).await)
 }
 
-/// The test's config: status on, agencies with tokens, replies to `sms_url`.
-pub fn status_config(dir: &Path, sms_url: &str) -> Config {
-    let mut cfg = test_config(&unique_prefix(), dir);
+/// The status settings of a test config: status on, agencies with tokens,
+/// replies to `sms_url` (`spawn_app(|cfg| with_status(cfg, &url))`).
+pub fn with_status(cfg: &mut Config, sms_url: &str) {
     cfg.channels.kannel.sendsms_url = Some(sms_url.to_string());
     cfg.replies.max_backoff_secs = 1;
     cfg.amqp.agency_queues = vec!["3273.#".into()];
@@ -93,21 +88,6 @@ pub fn status_config(dir: &Path, sms_url: &str) -> Config {
         .insert(DPUPR.into(), auth(DPUPR_TOKEN, Some(DPUPR_HMAC)));
     cfg.status.agencies.insert(DISHUB.into(), auth(DISHUB_TOKEN, None));
     cfg.status.agencies.insert("triage".into(), auth(TRIAGE_TOKEN, None));
-    cfg
-}
-
-/// The router worker in-process until the sender fires.
-pub fn spawn_router(cfg: &Config) -> oneshot::Sender<()> {
-    let engine = Arc::new(Engine::from_config(cfg).unwrap());
-    let (tx, rx) = oneshot::channel::<()>();
-    let cfg = cfg.clone();
-    tokio::spawn(async move {
-        let _ = run_worker(&cfg, engine, None, Arc::new(RouteStats::default()), async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    tx
 }
 
 /// Send an SMS MO to the gateway's Kannel webhook; the body it answers.
@@ -191,38 +171,4 @@ pub async fn get_json(addr: std::net::SocketAddr, token: &str, path: &str) -> (u
         .unwrap();
     let s = r.status().as_u16();
     (s, r.json().await.unwrap_or(serde_json::Value::Null))
-}
-
-/// Also delete the status objects (the common guard knows the main topology only).
-pub struct StatusCleanup(pub Config);
-
-impl Drop for StatusCleanup {
-    fn drop(&mut self) {
-        let p = self.0.amqp.prefix.clone();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                return;
-            };
-            rt.block_on(async {
-                let Ok(conn) = connect(AMQP, "test-cleanup").await else {
-                    return;
-                };
-                let Ok(ch) = conn.create_channel().await else { return };
-                for q in [
-                    pintu::status::topology::updates_queue(&p),
-                    pintu::status::topology::routed_queue(&p),
-                ] {
-                    let _ = ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
-                }
-                let _ = ch
-                    .exchange_delete(
-                        pintu::status::topology::exchange(&p).into(),
-                        ExchangeDeleteOptions::default(),
-                    )
-                    .await;
-                let _ = conn.close(200, "bye".into()).await;
-            });
-        })
-        .join();
-    }
 }

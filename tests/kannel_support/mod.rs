@@ -1,26 +1,21 @@
 //! A real Kannel (bearerbox + smsbox) on loopback ports of the test's own,
 //! configured from `tests/peers/kannel.conf.tmpl` to call the gateway's
 //! get-url, plus `fakesmsc` as the SMSC. Shared by the Kannel end-to-end
-//! tests; the processes are killed when the value is dropped.
+//! tests; the processes are killed when the value is dropped. Built on
+//! `crate::support` (the test binary declares `mod support;`).
 #![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{free_port, repo};
+
 pub const BEARERBOX: &str = "/usr/sbin/bearerbox";
 pub const SMSBOX: &str = "/usr/sbin/smsbox";
 pub const FAKESMSC: &str = "/usr/lib/kannel/test/fakesmsc";
 /// The sendsms password the template is rendered with.
 pub const SENDSMS_PASSWORD: &str = "sendsms-secret";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 pub struct Procs(pub Vec<Child>);
 
@@ -70,8 +65,8 @@ impl KannelPorts {
 
     /// Render the config into `dir`, start bearerbox and smsbox calling the
     /// gateway at `pintu` with `token`, and wait until they listen.
-    pub fn start(&self, dir: &Path, repo: &Path, pintu: std::net::SocketAddr, token: &str) -> Procs {
-        let conf = std::fs::read_to_string(repo.join("tests/peers/kannel.conf.tmpl"))
+    pub fn start(&self, dir: &Path, pintu: std::net::SocketAddr, token: &str) -> Procs {
+        let conf = std::fs::read_to_string(repo().join("tests/peers/kannel.conf.tmpl"))
             .unwrap()
             .replace("@ADMIN_PORT@", &self.admin.to_string())
             .replace("@ADMIN_PASSWORD@", "admin-secret")

@@ -1,6 +1,5 @@
-//! Headless Chromium for the ops pages' tests: dump a page's DOM (or take
-//! a screenshot with `extra` flags), and read an element's text from it.
-#![allow(dead_code)]
+//! Headless Chromium for the tests of the ops pages: dump a page's DOM (or
+//! take a screenshot with `extra` flags), and read an element's text from it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

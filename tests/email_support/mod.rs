@@ -1,21 +1,23 @@
 //! Test environment for the e-mail channel: a real Dovecot (IMAP), a real
 //! aiosmtpd sink (SMTP) and the shared RabbitMQ, each test on its own ports,
 //! mailbox user, data directory and broker prefix, so tests run in parallel.
+//! Built on `crate::support` (the test binary declares `mod support;`).
 //!
-//! Until `serve` lands on main, [`Env::relay`] publishes the outbox the way
-//! the relay does (confirmed, then removed) and [`Env::send_replies`] plays
-//! the reply sender (consume `<prefix>.outbound`, call the transport, ack).
+//! The tests that drive the pieces one by one use [`Broker::relay`] to
+//! publish the outbox the way the relay does (confirmed, then removed) and
+//! [`Broker::send_replies`] to play the reply sender (consume
+//! `<prefix>.outbound`, call the transport, ack).
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lapin::options::{BasicAckOptions, BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
 use pintu::broker::publisher::Outgoing;
 use pintu::broker::{ConfirmedPublisher, Names, Topology};
 use pintu::config::Config;
@@ -26,27 +28,27 @@ use pintu::store::outbox::{Envelope, Target};
 use pintu::store::Store;
 use serde_json::Value;
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use crate::support::{cleanup, config_file_head, free_port, repo, unique_prefix};
 
 pub fn rand_hex(n: usize) -> String {
     (0..n).map(|_| format!("{:x}", rand::random::<u8>() & 15)).collect()
 }
 
-pub async fn wait_until<F: FnMut() -> bool>(what: &str, timeout: Duration, mut f: F) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// `tests/peers/<script> <action> <dir>`, for more arguments.
+fn peer(script: &str, action: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(repo().join("tests/peers").join(script));
+    cmd.arg(action).arg(dir);
+    cmd
+}
+
+/// Run a peer's start script; panics with its stderr when it failed.
+fn start_peer(script: &str, cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 pub struct Dovecot {
@@ -60,20 +62,12 @@ impl Dovecot {
         let dir = tempfile::Builder::new().prefix("pintu-dovecot").tempdir().unwrap();
         let port = free_port();
         let tls_port = if tls { free_port() } else { 0 };
-        let mut cmd = Command::new(repo().join("tests/peers/dovecot.sh"));
-        cmd.arg("start")
-            .arg(dir.path())
-            .arg(port.to_string())
-            .arg(tls_port.to_string());
+        let mut cmd = peer("dovecot.sh", "start", dir.path());
+        cmd.arg(port.to_string()).arg(tls_port.to_string());
         for (u, p) in users {
             cmd.arg(format!("{u}:{p}"));
         }
-        let out = cmd.output().expect("run dovecot.sh");
-        assert!(
-            out.status.success(),
-            "dovecot.sh: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        start_peer("dovecot.sh", &mut cmd);
         Dovecot { dir, port, tls_port }
     }
 
@@ -88,10 +82,7 @@ impl Dovecot {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        let _ = Command::new(repo().join("tests/peers/dovecot.sh"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .output();
+        let _ = peer("dovecot.sh", "stop", self.dir.path()).output();
     }
 }
 
@@ -104,16 +95,9 @@ impl SmtpSink {
     pub fn start() -> SmtpSink {
         let dir = tempfile::Builder::new().prefix("pintu-smtp").tempdir().unwrap();
         let port = free_port();
-        let out = Command::new(repo().join("tests/peers/smtp-sink.sh"))
-            .arg("start")
-            .arg(dir.path())
-            .arg(port.to_string())
-            .output()
-            .expect("run smtp-sink.sh");
-        assert!(
-            out.status.success(),
-            "smtp-sink.sh: {}",
-            String::from_utf8_lossy(&out.stderr)
+        start_peer(
+            "smtp-sink.sh",
+            peer("smtp-sink.sh", "start", dir.path()).arg(port.to_string()),
         );
         SmtpSink { dir, port }
     }
@@ -134,10 +118,7 @@ impl SmtpSink {
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        let _ = Command::new(repo().join("tests/peers/smtp-sink.sh"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .output();
+        let _ = peer("smtp-sink.sh", "stop", self.dir.path()).output();
     }
 }
 
@@ -222,7 +203,7 @@ impl Env {
             dovecot,
             user,
             pass,
-            prefix: format!("t-{}", rand_hex(12)),
+            prefix: unique_prefix(),
         }
     }
 
@@ -240,12 +221,7 @@ impl Env {
             None => String::new(),
         };
         let toml = format!(
-            r#"data_dir = "{data}"
-[http]
-addr = "127.0.0.1:0"
-[amqp]
-url = "amqp://guest:guest@127.0.0.1:5672/%2f"
-prefix = "{prefix}"
+            r#"{head}
 [replies]
 templates = "{templates}"
 [channels.email]
@@ -263,8 +239,7 @@ username = "{user}"
 password = "{pass}"
 {extra}
 {smtp}"#,
-            data = self.data_dir().display(),
-            prefix = self.prefix,
+            head = config_file_head(&self.data_dir(), &self.prefix),
             templates = repo().join("config/replies.toml").display(),
             email_extra = o.email_extra,
             port = o.port,
@@ -323,9 +298,8 @@ pub struct Broker {
     pub conn: lapin::Connection,
     pub channel: lapin::Channel,
     pub publisher: ConfirmedPublisher,
-    topology: Topology,
-    /// Node objects to delete too, when a gateway ran on this prefix (pintu::node).
-    node: (String, String),
+    /// Whose objects [`Broker::teardown`] deletes.
+    cfg: Config,
 }
 
 impl Broker {
@@ -336,15 +310,11 @@ impl Broker {
         topology.declare(&channel).await.unwrap();
         let pch = conn.create_channel().await.unwrap();
         Broker {
-            names: topology.names.clone(),
+            names: topology.names,
             publisher: ConfirmedPublisher::new(pch).await.unwrap(),
             conn,
             channel,
-            topology,
-            node: (
-                pintu::node::codes_queue(&cfg.amqp.prefix, cfg.node.id()),
-                pintu::node::exchange(&cfg.amqp.prefix),
-            ),
+            cfg: cfg.clone(),
         }
     }
 
@@ -402,29 +372,10 @@ impl Broker {
         sent
     }
 
+    /// Delete the prefix's broker objects (those of a gateway too).
     pub async fn teardown(self) {
-        for q in &self.topology.queues {
-            let _ = self
-                .channel
-                .queue_delete(q.name.as_str().into(), QueueDeleteOptions::default())
-                .await;
-        }
-        for e in &self.topology.exchanges {
-            let _ = self
-                .channel
-                .exchange_delete(e.name.as_str().into(), ExchangeDeleteOptions::default())
-                .await;
-        }
-        let (queue, exchange) = &self.node;
-        let _ = self
-            .channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
-        let _ = self
-            .channel
-            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
         let _ = self.conn.close(200, "bye".into()).await;
+        cleanup(&self.cfg).await;
     }
 }
 
