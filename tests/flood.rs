@@ -14,7 +14,7 @@ use axum::routing::get;
 use common::*;
 use parking_lot::Mutex;
 use pintu::ops::flood::HeldList;
-use pintu::ops::summary::Summary;
+use pintu::ops::Summary;
 
 type Calls = Arc<Mutex<Vec<HashMap<String, String>>>>;
 

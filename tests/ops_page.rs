@@ -11,7 +11,7 @@ use std::path::Path;
 
 use ops_support::browser::*;
 use ops_support::*;
-use pintu::broker::publisher::Outgoing;
+use pintu::broker::Outgoing;
 use pintu::broker::{connect, ConfirmedPublisher, Names};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

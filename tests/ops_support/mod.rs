@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use pintu::config::Config;
-use pintu::ops::summary::Summary;
+use pintu::ops::Summary;
 
 pub const OPS_TOKEN: &str = "ops-test-token";
 
