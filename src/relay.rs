@@ -34,7 +34,7 @@ use tracing::{info, warn};
 use crate::broker::publisher::Outgoing;
 use crate::broker::AmqpConfig;
 use crate::broker::{connect, ConfirmedPublisher, Names, PublishError, Topology};
-use crate::store::outbox::{Committed, Envelope, Target};
+use crate::store::outbox::{Committed, Envelope, Key, Target};
 use crate::store::Store;
 
 /// What `/readyz` and the ops page need to know about the relay.
@@ -48,8 +48,6 @@ pub struct RelayStatus {
 /// Entries the feed holds before intake stops handing them over (and the
 /// relay rescans the outbox instead): a few MiB of complaints at most.
 pub const FEED_CAPACITY: usize = 4096;
-
-pub use crate::store::outbox::Key;
 
 /// One committed outbox entry, as intake wrote it.
 pub struct Announced {

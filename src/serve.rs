@@ -3,7 +3,7 @@
 //!
 //! [`supervise`] restarts the gateway in-process when its store failed (sled
 //! refuses every write after one failed, until the database is reopened; see
-//! [`crate::store::health`]), so the gateway recovers without an operator.
+//! `src/store/health.rs`), so the gateway recovers without an operator.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -26,7 +26,7 @@ fn plain_opts(env: &Env, extra: &str) -> MailboxOpts {
 
 /// Records the UIDs of every FETCH the poller makes on a real Dovecot.
 struct RecordFetches {
-    inner: pintu::email::imap::ImapMailbox,
+    inner: pintu::email::ImapMailbox,
     fetches: Arc<parking_lot::Mutex<Vec<Vec<u32>>>>,
 }
 
@@ -120,7 +120,7 @@ async fn imap_fetches_are_budgeted_by_message_size() {
     let rec = fetches.clone();
     let stats = tokio::task::spawn_blocking(move || {
         let slot = Default::default();
-        let inner = pintu::email::imap::ImapMailbox::connect(poller.cfg.clone(), &slot).unwrap();
+        let inner = pintu::email::ImapMailbox::connect(poller.cfg.clone(), &slot).unwrap();
         let mut mb = RecordFetches { inner, fetches: rec };
         let s = poller.pass(&mut mb).unwrap();
         mb.logout();

@@ -219,7 +219,7 @@ async fn imap_to_rabbitmq_with_smtp_acknowledgements() {
 /// A mailbox that fails to mark the first `fail_marks` batches: exactly the
 /// crash window between "complaint durable" and "message moved".
 struct FlakyMarks {
-    inner: pintu::email::imap::ImapMailbox,
+    inner: pintu::email::ImapMailbox,
     fail_marks: Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -307,7 +307,7 @@ async fn restart_mid_batch_loses_nothing_and_doubles_nothing() {
     let thread = std::thread::spawn(move || {
         let slot = Default::default();
         poller.run(|| {
-            pintu::email::imap::ImapMailbox::connect(conn_cfg.clone(), &slot).map(|inner| {
+            pintu::email::ImapMailbox::connect(conn_cfg.clone(), &slot).map(|inner| {
                 Box::new(FlakyMarks {
                     inner,
                     fail_marks: fm.clone(),
@@ -397,7 +397,7 @@ async fn uidvalidity_change_does_not_reingest() {
     let slot = Default::default();
     let pcfg = poller.cfg.clone();
     let (first, uv1) = tokio::task::spawn_blocking(move || {
-        let mut mb = pintu::email::imap::ImapMailbox::connect(pcfg, &slot).unwrap();
+        let mut mb = pintu::email::ImapMailbox::connect(pcfg, &slot).unwrap();
         let s = poller.pass(&mut mb).unwrap();
         let uv = mb.select("INBOX").unwrap().uidvalidity;
         mb.logout();
@@ -437,7 +437,7 @@ async fn uidvalidity_change_does_not_reingest() {
     let slot = Default::default();
     let pcfg = poller.cfg.clone();
     let (second, uv2) = tokio::task::spawn_blocking(move || {
-        let mut mb = pintu::email::imap::ImapMailbox::connect(pcfg, &slot).unwrap();
+        let mut mb = pintu::email::ImapMailbox::connect(pcfg, &slot).unwrap();
         let s = poller.pass(&mut mb).unwrap();
         let uv = mb.select("INBOX").unwrap().uidvalidity;
         // A further pass finds nothing new: everything is flagged again.
@@ -560,7 +560,7 @@ async fn tls_implicit_and_starttls() {
         mbcfg.on_processed = pintu::email::config::OnProcessed::Flag;
         let result = tokio::task::spawn_blocking(move || {
             let slot = Default::default();
-            pintu::email::imap::ImapMailbox::connect(Arc::new(mbcfg), &slot).map(|mut mb| {
+            pintu::email::ImapMailbox::connect(Arc::new(mbcfg), &slot).map(|mut mb| {
                 let st = mb.select("INBOX").unwrap();
                 let uids = mb.search_new(0).unwrap();
                 let fetched = mb.fetch(&uids).unwrap();

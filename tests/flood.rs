@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use parking_lot::Mutex;
 use pintu::ops::flood::HeldList;
-use pintu::ops::summary::Summary;
+use pintu::ops::Summary;
 use support::*;
 
 type Calls = Arc<Mutex<Vec<HashMap<String, String>>>>;

@@ -348,7 +348,7 @@ async fn without_the_broker_a_node_reserves_locally_and_confirms_later() {
     let code = complaint(&client, &gw, 1, "Banjir di Kec. Dayeuhkolot Kab. Bandung").await;
     let (node, seq) = perm.origin(&code).unwrap();
     assert_eq!(node, 5);
-    assert!(seq >= first + pintu::store::reservation::UNCONFIRMED_GAP, "{seq}");
+    assert!(seq >= first + pintu::store::UNCONFIRMED_GAP, "{seq}");
 
     // The broker is back: the node claims its id and confirms its ceiling.
     proxy.set_down(false);

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use ops_support::*;
-use pintu::broker::publisher::Outgoing;
+use pintu::broker::Outgoing;
 use pintu::broker::{connect, ConfirmedPublisher, Names};
-use pintu::ops::queues::Role;
+use pintu::ops::Role;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

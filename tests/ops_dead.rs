@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lapin::options::{BasicGetOptions, BasicNackOptions};
 use ops_support::*;
-use pintu::broker::publisher::Outgoing;
+use pintu::broker::Outgoing;
 use pintu::broker::{connect, ConfirmedPublisher, Names, Topology};
 use pintu::ops::dead::{self, Kind, Selection};
 use support::broker::depth;

@@ -11,7 +11,7 @@ mod support;
 use std::path::Path;
 
 use ops_support::*;
-use pintu::broker::publisher::Outgoing;
+use pintu::broker::Outgoing;
 use pintu::broker::{connect, ConfirmedPublisher, Names};
 use support::browser::*;
 use support::*;

@@ -18,7 +18,7 @@ const STRANGER: &str = "+6281234569999";
 const POTHOLE: &str = "Jalan berlubang besar di Kota Bandung mohon segera diperbaiki";
 
 /// Wait for `tracking`'s record to reach `stage`.
-async fn wait_stage(gw: &pintu::serve::Gateway, tracking: &str, stage: Stage) -> pintu::status::record::Record {
+async fn wait_stage(gw: &pintu::serve::Gateway, tracking: &str, stage: Stage) -> pintu::status::Record {
     let store = &gw.status.as_ref().unwrap().store;
     let ok = wait_until(WAIT, || {
         store.get(tracking).ok().flatten().is_some_and(|r| r.stage == stage)

@@ -1,11 +1,11 @@
 //! RabbitMQ: connection, the topology of docs/design.md, confirmed publishing,
 //! and the requeue/dead-letter steps every consumer shares.
 
-pub mod config;
-pub mod delivery;
-pub mod failover;
-pub mod publisher;
-pub mod topology;
+pub(crate) mod config;
+pub(crate) mod delivery;
+mod failover;
+pub(crate) mod publisher;
+mod topology;
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 pub use config::AmqpConfig;
 pub use failover::connect;
-pub use publisher::{ConfirmedPublisher, PublishError};
+pub use publisher::{ConfirmedPublisher, Outgoing, PublishError};
 pub use topology::{Names, Topology};
 
 /// Largest AMQP frame asked for unless the URL sets `frame_max`. lapin keeps

@@ -10,20 +10,20 @@
 //! reply quotas), the content-addressed files and their retention, and the
 //! replay of quarantined mail.
 
-pub mod batch;
+mod batch;
 pub mod blobs;
 pub mod config;
-pub mod imap;
-pub mod ingest;
+mod imap;
+mod ingest;
 pub mod mailbox;
 pub mod parse_worker;
 pub mod poller;
 pub mod quarantine;
-pub mod replay;
-pub mod retention;
-pub mod smtp;
+pub(crate) mod replay;
+mod retention;
+mod smtp;
 pub mod state;
-pub mod validate;
+mod validate;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +39,7 @@ use crate::replies::ReplyTransport;
 use crate::store::dedupe::SenderHasher;
 
 pub use config::EmailConfig;
+pub use imap::ImapMailbox;
 
 #[derive(Debug, Error)]
 pub enum EmailError {

@@ -21,10 +21,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::quarantine::{Location, Quarantine};
+use super::quarantine::{Location, Quarantine, QuarantineRecord};
 use crate::store::dedupe::SenderHasher;
-
-pub use super::quarantine::QuarantineRecord;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {

@@ -3,9 +3,9 @@
 //! Every webhook goes through the same handler ([`webhook`]): authenticate,
 //! parse, make durable, and only then answer as the provider expects.
 
-pub mod config;
-pub mod health;
-pub mod webhook;
+pub(crate) mod config;
+mod health;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

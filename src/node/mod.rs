@@ -26,7 +26,7 @@
 //! code: it may be a node replacing a lost one, whose codes only the broker
 //! knows, so it issues none (intake answers 503) until the broker answers.
 
-pub mod config;
+pub(crate) mod config;
 
 mod agent;
 mod announce;

@@ -8,14 +8,14 @@
 //! script takes `?token=` once, keeps it in `sessionStorage` and sends it as a
 //! bearer token.
 
-pub mod config;
+pub(crate) mod config;
 pub mod dead;
 pub mod flood;
-pub mod monitor;
+mod monitor;
 pub mod quarantine;
-pub mod queues;
+mod queues;
 pub mod status;
-pub mod summary;
+mod summary;
 
 use std::sync::Arc;
 
@@ -33,6 +33,8 @@ use crate::relay::RelayStatus;
 use crate::store::Store;
 
 pub use monitor::Monitor;
+pub use queues::Role;
+pub use summary::Summary;
 
 #[derive(Debug, Error)]
 pub enum OpsError {

@@ -34,7 +34,7 @@ use tracing::{debug, info, warn};
 
 use super::queues::{self, Management, QueueStat, Role};
 use super::OpsError;
-use crate::broker::{connect, Names, Topology};
+use crate::broker::{connect, Topology};
 use crate::config::Config;
 use crate::stats::{now_ms, Stats};
 use crate::store::Store;
@@ -369,9 +369,4 @@ fn record_routed(stats: &Stats, d: &Delivery) {
             stats.routed(msg_id.as_deref(), None, None, None);
         }
     }
-}
-
-/// Names of the broker objects, re-exported for the CLI and tests.
-pub fn names(cfg: &Config) -> Names {
-    Names::new(&cfg.amqp.prefix)
 }

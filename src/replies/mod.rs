@@ -5,9 +5,9 @@
 //! relay publishes it to `pintu.outbound`; [`sender`] consumes that queue and
 //! hands each reply to the [`ReplyTransport`] of its provider.
 
-pub mod config;
-pub mod sender;
-pub mod templates;
+pub(crate) mod config;
+pub(crate) mod sender;
+pub(crate) mod templates;
 
 use std::collections::BTreeMap;
 

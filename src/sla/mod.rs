@@ -8,25 +8,26 @@
 //! [`index`] (sled), [`escalate`] (what a due timer says), [`engine`]
 //! (the clock without the broker), [`worker`] (with it), [`summary`] (ops).
 
-pub mod aggregate;
+mod aggregate;
 pub mod calendar;
-pub mod clock;
-pub mod config;
+mod clock;
+pub(crate) mod config;
 pub mod deadlines;
-pub mod engine;
-pub mod escalate;
-pub mod event;
+mod engine;
+mod escalate;
+mod event;
 pub mod index;
 pub mod workdays;
-pub mod zone;
+mod zone;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+use clock::SystemClock;
+pub use clock::{Clock, ManualClock};
 pub use config::{SlaConfig, Stage};
 pub use engine::{Engine, SlaError};
 pub use event::{SlaEvent, SlaKind, StageEvent, StageKind};
 pub mod report;
-pub mod status;
-pub mod summary;
+pub(crate) mod status;
+mod summary;
 pub mod worker;
 
 /// `pintu check`: the calendar files and the `[sla]` policy load; warnings
@@ -40,7 +41,7 @@ pub fn check(cfg: &crate::config::Config) -> Result<Vec<String>, SlaError> {
     let year = chrono::Utc::now().year();
     Ok(planner.time.calendar.warnings(&[year, year + 1]))
 }
-pub mod http;
+pub(crate) mod http;
 
 /// Start the clock inside `serve` when `sla.enabled`: its own sled database
 /// in `<data_dir>/sla`, the system clock.

@@ -8,8 +8,8 @@
 //! `TwilioSend`). [`config`] holds the `[sms]` section and the Kannel and
 //! Jasmin profiles; [`Sms`] is the family's face ([`crate::channel`]).
 
-pub mod config;
-pub mod send;
+pub(crate) mod config;
+mod send;
 
 use std::sync::Arc;
 

@@ -6,8 +6,8 @@
 //! [`spawn`] (the X poller) and [`reply_transports`] (handed to the reply
 //! sender). Each returns nothing for a channel that is switched off.
 
-pub mod config;
-pub mod transports;
+pub(crate) mod config;
+mod transports;
 pub mod x_poller;
 
 use std::sync::Arc;

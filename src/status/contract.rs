@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub const SCHEMA_VERSION: u32 = 1;
 /// Longest `message` for the citizen (characters); longer is refused, not cut.
 pub const MAX_MESSAGE_CHARS: usize = 1000;
 /// Longest internal `note` (characters).

@@ -13,22 +13,22 @@
 //! - [`agency_api`]: the HTTP API for agencies without AMQP;
 //! - [`citizen`], [`query`]: contacts and queries from intake.
 
-pub mod agency_api;
-pub mod apply;
-pub mod citizen;
+pub(crate) mod agency_api;
+mod apply;
+mod citizen;
 pub mod config;
-pub mod consumer;
-pub mod contract;
-pub mod directory;
-pub mod notify;
+mod consumer;
+mod contract;
+mod directory;
+mod notify;
 pub mod ops;
-pub mod outbox;
-pub mod query;
-pub mod record;
-pub mod service;
-pub mod sla_feed;
-pub mod store;
-pub mod templates;
+mod outbox;
+mod query;
+mod record;
+mod service;
+mod sla_feed;
+mod store;
+mod templates;
 pub mod topology;
 pub mod webhook;
 
@@ -39,6 +39,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use contract::{Stage, StageChange, StatusUpdate, UpdateStatus};
+pub use record::Record;
 pub use service::StatusService;
 pub use store::StatusStore;
 

@@ -4,18 +4,18 @@
 //! sled locks its directory, so each process opens its own (`data_dir/gateway`
 //! for `serve`, `data_dir/router` for `route`).
 
-pub mod backlog;
-pub mod codes;
-pub mod commit;
-pub mod config;
+mod backlog;
+pub(crate) mod codes;
+mod commit;
+pub(crate) mod config;
 pub mod dedupe;
-pub mod flow;
-pub mod health;
-pub mod held;
+mod flow;
+mod health;
+pub(crate) mod held;
 pub mod outbox;
-pub mod parts;
-pub mod reservation;
-pub mod writer;
+pub(crate) mod parts;
+pub(crate) mod reservation;
+pub(crate) mod writer;
 
 use std::fs;
 use std::io::Write;
@@ -28,6 +28,7 @@ use thiserror::Error;
 pub use backlog::Backlog;
 pub use commit::{Closed, GroupCommit};
 pub use health::Failure;
+pub use reservation::UNCONFIRMED_GAP;
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lapin::options::{BasicAckOptions, BasicGetOptions};
-use pintu::broker::publisher::Outgoing;
+use pintu::broker::Outgoing;
 use pintu::broker::{ConfirmedPublisher, Names, Topology};
 use pintu::config::Config;
 use pintu::intake::Intake;

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use pintu::config::Config;
-use pintu::ops::summary::Summary;
+use pintu::ops::Summary;
 
 pub const OPS_TOKEN: &str = "ops-test-token";
 

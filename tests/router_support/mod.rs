@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicGetOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
-use pintu::broker::publisher::Outgoing;
+use pintu::broker::Outgoing;
 use pintu::broker::{connect, ConfirmedPublisher, Names, Topology};
 use pintu::complaint::{Complaint, Flags};
 use pintu::config::Config;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use clap::Parser;
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-use pintu::broker::publisher::Outgoing;
+use pintu::broker::Outgoing;
 use pintu::broker::{connect, ConfirmedPublisher, Names, Topology};
 use pintu::complaint::{Complaint, Flags};
 use pintu::config::Config;

@@ -34,8 +34,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pintu::email::config::{MailboxConfig, OnProcessed, Secret, TlsMode};
-use pintu::email::imap::ImapMailbox;
 use pintu::email::mailbox::Mailbox;
+use pintu::email::ImapMailbox;
 use pintu::intake::Intake;
 use pintu::replies::Templates;
 use pintu::store::dedupe::SenderHasher;
