@@ -243,6 +243,20 @@ const CASES: &[Case] = &[
         "polri",
     ),
     case(
+        "1 letters drawn out for emphasis are the word (SMS in capitals)",
+        "TOLONGGG PAK JALANNN DEPAN RUMAHHH RUSAKKK PARAHHH",
+        Some("pekerjaan-umum"),
+        None,
+        "kemenpu",
+    ),
+    case(
+        "1 consonant skeletons of SMS words",
+        "jln rsk prh dpn sklh anak2 srg jth",
+        Some("pekerjaan-umum"),
+        None,
+        "kemenpu",
+    ),
+    case(
         "2 plg after a verb is pulang",
         "dokter gigi puskesmas cuma datang hari rabu pasien lain disuruh plg",
         Some("kesehatan"),

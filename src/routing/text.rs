@@ -98,23 +98,66 @@ fn fold(c: char) -> Option<char> {
 /// after each. No abbreviation is expanded: `spt` stays `spt`, so a model can
 /// learn from its neighbours which `spt` it is.
 pub fn raw_words(input: &str, out: &mut String) {
-    let mut in_word = false;
+    let mut start = None;
     for c in input.chars() {
         match fold(c) {
             Some(f) => {
+                start.get_or_insert(out.len());
                 out.push(f);
-                in_word = true;
             }
-            None if in_word => {
-                out.push(' ');
-                in_word = false;
+            None => {
+                if let Some(s) = start.take() {
+                    collapse_runs(out, s);
+                    out.push(' ');
+                }
             }
-            None => {}
         }
     }
-    if in_word {
+    if let Some(s) = start {
+        collapse_runs(out, s);
         out.push(' ');
     }
+}
+
+/// Letters drawn out for emphasis (`tolonggg`, `RUSAKKK`, `matiii`) are the
+/// word itself: a run of three or more of one letter inside a word of
+/// `s[from..]` becomes one. Indonesian writes no letter three times; a run
+/// that opens the word (`PPPK`), roman numerals (`VIII`) and digits
+/// (`1000000`) are left alone. A doubled letter is not touched: acronyms end
+/// so (`FLPP`, `APILL`). The text is ASCII here ([`fold`] made it so).
+fn collapse_runs(s: &mut String, from: usize) {
+    let b = &s.as_bytes()[from..];
+    // Roman numerals are names (`VIII Koto`), not emphasis.
+    if b.iter().all(|c| b"ivxlc".contains(c)) {
+        return;
+    }
+    let has_run = b
+        .windows(3)
+        .skip(1)
+        .any(|w| w[0] == w[1] && w[1] == w[2] && w[0].is_ascii_alphabetic());
+    if !has_run {
+        return;
+    }
+    let mut out = String::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let mut j = i + 1;
+        while j < b.len() && b[j] == b[i] {
+            j += 1;
+        }
+        // A run that opens the word is an acronym (`PPPK`), not emphasis.
+        let n = if i > 0 && j - i >= 3 && b[i].is_ascii_alphabetic() {
+            1
+        } else {
+            j - i
+        };
+        for _ in 0..n {
+            out.push(b[i] as char);
+        }
+        i = j;
+    }
+    s.truncate(from);
+    s.push_str(&out);
 }
 
 /// Word-level rewriting: abbreviations and spelling variants.
@@ -148,6 +191,7 @@ impl Normalizer {
                 }
                 None => {
                     if !word.is_empty() {
+                        collapse_runs(&mut word, 0);
                         self.emit(&word, cap, out);
                         word.clear();
                     }
@@ -155,6 +199,7 @@ impl Normalizer {
             }
         }
         if !word.is_empty() {
+            collapse_runs(&mut word, 0);
             self.emit(&word, cap, out);
         }
     }
@@ -284,6 +329,16 @@ mod tests {
         raw_words("Jln rusak spt kubangan!! Café", &mut s);
         raw_words("kab.", &mut s);
         assert_eq!(s, "jln rusak spt kubangan cafe kab ");
+    }
+
+    #[test]
+    fn drawn_out_letters_are_one() {
+        assert_eq!(n().term("TOLONGGG jalannn rusakkk"), "tolong jalan rusak");
+        assert_eq!(n().term("maaf saat 1000000 tdkkk"), "maaf saat 1000000 tidak");
+        assert_eq!(n().term("PPPK VIII FLPP apill"), "pppk viii flpp apill");
+        let mut s = String::new();
+        raw_words("matiii!! listrikk kk maaf 2000000 tolonggg pppk", &mut s);
+        assert_eq!(s, "mati listrikk kk maaf 2000000 tolong pppk ");
     }
 
     #[test]
