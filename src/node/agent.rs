@@ -189,6 +189,7 @@ impl Agent {
                 id: self.node,
                 broker: a.key_id.clone(),
                 ours,
+                queue: super::codes_queue(&self.amqp.prefix, self.node),
             });
         }
         Ok(())

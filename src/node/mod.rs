@@ -57,9 +57,17 @@ pub enum NodeError {
     InUse { id: u8, queue: String },
     #[error(
         "node.id {id}: the broker's reservations for this node were made with another tracking key \
-         (key id {broker}, this node's is {ours}); every node must use the cluster's node.tracking_key"
+         (key id {broker}, this node's is {ours}); every node must use the cluster's node.tracking_key. \
+         A single gateway whose data directory was wiped on purpose (a test, a benchmark) starts on \
+         another amqp.prefix, or once the broker's queue `{queue}` is deleted \
+         (docs/scale-out.md, node replacement)"
     )]
-    KeyMismatch { id: u8, broker: String, ours: String },
+    KeyMismatch {
+        id: u8,
+        broker: String,
+        ours: String,
+        queue: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("broker: {0}")]
