@@ -167,11 +167,20 @@ mod tests {
 
     fn engine(dir: &Path, clock: Arc<ManualClock>) -> Engine {
         let wt = WorkingTime::new(Calendar::from_strs(NATIONAL, None).unwrap(), OfficeHours::default());
-        Engine::new(
-            Planner::new(SlaConfig::default(), wt),
-            SlaIndex::open(dir).unwrap(),
-            clock,
-        )
+        // sled lets go of its directory lock only when its background
+        // flusher has stopped, a moment after the last handle is dropped:
+        // reopening at once (the restart below) may find it still held.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let index = loop {
+            match SlaIndex::open(dir) {
+                Ok(i) => break i,
+                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        Engine::new(Planner::new(SlaConfig::default(), wt), index, clock)
     }
 
     fn fire(e: &Engine) -> Vec<SlaKind> {
