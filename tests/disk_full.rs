@@ -15,6 +15,13 @@ use std::time::Duration;
 use support::*;
 use tokio_util::sync::CancellationToken;
 
+/// The tests of this file take turns. sled does its background writing on
+/// one pool for the whole process: while one test's store fails its writes
+/// on a full disk, the other test's store waits for that pool too, and its
+/// requests time out (seen in CI). Separate processes would not share it;
+/// taking turns is the simpler way to keep each test about its own disk.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A tmpfs mounted on a fresh directory; unmounted when dropped (also when
 /// the test fails half-way).
 struct Tmpfs {
@@ -143,6 +150,7 @@ async fn published_ids(prefix: &str, n: usize) -> HashSet<String> {
 /// short and turns green by itself once space is freed, without traffic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reserve_refuses_writes_and_recovers_when_space_returns() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let fs = Tmpfs::mount(32);
     let gw = TestApp::builder()
         .data_dir(fs.path())
@@ -198,6 +206,7 @@ async fn reserve_refuses_writes_and_recovers_when_space_returns() {
 /// restart while /healthz stayed green.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sled_write_failure_is_reported_and_the_store_reopened() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let fs = Tmpfs::mount(32);
     // Supervised (restarted in-process) rather than started once: the
     // environment gives the config, the directory and the cleanup.
