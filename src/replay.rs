@@ -40,28 +40,51 @@ pub enum Seen {
     New,
     /// Seen within the dedupe window: intake answers it as a duplicate.
     Recent,
+    /// Seen within the dedupe window, and it was a status query (`CEK
+    /// LPR-…`): no complaint stands behind it for intake's dedupe to find,
+    /// so the webhook answers the provider's retry as a duplicate itself.
+    RecentQuery,
     /// Seen before the dedupe window and within the replay window: a replay.
     /// The tracking code it was given, when it had one.
     Replay(Option<String>),
 }
 
+/// Ends the record of a status query (9 bytes in all).
+const QUERY_MARK: u8 = b'Q';
+
+/// What a provider message id was when it was first seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Was<'a> {
+    /// A message intake took, with its tracking code when it had one.
+    Message(Option<&'a str>),
+    /// A status query, answered before intake's dedupe.
+    Query,
+}
+
 /// Record value: first-seen Unix seconds (8 bytes BE), then the packed
-/// tracking code (4 bytes) when there is one.
-fn encode(first_seen: u64, tracking: Option<&str>) -> Vec<u8> {
+/// tracking code (4 bytes) when there is one, or [`QUERY_MARK`] for a query.
+fn encode(first_seen: u64, was: Was<'_>) -> Vec<u8> {
     let mut v = first_seen.to_be_bytes().to_vec();
-    if let Some(code) = tracking.and_then(crate::tracking::pack) {
-        v.extend_from_slice(&code.to_be_bytes());
+    match was {
+        Was::Message(tracking) => {
+            if let Some(code) = tracking.and_then(crate::tracking::pack) {
+                v.extend_from_slice(&code.to_be_bytes());
+            }
+        }
+        Was::Query => v.push(QUERY_MARK),
     }
     v
 }
 
-fn decode(v: &[u8]) -> Option<(u64, Option<String>)> {
+/// First-seen seconds, the tracking code, and whether it was a query.
+fn decode(v: &[u8]) -> Option<(u64, Option<String>, bool)> {
     let secs = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
+    let query = v.len() == 9 && v[8] == QUERY_MARK;
     let code = v
         .get(8..12)
         .and_then(|b| b.try_into().ok())
         .map(|b| crate::tracking::unpack(u32::from_be_bytes(b)));
-    Some((secs, code))
+    Some((secs, code, query))
 }
 
 fn now_secs() -> u64 {
@@ -124,7 +147,7 @@ impl ReplayGuard {
         let Some(v) = self.seen.get(self.key(provider, sender, external_id))? else {
             return Ok(Seen::New);
         };
-        let Some((first, code)) = decode(&v) else {
+        let Some((first, code, query)) = decode(&v) else {
             return Ok(Seen::New);
         };
         let age = now.saturating_sub(first);
@@ -132,6 +155,8 @@ impl ReplayGuard {
             Seen::New
         } else if age >= self.dedupe_window {
             Seen::Replay(code)
+        } else if query {
+            Seen::RecentQuery
         } else {
             Seen::Recent
         })
@@ -146,7 +171,12 @@ impl ReplayGuard {
         external_id: &str,
         tracking: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.record_at(provider, sender, external_id, tracking, now_secs())
+        self.record_at(provider, sender, external_id, Was::Message(tracking), now_secs())
+    }
+
+    /// Remember a status query the gateway answered (see [`Seen::RecentQuery`]).
+    pub fn record_query(&self, provider: &str, sender: &str, external_id: &str) -> Result<(), StoreError> {
+        self.record_at(provider, sender, external_id, Was::Query, now_secs())
     }
 
     fn record_at(
@@ -154,11 +184,11 @@ impl ReplayGuard {
         provider: &str,
         sender: &str,
         external_id: &str,
-        tracking: Option<&str>,
+        was: Was<'_>,
         now: u64,
     ) -> Result<(), StoreError> {
         let key = self.key(provider, sender, external_id);
-        let value = encode(now, tracking);
+        let value = encode(now, was);
         // The usual case, a first sighting, costs one compare-and-swap.
         if let Err(current) = self
             .seen
@@ -167,7 +197,7 @@ impl ReplayGuard {
             let Some(old) = current.current else {
                 return Ok(());
             };
-            let first = decode(&old).map(|(first, _)| first);
+            let first = decode(&old).map(|(first, _, _)| first);
             if first.is_some_and(|f| now.saturating_sub(f) < self.window) {
                 return Ok(());
             }
@@ -222,7 +252,7 @@ impl ReplayGuard {
             if let Some(hash) = tk.get(8..) {
                 // Only if not re-recorded meanwhile (then its time is newer).
                 if let Some(v) = self.seen.get(hash)? {
-                    if decode(&v).is_none_or(|(first, _)| first < cutoff) {
+                    if decode(&v).is_none_or(|(first, _, _)| first < cutoff) {
                         self.seen.remove(hash)?;
                     }
                 }
@@ -281,11 +311,27 @@ mod tests {
     }
 
     #[test]
+    fn a_query_is_told_from_a_message_without_a_code() {
+        let g = guard(10);
+        let t = 1_800_000_000;
+        g.record_at("kannel", "+62811", "q-1", Was::Query, t).unwrap();
+        g.record_at("kannel", "+62811", "part-1", Was::Message(None), t)
+            .unwrap();
+        assert_eq!(g.check_at("kannel", "+62811", "q-1", t + 5).unwrap(), Seen::RecentQuery);
+        assert_eq!(g.check_at("kannel", "+62811", "part-1", t + 5).unwrap(), Seen::Recent);
+        assert_eq!(
+            g.check_at("kannel", "+62811", "q-1", t + 100).unwrap(),
+            Seen::Replay(None)
+        );
+    }
+
+    #[test]
     fn windows() {
         let g = guard(10);
         let t = 1_800_000_000;
         assert_eq!(g.check_at("generic", "+62811", "m-1", t).unwrap(), Seen::New);
-        g.record_at("generic", "+62811", "m-1", Some("LPR-7K3Q9X"), t).unwrap();
+        g.record_at("generic", "+62811", "m-1", Was::Message(Some("LPR-7K3Q9X")), t)
+            .unwrap();
         assert_eq!(g.check_at("generic", "+62811", "m-1", t + 99).unwrap(), Seen::Recent);
         assert_eq!(
             g.check_at("generic", "+62811", "m-1", t + 100).unwrap(),
@@ -296,7 +342,7 @@ mod tests {
         assert_eq!(g.check_at("generic", "+62812", "m-1", t + 200).unwrap(), Seen::New);
         assert_eq!(g.check_at("kannel", "+62811", "m-1", t + 200).unwrap(), Seen::New);
         // A later sighting does not move the first one.
-        g.record_at("generic", "+62811", "m-1", Some("LPR-7K3Q9X"), t + 50)
+        g.record_at("generic", "+62811", "m-1", Was::Message(Some("LPR-7K3Q9X")), t + 50)
             .unwrap();
         assert!(matches!(
             g.check_at("generic", "+62811", "m-1", t + 120).unwrap(),
@@ -304,7 +350,8 @@ mod tests {
         ));
         assert_eq!(g.len(), 1);
         // Expired, then seen again: a new record, the old index entry gone.
-        g.record_at("generic", "+62811", "m-1", None, t + 2000).unwrap();
+        g.record_at("generic", "+62811", "m-1", Was::Message(None), t + 2000)
+            .unwrap();
         assert_eq!(g.len(), 1);
         assert_eq!(
             g.check_at("generic", "+62811", "m-1", t + 2150).unwrap(),
@@ -317,7 +364,8 @@ mod tests {
         let g = guard(3);
         let t = 1_800_000_000;
         for i in 0..5u64 {
-            g.record_at("p", "s", &format!("id-{i}"), None, t + i).unwrap();
+            g.record_at("p", "s", &format!("id-{i}"), Was::Message(None), t + i)
+                .unwrap();
         }
         assert_eq!(g.len(), 3);
         assert_eq!(g.seen.len(), 3);

@@ -285,8 +285,17 @@ async fn cek_answers_the_owner_only_and_is_rate_limited() {
         1,
     )
     .await;
+    // The SMS gateway retries the same query (same provider id): one answer.
+    mo(gw.addr, "c2", CITIZEN, &format!("CEK {code}")).await;
     mo(gw.addr, "c3", STRANGER, &format!("CEK {code}")).await;
     wait_sms(&sms, STRANGER, "Kode tidak dikenali", 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        sms.count_containing(CITIZEN, "sedang diproses, Dinas PUPR Kota Bandung"),
+        1,
+        "a retried query is answered once: {:?}",
+        sms.texts_to(CITIZEN)
+    );
     let texts = sms.texts_to(STRANGER);
     assert!(
         !texts.iter().any(|t| t.contains("Dinas") || t.contains("Dijadwalkan")),

@@ -153,6 +153,17 @@ pub async fn handle(
             .map(|id| (m.provider.clone(), m.sender.address.clone(), id));
         if let (Some(guard), Some((provider, sender, id))) = (&st.replay, &key) {
             match guard.check(provider, sender, id) {
+                // No complaint stands behind a status query, so intake's
+                // dedupe cannot see the provider's retry of one: it would be
+                // answered (and rate-limited) again.
+                Ok(Seen::RecentQuery) => {
+                    receipts.push(Receipt {
+                        id: None,
+                        tracking: None,
+                        duplicate: true,
+                    });
+                    continue;
+                }
                 Ok(Seen::Replay(tracking)) => {
                     replayed(adapter.as_ref(), "seen");
                     receipts.push(Receipt {
@@ -169,12 +180,22 @@ pub async fn handle(
                 }
             }
         }
+        let whole = m.segment.is_none_or(|s| s.total <= 1);
         match st.intake.accept(m).await {
             Ok(r) => {
                 if let (Some(guard), Some((provider, sender, id))) = (&st.replay, &key) {
+                    // A whole message that made no complaint and no duplicate
+                    // was a status query (a waiting SMS part makes none either,
+                    // and a held one has an id).
+                    let query = whole && r.id.is_none() && r.tracking.is_none() && !r.duplicate;
                     // The complaint is durable whatever happens here; a lost
                     // record only weakens replay protection for this one id.
-                    if let Err(e) = guard.record(provider, sender, id, r.tracking.as_deref()) {
+                    let recorded = if query {
+                        guard.record_query(provider, sender, id)
+                    } else {
+                        guard.record(provider, sender, id, r.tracking.as_deref())
+                    };
+                    if let Err(e) = recorded {
                         warn!(provider = adapter.provider(), error = %e, "could not record the provider id");
                     }
                 }
