@@ -371,15 +371,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = rt.block_on(pintu::ops::status::run_cli(&cfg, json, url.as_deref()))?;
             // The status loop sits above ops (it uses the router), so its
             // figures are added here rather than by ops.
-            if !json && cfg.status.enabled {
+            if cfg.status.enabled {
                 let base = url
                     .clone()
                     .unwrap_or_else(|| format!("http://{}", pintu::ops::status::reachable(cfg.http.addr)));
                 let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
-                out.push_str(
-                    &rt.block_on(pintu::status::ops::fetch_text(&base, token))
-                        .unwrap_or_default(),
-                );
+                if json {
+                    out = with_status_loop(&out, rt.block_on(pintu::status::ops::fetch(&base, token)))?;
+                } else {
+                    out.push_str(
+                        &rt.block_on(pintu::status::ops::fetch_text(&base, token))
+                            .unwrap_or_default(),
+                    );
+                }
             }
             print!("{out}");
             Ok(())
@@ -458,6 +462,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// A token cancelled by SIGINT or SIGTERM (call inside the runtime).
+/// `pintu status --json` with the status loop's figures under `status_loop`
+/// (`null` when the gateway has no loop or does not answer).
+fn with_status_loop(json: &str, summary: Option<pintu::status::ops::LoopSummary>) -> anyhow::Result<String> {
+    let mut v: serde_json::Value = serde_json::from_str(json)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("status_loop".into(), serde_json::to_value(summary)?);
+    }
+    Ok(format!("{}\n", serde_json::to_string_pretty(&v)?))
+}
+
 fn on_signal() -> tokio_util::sync::CancellationToken {
     let token = tokio_util::sync::CancellationToken::new();
     let stop = token.clone();

@@ -98,6 +98,20 @@ async fn amqp_update_reaches_the_citizen_once_and_a_wrong_key_is_refused() {
         .await
         .unwrap();
     assert!(text.contains("diproses 1") && text.contains(DPUPR), "{text}");
+    // `pintu status --json` carries the same figures under `status_loop`.
+    let url = format!("http://{}", gw.addr);
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        run(pintu_command()
+            .args(["status", "--json", "--url", &url])
+            .env("PINTU_STATUS__ENABLED", "true"))
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{out}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(status["status_loop"]["stages"]["diproses"], 1, "{status}");
+    assert_eq!(status["status_loop"]["per_agency"][DPUPR]["duplicates"], 1, "{status}");
+    assert!(status["sla"].is_null(), "the clock is off here: {status}");
 
     let _ = router.send(());
     gw.stop().await;

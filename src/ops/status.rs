@@ -117,7 +117,19 @@ pub async fn run_cli(cfg: &Config, json: bool, url: Option<&str>) -> Result<Stri
         return Ok(text);
     }
     let value = match &status {
-        Status::Gateway(s) => serde_json::to_value(s),
+        Status::Gateway(s) => {
+            // The deadline clock's figures beside the gateway's, as the text
+            // form shows them (`null` when the clock is off or unreachable).
+            let base = url.map_or_else(|| format!("http://{}", reachable(cfg.http.addr)), str::to_string);
+            let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
+            let sla = crate::sla::status::fetch(&base, token).await.ok().flatten();
+            serde_json::to_value(s).map(|mut v| {
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("sla".into(), serde_json::to_value(sla).unwrap_or_default());
+                }
+                v
+            })
+        }
         Status::BrokerOnly {
             gateway_error,
             queues,

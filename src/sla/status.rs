@@ -42,7 +42,8 @@ pub async fn table(base: &str, token: Option<&str>) -> String {
     }
 }
 
-async fn fetch(base: &str, token: Option<&str>) -> Result<Option<Summary>, String> {
+/// The clock's figures from a gateway: `None` when its clock is off.
+pub async fn fetch(base: &str, token: Option<&str>) -> Result<Option<Summary>, String> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()

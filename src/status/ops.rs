@@ -124,9 +124,9 @@ pub fn render(s: &LoopSummary) -> String {
     out
 }
 
-/// Fetch and render the loop's figures from a gateway; `None` when it has
-/// no status loop (404) or does not answer.
-pub async fn fetch_text(base: &str, token: Option<&str>) -> Option<String> {
+/// The loop's figures from a gateway; `None` when it has no status loop
+/// (404) or does not answer.
+pub async fn fetch(base: &str, token: Option<&str>) -> Option<LoopSummary> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -136,5 +136,10 @@ pub async fn fetch_text(base: &str, token: Option<&str>) -> Option<String> {
     if !resp.status().is_success() {
         return None;
     }
-    resp.json::<LoopSummary>().await.ok().map(|s| render(&s))
+    resp.json::<LoopSummary>().await.ok()
+}
+
+/// [`fetch`], rendered for `pintu status`.
+pub async fn fetch_text(base: &str, token: Option<&str>) -> Option<String> {
+    fetch(base, token).await.map(|s| render(&s))
 }
