@@ -25,7 +25,15 @@ pub(super) struct CategoryPick {
     pub(super) probability: f32,
     /// The best category when the pick is `none`, or the runner-up.
     pub(super) alternative: Option<(usize, f32)>,
+    /// The next categories after the pick, most likely first (for the
+    /// next-best agency when one says "bukan wewenang").
+    pub(super) ranked: Ranked,
 }
+
+/// How many categories after the pick a decision keeps.
+pub(super) const RANKED: usize = 3;
+/// Categories by index with their probabilities, most likely first.
+pub(super) type Ranked = [Option<(usize, f32)>; RANKED];
 
 /// The text as the models see it.
 pub(super) struct Seen<'a> {
@@ -155,10 +163,16 @@ impl Engine {
         order.sort_by(|&x, &y| p[y].total_cmp(&p[x]).then(x.cmp(&y)));
         let best = order[0];
         let cat_of = |class: usize| self.class_category.get(class).copied().flatten();
+        let mut ranked: Ranked = [None; RANKED];
+        let next = order[1..].iter().filter_map(|&c| cat_of(c).map(|cat| (cat, p[c])));
+        for (slot, r) in ranked.iter_mut().zip(next) {
+            *slot = Some(r);
+        }
         let pick = CategoryPick {
             category: cat_of(best),
             probability: p[best],
             alternative: order.get(1).and_then(|&c| cat_of(c).map(|cat| (cat, p[c]))),
+            ranked,
         };
         let evidence = evidence_line(model, best, &feats);
         let runner = match order.get(1) {
@@ -232,6 +246,7 @@ impl Engine {
             category: Some(best),
             probability: 0.5,
             alternative: order.get(1).map(|&c| (c, 0.0)),
+            ..CategoryPick::default()
         }
     }
 

@@ -284,7 +284,7 @@ impl Engine {
                 CategoryPick {
                     category: cat,
                     probability: 1.0,
-                    alternative: None,
+                    ..CategoryPick::default()
                 }
             }
             None => self.pick_category(a, &seen, &mut reasons),
@@ -360,6 +360,9 @@ impl Engine {
             reasons,
             confidence,
             suggested_agency,
+            ranked: pick.ranked,
+            p_pick: pick.probability,
+            region_ix: region,
             place: rate_kind,
             subject: r.subject_clean,
             text: r.text_clean,

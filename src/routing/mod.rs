@@ -156,6 +156,16 @@ pub struct Decision {
     /// What kind of place evidence the agency rests on (for calibration).
     #[serde(skip)]
     pub place: PlaceEvidence,
+    /// The next categories after the pick and the place decided: what
+    /// [`Engine::alternatives`] turns into agencies when asked (a re-route),
+    /// not on every decision.
+    #[serde(skip)]
+    ranked: category::Ranked,
+    /// The calibrated probability of the decided category (`none` too).
+    #[serde(skip)]
+    p_pick: f32,
+    #[serde(skip)]
+    region_ix: Option<engine::Region>,
     /// Subject and text as the agency sees them: privacy markers removed.
     #[serde(skip)]
     pub subject: Option<String>,
