@@ -12,7 +12,7 @@ use std::path::Path;
 
 use ops_support::*;
 use pintu::broker::Outgoing;
-use pintu::broker::{connect, ConfirmedPublisher, Names};
+use pintu::broker::{connect, ConfirmedPublisher, Names, Topology};
 use support::browser::*;
 use support::*;
 
@@ -48,6 +48,11 @@ async fn ops_page_renders_live_figures() {
     );
     // One routed complaint seen by the tap, so the top lists have content.
     let conn = connect(&cfg.amqp, "ops-page-test").await.unwrap();
+    // The gateway's relay declares the topology once it has connected, which
+    // may still be under way: declared here too (idempotent), the routed
+    // copy is not returned unroutable half-way through (seen in CI).
+    let ch = conn.create_channel().await.unwrap();
+    Topology::new(&cfg.amqp).declare(&ch).await.unwrap();
     let publisher = ConfirmedPublisher::new(conn.create_channel().await.unwrap())
         .await
         .unwrap();
