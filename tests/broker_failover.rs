@@ -13,13 +13,6 @@ use std::time::Duration;
 
 use support::proxy::BrokerProxy;
 use support::*;
-use tokio::net::TcpListener;
-
-/// A loopback port nothing listens on: connections are refused.
-async fn dead_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap().port()
-}
 
 async fn post(c: &reqwest::Client, addr: std::net::SocketAddr, id: &str) -> String {
     let body = serde_json::json!({"id": id, "from": "081299990001", "to": "1708", "text": format!("Jalan rusak {id}")});
@@ -38,7 +31,8 @@ async fn post(c: &reqwest::Client, addr: std::net::SocketAddr, id: &str) -> Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn skips_a_dead_endpoint_and_fails_over_when_the_one_in_use_goes() {
     let (second, third) = (BrokerProxy::start().await, BrokerProxy::start().await);
-    let dead = dead_port().await;
+    // A loopback port nothing listens on: connections are refused.
+    let dead = free_port();
     let gw = spawn_app(|cfg| {
         cfg.replies.enabled = false;
         cfg.amqp.url = format!("amqp://guest:guest@127.0.0.1:{dead}/%2f").into();

@@ -80,19 +80,28 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    #[test]
-    fn excluded_agency_is_never_chosen_again() {
+    fn engine() -> (Engine, RouteOptions) {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let engine = Engine::load(&repo.join("config/routing"), &repo.join("config/wilayah")).unwrap();
-        let opts = RouteOptions::default();
-        let c: Complaint = serde_json::from_value(serde_json::json!({
+        (engine, RouteOptions::default())
+    }
+
+    /// A routed-to-be SMS complaint with `text`.
+    fn sms(text: &str) -> Complaint {
+        serde_json::from_value(serde_json::json!({
             "schema": 1, "id": "01HZZZZZZZZZZZZZZZZZZZZZZZ", "tracking": "LPR-7K3Q9X",
             "received_at": "2026-01-01T00:00:00Z", "channel": "sms", "provider": "kannel",
             "external_id": null, "sender": null, "recipient": null, "subject": null,
-            "text": "jalan berlubang besar di kota bandung mohon diperbaiki", "attachments": [],
+            "text": text, "attachments": [],
             "flags": {"confidential": false, "anonymous": false}, "in_reply_to": null, "parts": 1,
             "fingerprint": "x"}))
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn excluded_agency_is_never_chosen_again() {
+        let (engine, opts) = engine();
+        let c = sms("jalan berlubang besar di kota bandung mohon diperbaiki");
         let (first, _) = next_best(&engine, &opts, &c, &[]);
         assert_eq!(first, "3273.dpupr");
         let (second, why) = next_best(&engine, &opts, &c, std::slice::from_ref(&first));
@@ -103,17 +112,8 @@ mod tests {
 
     #[test]
     fn the_next_category_ranked_takes_over_when_it_holds_most_of_what_is_left() {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let engine = Engine::load(&repo.join("config/routing"), &repo.join("config/wilayah")).unwrap();
-        let opts = RouteOptions::default();
-        let c: Complaint = serde_json::from_value(serde_json::json!({
-            "schema": 1, "id": "01HZZZZZZZZZZZZZZZZZZZZZZZ", "tracking": "LPR-7K3Q9X",
-            "received_at": "2026-01-01T00:00:00Z", "channel": "sms", "provider": "kannel",
-            "external_id": null, "sender": null, "recipient": null, "subject": null,
-            "text": "lampu jalan mati dan jalan berlubang di kota bandung tolong diperbaiki",
-            "attachments": [], "flags": {"confidential": false, "anonymous": false},
-            "in_reply_to": null, "parts": 1, "fingerprint": "x"}))
-        .unwrap();
+        let (engine, opts) = engine();
+        let c = sms("lampu jalan mati dan jalan berlubang di kota bandung tolong diperbaiki");
         let (first, _) = next_best(&engine, &opts, &c, &[]);
         assert_eq!(first, "3273.dpupr");
         // Street lights are the other half of this text: Dishub.
