@@ -368,24 +368,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status { json, url } => {
             let cfg = load(&cli.config)?;
             let rt = tokio::runtime::Runtime::new()?;
-            let mut out = rt.block_on(pintu::ops::status::run_cli(&cfg, json, url.as_deref()))?;
+            let url = url.as_deref();
+            let base = pintu::http::gateway_base(cfg.http.addr, url);
+            let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
             // The status loop sits above ops (it uses the router), so its
             // figures are added here rather than by ops.
-            if cfg.status.enabled {
-                let base = url
-                    .clone()
-                    .unwrap_or_else(|| format!("http://{}", pintu::ops::status::reachable(cfg.http.addr)));
-                let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
-                if json {
-                    out = with_status_loop(&out, rt.block_on(pintu::status::ops::fetch(&base, token)))?;
-                } else {
+            if json {
+                let mut v = rt.block_on(pintu::ops::status::run_cli_json(&cfg, url))?;
+                if let (true, Some(o)) = (cfg.status.enabled, v.as_object_mut()) {
+                    // `null` when the gateway has no loop or does not answer.
+                    let summary = rt.block_on(pintu::status::ops::fetch(&base, token));
+                    o.insert("status_loop".into(), serde_json::to_value(summary)?);
+                }
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                let mut out = rt.block_on(pintu::ops::status::run_cli(&cfg, url))?;
+                if cfg.status.enabled {
                     out.push_str(
                         &rt.block_on(pintu::status::ops::fetch_text(&base, token))
                             .unwrap_or_default(),
                     );
                 }
+                print!("{out}");
             }
-            print!("{out}");
             Ok(())
         }
         Command::Report {
@@ -462,16 +467,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// A token cancelled by SIGINT or SIGTERM (call inside the runtime).
-/// `pintu status --json` with the status loop's figures under `status_loop`
-/// (`null` when the gateway has no loop or does not answer).
-fn with_status_loop(json: &str, summary: Option<pintu::status::ops::LoopSummary>) -> anyhow::Result<String> {
-    let mut v: serde_json::Value = serde_json::from_str(json)?;
-    if let Some(o) = v.as_object_mut() {
-        o.insert("status_loop".into(), serde_json::to_value(summary)?);
-    }
-    Ok(format!("{}\n", serde_json::to_string_pretty(&v)?))
-}
-
 fn on_signal() -> tokio_util::sync::CancellationToken {
     let token = tokio_util::sync::CancellationToken::new();
     let stop = token.clone();

@@ -102,6 +102,28 @@ pub fn with_ops_token(req: reqwest::RequestBuilder, token: Option<&str>) -> reqw
     }
 }
 
+/// The address a client calls to reach a gateway bound to `addr`: a
+/// wildcard bind address is reached on loopback.
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match addr.ip() {
+        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+/// The base URL the commands call (`pintu status`, `report`, `flood`,
+/// `quarantine`): `--url` without a trailing `/`, else the gateway's own
+/// `http.addr` made [`reachable`].
+pub fn gateway_base(addr: SocketAddr, url: Option<&str>) -> String {
+    match url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!("http://{}", reachable(addr)),
+    }
+}
+
 /// `http.access_log`: one line per request. Gateways put their credential in
 /// the URL (Kannel's get-url `?token=`, Meta's `hub.verify_token`), so the
 /// query is logged with every credential parameter masked; the client is the
@@ -147,6 +169,19 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcard_addresses_are_called_on_loopback() {
+        assert_eq!(reachable("0.0.0.0:8080".parse().unwrap()).to_string(), "127.0.0.1:8080");
+        assert_eq!(reachable("[::]:8080".parse().unwrap()).to_string(), "[::1]:8080");
+        assert_eq!(reachable("10.0.0.5:80".parse().unwrap()).to_string(), "10.0.0.5:80");
+        let addr = "0.0.0.0:8080".parse().unwrap();
+        assert_eq!(gateway_base(addr, None), "http://127.0.0.1:8080");
+        assert_eq!(
+            gateway_base(addr, Some("http://10.0.0.5:8080/")),
+            "http://10.0.0.5:8080"
+        );
+    }
 
     #[test]
     fn the_ops_token_goes_as_a_bearer_token_and_an_empty_one_not_at_all() {

@@ -14,11 +14,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::status::reachable;
 use super::summary::rfc3339_ms;
 use super::OpsError;
 use crate::config::Config;
-use crate::http::{with_ops_token, AppState};
+use crate::http::{gateway_base, with_ops_token, AppState};
 use crate::intake::{ReleaseReport, ReleaseRequest};
 use crate::store::held::{self, Held};
 use crate::store::Store;
@@ -117,13 +116,6 @@ pub async fn replay_handler(State(st): State<AppState>, Json(req): Json<ReleaseR
     }
 }
 
-fn base(cfg: &Config, url: Option<&str>) -> String {
-    match url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => format!("http://{}", reachable(cfg.http.addr)),
-    }
-}
-
 async fn call<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder, cfg: &Config) -> Result<T, OpsError> {
     let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
     let resp = with_ops_token(req, token)
@@ -146,7 +138,14 @@ async fn call<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder, cfg:
 /// `pintu flood list [--limit N] [--json] [--url]`.
 pub async fn list_cli(cfg: &Config, limit: usize, json: bool, url: Option<&str>) -> Result<String, OpsError> {
     let http = reqwest::Client::new();
-    let list: HeldList = call(http.get(format!("{}/ops/api/flood?limit={limit}", base(cfg, url))), cfg).await?;
+    let list: HeldList = call(
+        http.get(format!(
+            "{}/ops/api/flood?limit={limit}",
+            gateway_base(cfg.http.addr, url)
+        )),
+        cfg,
+    )
+    .await?;
     if json {
         return serde_json::to_string_pretty(&list)
             .map(|t| format!("{t}\n"))
@@ -185,7 +184,8 @@ pub async fn replay_cli(
     };
     let http = reqwest::Client::new();
     let report: ReleaseReport = call(
-        http.post(format!("{}/ops/api/flood/replay", base(cfg, url))).json(&req),
+        http.post(format!("{}/ops/api/flood/replay", gateway_base(cfg.http.addr, url)))
+            .json(&req),
         cfg,
     )
     .await?;

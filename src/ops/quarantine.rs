@@ -24,7 +24,7 @@ use super::OpsError;
 use crate::config::Config;
 use crate::email::quarantine::{Quarantine, QuarantineRecord};
 use crate::email::replay::{replay, ReplayError, ReplayOutcome};
-use crate::http::{with_ops_token, AppState};
+use crate::http::{gateway_base, with_ops_token, AppState};
 use crate::stats::Ranked;
 
 /// Most entries one listing returns.
@@ -167,13 +167,6 @@ fn client() -> Result<reqwest::Client, OpsError> {
         .map_err(OpsError::Request)
 }
 
-fn base(cfg: &Config, url: Option<&str>) -> String {
-    match url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => format!("http://{}", super::status::reachable(cfg.http.addr)),
-    }
-}
-
 fn with_token(req: reqwest::RequestBuilder, cfg: &Config) -> reqwest::RequestBuilder {
     with_ops_token(req, cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose))
 }
@@ -193,7 +186,10 @@ async fn body(resp: reqwest::Response) -> Result<serde_json::Value, OpsError> {
 
 /// `pintu quarantine list [--limit] [--json] [--url]`.
 pub async fn list_cli(cfg: &Config, limit: usize, json: bool, url: Option<&str>) -> Result<String, OpsError> {
-    let req = client()?.get(format!("{}/ops/api/quarantine?limit={limit}", base(cfg, url)));
+    let req = client()?.get(format!(
+        "{}/ops/api/quarantine?limit={limit}",
+        gateway_base(cfg.http.addr, url)
+    ));
     let resp = with_token(req, cfg).send().await.map_err(OpsError::NoAnswer)?;
     let v = body(resp).await?;
     if json {
@@ -247,7 +243,10 @@ pub async fn replay_cli(cfg: &Config, ids: &[String], url: Option<&str>) -> Resu
     let mut out = String::new();
     let mut failed = Vec::new();
     for id in ids {
-        let req = http.post(format!("{}/ops/api/quarantine/{id}/replay", base(cfg, url)));
+        let req = http.post(format!(
+            "{}/ops/api/quarantine/{id}/replay",
+            gateway_base(cfg.http.addr, url)
+        ));
         let result = match with_token(req, cfg).send().await {
             Ok(resp) => body(resp).await,
             Err(e) => Err(OpsError::NoAnswer(e)),

@@ -4,7 +4,6 @@
 //! broker directly so an operator still sees where complaints pile up.
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use super::queues::{self, Management, QueueStat};
@@ -12,7 +11,7 @@ use super::summary::{rfc3339_ms, Summary};
 use super::OpsError;
 use crate::broker::connect;
 use crate::config::Config;
-use crate::http::with_ops_token;
+use crate::http::{gateway_base, with_ops_token};
 use crate::stats::now_ms;
 
 /// What `status` could find out.
@@ -24,16 +23,6 @@ pub enum Status {
         queues: Vec<QueueStat>,
         source: &'static str,
     },
-}
-
-/// The address to call: a wildcard bind address is reached on loopback.
-pub fn reachable(addr: SocketAddr) -> SocketAddr {
-    let ip = match addr.ip() {
-        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, addr.port())
 }
 
 /// An error with its causes (`reqwest` puts "connection refused" in a source).
@@ -75,10 +64,7 @@ pub async fn fetch(base: &str, token: Option<&str>) -> Result<Summary, OpsError>
 
 /// The gateway's summary, else the broker's queue figures.
 pub async fn collect(cfg: &Config, url: Option<&str>) -> Result<Status, OpsError> {
-    let base = match url {
-        Some(u) => u.to_string(),
-        None => format!("http://{}", reachable(cfg.http.addr)),
-    };
+    let base = gateway_base(cfg.http.addr, url);
     let gateway_error = match fetch(&base, cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose)).await {
         Ok(s) => return Ok(Status::Gateway(Box::new(s))),
         Err(e) => e.to_string(),
@@ -103,27 +89,30 @@ pub async fn collect(cfg: &Config, url: Option<&str>) -> Result<Status, OpsError
     })
 }
 
-/// `pintu status [--json] [--url]`: the text to print.
-pub async fn run_cli(cfg: &Config, json: bool, url: Option<&str>) -> Result<String, OpsError> {
+/// `pintu status [--url]`: the text to print.
+pub async fn run_cli(cfg: &Config, url: Option<&str>) -> Result<String, OpsError> {
     let status = collect(cfg, url).await?;
-    if !json {
-        let mut text = render(&status);
-        if let Status::Gateway(_) = &status {
-            let base = url.map_or_else(|| format!("http://{}", reachable(cfg.http.addr)), str::to_string);
-            let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
-            text.push('\n');
-            text.push_str(&crate::sla::status::table(&base, token).await);
-        }
-        return Ok(text);
+    let mut text = render(&status);
+    if let Status::Gateway(_) = &status {
+        let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
+        text.push('\n');
+        text.push_str(&crate::sla::status::table(&gateway_base(cfg.http.addr, url), token).await);
     }
-    let value = match &status {
+    Ok(text)
+}
+
+/// `pintu status --json [--url]`: the summary document.
+pub async fn run_cli_json(cfg: &Config, url: Option<&str>) -> Result<serde_json::Value, OpsError> {
+    let value = match collect(cfg, url).await? {
         Status::Gateway(s) => {
             // The deadline clock's figures beside the gateway's, as the text
             // form shows them (`null` when the clock is off or unreachable).
-            let base = url.map_or_else(|| format!("http://{}", reachable(cfg.http.addr)), str::to_string);
             let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
-            let sla = crate::sla::status::fetch(&base, token).await.ok().flatten();
-            serde_json::to_value(s).map(|mut v| {
+            let sla = crate::sla::status::fetch(&gateway_base(cfg.http.addr, url), token)
+                .await
+                .ok()
+                .flatten();
+            serde_json::to_value(&s).map(|mut v| {
                 if let Some(o) = v.as_object_mut() {
                     o.insert("sla".into(), serde_json::to_value(sla).unwrap_or_default());
                 }
@@ -138,10 +127,7 @@ pub async fn run_cli(cfg: &Config, json: bool, url: Option<&str>) -> Result<Stri
             "gateway_error": gateway_error, "source": source, "queues": queues
         })),
     };
-    let text = value
-        .and_then(|v| serde_json::to_string_pretty(&v))
-        .map_err(OpsError::Json)?;
-    Ok(format!("{text}\n"))
+    value.map_err(OpsError::Json)
 }
 
 fn opt(v: Option<u64>) -> String {
@@ -296,13 +282,6 @@ pub fn render(status: &Status) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wildcard_addresses_are_called_on_loopback() {
-        assert_eq!(reachable("0.0.0.0:8080".parse().unwrap()).to_string(), "127.0.0.1:8080");
-        assert_eq!(reachable("[::]:8080".parse().unwrap()).to_string(), "[::1]:8080");
-        assert_eq!(reachable("10.0.0.5:80".parse().unwrap()).to_string(), "10.0.0.5:80");
-    }
 
     #[test]
     fn ages() {

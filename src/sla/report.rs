@@ -177,10 +177,7 @@ pub async fn fetch_cli(
     by: &str,
     json: bool,
 ) -> Result<String, String> {
-    let base = url.map_or_else(
-        || format!("http://{}", super::status::reachable(cfg.http.addr)),
-        str::to_string,
-    );
+    let base = crate::http::gateway_base(cfg.http.addr, url);
     let token = cfg.http.ops_token.as_ref().map(pintu_channels::Secret::expose);
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))

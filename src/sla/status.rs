@@ -89,17 +89,6 @@ fn human_age(secs: i64) -> String {
     }
 }
 
-/// The address to call: a wildcard bind address is reached on loopback.
-pub fn reachable(addr: std::net::SocketAddr) -> std::net::SocketAddr {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let ip = match addr.ip() {
-        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    std::net::SocketAddr::new(ip, addr.port())
-}
-
 /// An error with its causes (`reqwest` puts "connection refused" in a source).
 pub fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
