@@ -231,9 +231,7 @@ impl Engine {
             super::text::raw_words(s, &mut raw);
         }
         nt.subject_toks = nt.toks.len();
-        let body_start = nt.s.len();
         self.norm.push(&body, &mut nt);
-        nt.lead = self.norm.lead_clause(&body, body_start, &nt);
         super::text::raw_words(&body, &mut raw);
         // In a text written in capitals a capital letter says nothing about
         // proper nouns (rule 2's district names rely on it).

@@ -53,8 +53,9 @@ pub struct NormText {
     pub toks: Vec<Tok>,
     /// Words before this index came from the e-mail subject.
     pub subject_toks: usize,
-    /// Byte range of the body's opening words when a comma or colon ends
-    /// them (at most three words: `Rungkut, ...`), set by the engine.
+    /// Byte range of the last pushed text's opening words when a comma or
+    /// colon ends them within its first 48 bytes (at most three words of
+    /// letters: `Rungkut, ...`); the body is pushed last, so it is the body's.
     pub lead: Option<(u32, u32)>,
 }
 
@@ -160,6 +161,50 @@ fn collapse_runs(s: &mut String, from: usize) {
     s.push_str(&out);
 }
 
+/// Follows a text's opening up to its first comma or colon, for
+/// [`NormText::lead`]: at most three words of letters within the first 48
+/// bytes, separated by plain spaces (other white space only around them).
+#[derive(Debug, Default)]
+struct LeadScan {
+    words: usize,
+    in_word: bool,
+    /// White space other than a plain space after the first word: fine if
+    /// only white space follows up to the comma, not before another word.
+    odd_space: bool,
+    done: bool,
+}
+
+impl LeadScan {
+    /// `c` at byte `i`: whether it is the comma or colon that ends a valid
+    /// opening.
+    fn see(&mut self, i: usize, c: char) -> bool {
+        if self.done {
+            return false;
+        }
+        if i >= 48 {
+            self.done = true;
+            return false;
+        }
+        if c == ',' || c == ':' {
+            self.done = true;
+            return (1..=3).contains(&self.words);
+        }
+        if c.is_whitespace() {
+            self.in_word = false;
+            self.odd_space |= c != ' ' && self.words > 0;
+        } else if c.is_alphabetic() {
+            if !self.in_word {
+                self.words += 1;
+                self.in_word = true;
+                self.done = self.odd_space || self.words > 3;
+            }
+        } else {
+            self.done = true;
+        }
+        false
+    }
+}
+
 /// Word-level rewriting: abbreviations and spelling variants.
 #[derive(Debug, Default, Clone)]
 pub struct Normalizer {
@@ -179,9 +224,15 @@ impl Normalizer {
         if out.s.is_empty() {
             out.s.push(' ');
         }
+        out.lead = None;
+        let first_tok = out.toks.len();
+        let mut lead = LeadScan::default();
         let mut word = String::with_capacity(24);
         let mut cap = false;
-        for c in input.chars() {
+        for (i, c) in input.char_indices() {
+            // Before the word it may end is emitted: a comma ends the word
+            // too, and the opening is complete once that word is out.
+            let opening_ends = lead.see(i, c);
             match fold(c) {
                 Some(f) => {
                     if word.is_empty() {
@@ -197,6 +248,11 @@ impl Normalizer {
                     }
                 }
             }
+            if opening_ends {
+                if let (Some(first), Some(last)) = (out.toks.get(first_tok), out.toks.last()) {
+                    out.lead = Some((first.start, last.end));
+                }
+            }
         }
         if !word.is_empty() {
             collapse_runs(&mut word, 0);
@@ -209,29 +265,6 @@ impl Normalizer {
         let mut n = NormText::default();
         self.push(input, &mut n);
         n.s.trim().to_string()
-    }
-
-    /// Where in `nt.s` the body's opening words lie when a comma or colon
-    /// ends them within the first 48 bytes (`Rungkut, tiap malam ...`): at
-    /// most three words of letters. `body_start` is `nt.s`'s length before
-    /// the body was pushed.
-    pub fn lead_clause(&self, body: &str, body_start: usize, nt: &NormText) -> Option<(u32, u32)> {
-        let (cut, _) = body
-            .char_indices()
-            .take_while(|&(i, _)| i < 48)
-            .find(|&(_, c)| c == ',' || c == ':')?;
-        let opening = body[..cut].trim();
-        if opening.is_empty()
-            || opening.split_whitespace().count() > 3
-            || !opening.chars().all(|c| c.is_alphabetic() || c == ' ')
-        {
-            return None;
-        }
-        let canon = self.term(opening);
-        let start = body_start.max(1);
-        let end = start + canon.len();
-        (!canon.is_empty() && nt.s.get(start..end) == Some(canon.as_str()) && nt.s.as_bytes().get(end) == Some(&b' '))
-            .then_some((start as u32, end as u32))
     }
 
     fn emit(&self, word: &str, cap: bool, out: &mut NormText) {
@@ -347,17 +380,15 @@ mod tests {
     }
 
     #[test]
-    fn lead_clause_is_the_opening_words_before_a_comma() {
+    fn lead_is_the_opening_words_before_a_comma() {
         let lead = |subject: Option<&str>, body: &str| {
             let norm = n();
             let mut t = NormText::default();
             if let Some(s) = subject {
                 norm.push(s, &mut t);
             }
-            let start = t.s.len();
             norm.push(body, &mut t);
-            norm.lead_clause(body, start, &t)
-                .map(|(s, e)| t.s[s as usize..e as usize].to_string())
+            t.lead.map(|(s, e)| t.s[s as usize..e as usize].to_string())
         };
         assert_eq!(lead(None, "Rungkut, tiap malam").as_deref(), Some("rungkut"));
         assert_eq!(lead(None, "  tanah abang: macet").as_deref(), Some("tanah abang"));
