@@ -15,7 +15,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use pintu::broker::Outgoing;
@@ -25,10 +25,9 @@ use pintu::intake::Intake;
 use pintu::replies::{OutboundReply, ReplyTransport, Templates};
 use pintu::store::dedupe::SenderHasher;
 use pintu::store::outbox::{Envelope, Target};
-use pintu::store::Store;
 use serde_json::Value;
 
-use crate::support::{cleanup, config_file_head, free_port, repo, unique_prefix};
+use crate::support::{cleanup, config_file_head, free_port, open_store, repo, unique_prefix};
 
 pub fn rand_hex(n: usize) -> String {
     (0..n).map(|_| format!("{:x}", rand::random::<u8>() & 15)).collect()
@@ -265,18 +264,7 @@ password = "{pass}"
 pub fn open_intake(cfg: &Config) -> Arc<Intake> {
     let dir = cfg.gateway_data_dir();
     std::fs::create_dir_all(&dir).unwrap();
-    // sled's lock may outlive a dropped Store for a moment (flush thread).
-    let start = Instant::now();
-    let store = loop {
-        match Store::open(&dir, 16 << 20) {
-            Ok((s, _closed)) => break s,
-            Err(e) if start.elapsed() < Duration::from_secs(10) => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => panic!("open store: {e}"),
-        }
-    };
+    let (store, _closed) = open_store(&dir, 16 << 20);
     let hasher = SenderHasher::load_or_create(None, &dir).unwrap();
     let templates = Templates::load(&repo().join("config/replies.toml")).unwrap();
     // The test relay below scans the outbox itself; the feed is not needed.

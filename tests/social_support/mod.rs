@@ -19,7 +19,7 @@ use pintu::store::{Closed, Store};
 use pintu_tools::sim::{Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{config_file_head, repo};
+use crate::support::{config_file_head, open_store, repo};
 
 pub const X_USER_ID: &str = "1708170817081708";
 pub const X_BEARER: &str = "x-app-bearer-token";
@@ -133,7 +133,7 @@ impl Gateway {
 pub async fn open_intake(cfg: &Config) -> Gateway {
     let dir = cfg.gateway_data_dir();
     std::fs::create_dir_all(&dir).unwrap();
-    let (store, closed) = Store::open(&dir, cfg.outbox.cache_bytes).unwrap();
+    let (store, closed) = open_store(&dir, cfg.outbox.cache_bytes);
     let hasher = SenderHasher::load_or_create(None, &dir).unwrap();
     let templates = Templates::load(&cfg.resolve(&cfg.replies.templates)).unwrap();
     let (tx, rx) = outbox_feed();

@@ -73,6 +73,23 @@ pub fn config_file_head(data_dir: &Path, prefix: &str) -> String {
 
 /// A loopback port free right now (for peers whose config names a port
 /// before they start).
+/// Open the gateway store in `dir`. sled lets go of a directory's lock a
+/// moment after the last handle of an earlier store was dropped (its
+/// flusher stops then), so a reopen refused with "could not acquire lock"
+/// is retried for up to 10 s; any other error fails the test.
+pub fn open_store(dir: &Path, cache_bytes: u64) -> (pintu::store::Store, pintu::store::Closed) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match pintu::store::Store::open(dir, cache_bytes) {
+            Ok(opened) => return opened,
+            Err(e) if Instant::now() < deadline && format!("{e:?}").contains("could not acquire lock") => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("open store {}: {e:?}", dir.display()),
+        }
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
